@@ -1,0 +1,20 @@
+"""The ``densenet-zoo`` command line: a thin click layer over the Python API.
+
+Each group of commands lives in its own module and is registered here.
+"""
+
+from __future__ import annotations
+
+import click
+
+from zoo import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="densenet-zoo")
+def main() -> None:
+    """DenseNet models from the original Lua Torch7 checkpoints, in PyTorch."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""DenseNet model definitions (layer 1: depends on torch only)."""
