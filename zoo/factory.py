@@ -1,0 +1,36 @@
+"""Create models by name, timm-style: ``create_model(name, pretrained=...)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.models.densenet import MODEL_CONFIGS, DenseNet
+
+
+def list_models() -> list[str]:
+    """Names of the eight published DenseNet models, in the order of the paper and tech report."""
+    return list(MODEL_CONFIGS)
+
+
+def get_config(name: str):
+    """The architecture config of a named model; a clear KeyError for unknown names."""
+    try:
+        return MODEL_CONFIGS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODEL_CONFIGS)}") from None
+
+
+def create_model(name: str, pretrained: bool = False, **overrides: Any) -> DenseNet:
+    """Build the named DenseNet; ``overrides`` replace config fields (e.g. ``num_classes=10``).
+
+    With ``pretrained=True`` the published weights are fetched through the
+    registry (downloaded, verified and converted once, then cached).
+    """
+    config = get_config(name)
+    if overrides:
+        config = config.replace(**overrides)
+    if pretrained:
+        from zoo.registry import load_pretrained  # imported here: keeps the model layer free of the registry
+
+        return load_pretrained(name, config=config)
+    return DenseNet(config)

@@ -1,0 +1,230 @@
+"""DenseNet (Huang et al., CVPR 2017) as the original Lua Torch7 code built it.
+
+The module tree and parameter names follow torchvision's ``densenet``
+(``features.conv0``, ``features.denseblock1.denselayer1.norm1``, ...,
+``features.norm5``, ``classifier``), so converted ImageNet weights for
+DenseNet-121/169/201/161 also load strictly into ``torchvision.models``.
+Behaviour follows liuzhuang13/DenseNet's ``models/densenet.lua``: BatchNorm
+eps 1e-5 and momentum 0.1, dropout after every convolution when
+``drop_rate > 0``, transitions that keep ``floor(channels * compression)``
+channels, and the Lua weight initialisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+STEMS = ("imagenet", "cifar")
+
+
+@dataclass(frozen=True)
+class DenseNetConfig:
+    """The architecture of a DenseNet-BC: everything needed to build it, nothing about weights.
+
+    ``stem="imagenet"`` is the 7x7/2 convolution, BN, ReLU and 3x3/2 max pool of
+    the ImageNet models; ``stem="cifar"`` is the single 3x3 convolution of the
+    CIFAR models. ``num_init_features`` is the stem's output width (2k in all
+    published models).
+    """
+
+    growth_rate: int = 32
+    block_config: tuple[int, ...] = (6, 12, 24, 16)
+    num_init_features: int = 64
+    bn_size: int = 4
+    compression: float = 0.5
+    drop_rate: float = 0.0
+    num_classes: int = 1000
+    stem: str = "imagenet"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "block_config", tuple(int(n) for n in self.block_config))
+        problems = []
+        if self.growth_rate < 1:
+            problems.append(f"growth_rate must be >= 1, got {self.growth_rate}")
+        if not self.block_config or any(n < 1 for n in self.block_config):
+            problems.append(f"block_config must be a non-empty list of positive layer counts, got {self.block_config}")
+        if self.num_init_features < 1:
+            problems.append(f"num_init_features must be >= 1, got {self.num_init_features}")
+        if self.bn_size < 1:
+            problems.append(f"bn_size must be >= 1, got {self.bn_size}")
+        if not 0.0 < self.compression <= 1.0:
+            problems.append(f"compression must be in (0, 1], got {self.compression}")
+        if not 0.0 <= self.drop_rate < 1.0:
+            problems.append(f"drop_rate must be in [0, 1), got {self.drop_rate}")
+        if self.num_classes < 1:
+            problems.append(f"num_classes must be >= 1, got {self.num_classes}")
+        if self.stem not in STEMS:
+            problems.append(f"stem must be one of {STEMS}, got {self.stem!r}")
+        if problems:
+            raise ValueError("invalid DenseNetConfig: " + "; ".join(problems))
+
+    @property
+    def num_features(self) -> int:
+        """Width of the final feature map (the classifier's input)."""
+        return self.block_widths()[-1][1]
+
+    def block_widths(self) -> list[tuple[int, int]]:
+        """(input width, output width) of each dense block, before its transition."""
+        widths = []
+        channels = self.num_init_features
+        for index, num_layers in enumerate(self.block_config):
+            out = channels + num_layers * self.growth_rate
+            widths.append((channels, out))
+            channels = out if index == len(self.block_config) - 1 else int(math.floor(out * self.compression))
+        return widths
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (lists instead of tuples)."""
+        config = dataclasses.asdict(self)
+        config["block_config"] = list(self.block_config)
+        return config
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> DenseNetConfig:
+        """Build from a dict such as ``to_dict()`` produced; unknown keys are an error."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(f"unknown DenseNetConfig keys {unknown}; expected some of {sorted(known)}")
+        return cls(**config)
+
+    def replace(self, **changes: Any) -> DenseNetConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _imagenet(growth_rate: int, block_config: tuple[int, ...]) -> DenseNetConfig:
+    return DenseNetConfig(growth_rate=growth_rate, block_config=block_config, num_init_features=2 * growth_rate)
+
+
+#: The eight published ImageNet models. "cosine" names the learning-rate
+#: schedule a model was trained with, not a different architecture.
+MODEL_CONFIGS: dict[str, DenseNetConfig] = {
+    "densenet121": _imagenet(32, (6, 12, 24, 16)),
+    "densenet169": _imagenet(32, (6, 12, 32, 32)),
+    "densenet201": _imagenet(32, (6, 12, 48, 32)),
+    "densenet161": _imagenet(48, (6, 12, 36, 24)),
+    "densenet264": _imagenet(32, (6, 12, 64, 48)),
+    "densenet232": _imagenet(48, (6, 12, 48, 48)),
+    "densenet264_cosine": _imagenet(32, (6, 12, 64, 48)),
+    "densenet264_k48_cosine": _imagenet(48, (6, 12, 64, 48)),
+}
+
+
+class DenseLayer(nn.Module):
+    """BN-ReLU-Conv1x1(bn_size*k)-BN-ReLU-Conv3x3(k): the new features of one layer."""
+
+    def __init__(self, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float) -> None:
+        super().__init__()
+        bottleneck = bn_size * growth_rate
+        self.norm1 = nn.BatchNorm2d(in_channels)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(in_channels, bottleneck, kernel_size=1, stride=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bottleneck)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bottleneck, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
+        self.drop_rate = float(drop_rate)
+
+    def forward(self, features: Tensor) -> Tensor:
+        bottleneck = self.conv1(self.relu1(self.norm1(features)))
+        if self.drop_rate > 0:
+            bottleneck = F.dropout(bottleneck, p=self.drop_rate, training=self.training)
+        new_features = self.conv2(self.relu2(self.norm2(bottleneck)))
+        if self.drop_rate > 0:
+            new_features = F.dropout(new_features, p=self.drop_rate, training=self.training)
+        return new_features
+
+
+class DenseBlock(nn.ModuleDict):
+    """``num_layers`` dense layers, each fed the concatenation of all earlier outputs."""
+
+    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float) -> None:
+        super().__init__()
+        for index in range(num_layers):
+            layer = DenseLayer(in_channels + index * growth_rate, growth_rate, bn_size, drop_rate)
+            self.add_module(f"denselayer{index + 1}", layer)
+
+    def forward(self, features: Tensor) -> Tensor:
+        for layer in self.values():
+            features = torch.cat([features, layer(features)], 1)
+        return features
+
+
+class Transition(nn.Sequential):
+    """BN-ReLU-Conv1x1-(Dropout)-AvgPool2x2 between two dense blocks."""
+
+    def __init__(self, in_channels: int, out_channels: int, drop_rate: float) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(in_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=1, bias=False)
+        if drop_rate > 0:
+            self.drop = nn.Dropout(drop_rate)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+
+
+class DenseNet(nn.Module):
+    """A DenseNet-BC built from a :class:`DenseNetConfig`."""
+
+    def __init__(self, config: DenseNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else DenseNetConfig()
+        cfg = self.config
+        if cfg.stem == "imagenet":
+            stem = [
+                ("conv0", nn.Conv2d(3, cfg.num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
+                ("norm0", nn.BatchNorm2d(cfg.num_init_features)),
+                ("relu0", nn.ReLU(inplace=True)),
+                ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
+            ]
+        else:
+            stem = [("conv0", nn.Conv2d(3, cfg.num_init_features, kernel_size=3, stride=1, padding=1, bias=False))]
+        self.features = nn.Sequential(OrderedDict(stem))
+        widths = cfg.block_widths()
+        for index, num_layers in enumerate(cfg.block_config):
+            in_channels, out_channels = widths[index]
+            block = DenseBlock(num_layers, in_channels, cfg.growth_rate, cfg.bn_size, cfg.drop_rate)
+            self.features.add_module(f"denseblock{index + 1}", block)
+            if index != len(cfg.block_config) - 1:
+                transition = Transition(out_channels, widths[index + 1][0], cfg.drop_rate)
+                self.features.add_module(f"transition{index + 1}", transition)
+        self.features.add_module("norm5", nn.BatchNorm2d(cfg.num_features))
+        self.classifier = nn.Linear(cfg.num_features, cfg.num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The Lua initialisation: conv N(0, sqrt(2/(kW*kH*nOutputPlane))), BN (1, 0), Linear bias 0.
+
+        The Linear weight keeps nn.Linear's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+        which is also what Torch7's nn.Linear:reset() draws.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+                nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                bound = 1.0 / math.sqrt(module.in_features)
+                nn.init.uniform_(module.weight, -bound, bound)
+                nn.init.zeros_(module.bias)
+
+    def forward_features(self, images: Tensor) -> Tensor:
+        """The final feature map after ``norm5`` and ReLU."""
+        return F.relu(self.features(images), inplace=True)
+
+    def forward(self, images: Tensor) -> Tensor:
+        pooled = F.adaptive_avg_pool2d(self.forward_features(images), (1, 1))
+        return self.classifier(torch.flatten(pooled, 1))
