@@ -1,0 +1,144 @@
+"""A real HTTP server on 127.0.0.1 for registry tests, with scripted faults.
+
+Routes map a URL path to a callable ``(request) -> Reply``; ``serve_bytes``
+answers GETs with optional ``Range`` support. Faults for a path are consumed
+one per request: ``Fault.drop(n)`` sends the full ``Content-Length`` header
+but only ``n`` bytes and then closes the connection; ``Fault.status(503,
+retry_after="1")`` answers with an error status. Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop_after: int | None = None  # close the connection after this many body bytes
+
+
+@dataclass
+class Fault:
+    status_code: int | None = None
+    retry_after: str | None = None
+    drop_after: int | None = None
+
+    @classmethod
+    def drop(cls, after: int) -> Fault:
+        return cls(drop_after=after)
+
+    @classmethod
+    def status(cls, code: int, retry_after: str | None = None) -> Fault:
+        return cls(status_code=code, retry_after=retry_after)
+
+
+def serve_bytes(request: Request, content: bytes, content_type: str = "application/octet-stream", ranges: bool = True) -> Reply:
+    """A GET for ``content``, honouring ``Range: bytes=N-`` when ``ranges``."""
+    wanted = request.headers.get("range")
+    if ranges and wanted:
+        match = re.fullmatch(r"bytes=(\d+)-", wanted.strip())
+        if match:
+            start = int(match[1])
+            if start >= len(content):
+                return Reply(416, b"", {"Content-Range": f"bytes */{len(content)}"})
+            return Reply(
+                206,
+                content[start:],
+                {"Content-Range": f"bytes {start}-{len(content) - 1}/{len(content)}", "Content-Type": content_type},
+            )
+    return Reply(200, content, {"Content-Type": content_type, "Accept-Ranges": "bytes" if ranges else "none"})
+
+
+class LocalServer:
+    """``with LocalServer() as server:`` — serves ``server.routes`` at ``server.url``."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Callable[[Request], Reply]] = {}
+        self.faults: dict[str, list[Fault]] = {}
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                outer._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add_file(self, path: str, content: bytes, ranges: bool = True) -> str:
+        self.routes[path] = lambda request: serve_bytes(request, content, ranges=ranges)
+        return self.url + path
+
+    def add_faults(self, path: str, *faults: Fault) -> None:
+        self.faults.setdefault(path, []).extend(faults)
+
+    def gets(self, path: str) -> list[Request]:
+        with self._lock:
+            return [request for request in self.requests if request.path == path]
+
+    def __enter__(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(handler.path)
+        query = {key: values[-1] for key, values in parse_qs(split.query).items()}
+        request = Request("GET", split.path, query, {k.lower(): v for k, v in handler.headers.items()})
+        with self._lock:
+            self.requests.append(request)
+            pending = self.faults.get(split.path)
+            fault = pending.pop(0) if pending else None
+        route = self.routes.get(split.path)
+        reply = route(request) if route else Reply(404, b"<html><body>not found</body></html>", {"Content-Type": "text/html"})
+        if fault is not None and fault.status_code is not None:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            reply = Reply(fault.status_code, b"busy", headers)
+        elif fault is not None and fault.drop_after is not None:
+            reply.drop_after = fault.drop_after
+        handler.send_response(reply.status)
+        for key, value in reply.headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(reply.body)))
+        if reply.drop_after is not None:
+            handler.send_header("Connection", "close")
+        handler.end_headers()
+        body = reply.body if reply.drop_after is None else reply.body[: reply.drop_after]
+        try:
+            handler.wfile.write(body)
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if reply.drop_after is not None:
+            handler.close_connection = True

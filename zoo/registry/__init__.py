@@ -1,0 +1,55 @@
+"""The weights registry: manifest, verified downloads, cache and one-line pretrained loading.
+
+``load(name)`` gives a published model in eval mode; ``load_weights(path)`` a
+model from a .t7, .safetensors or .pth file. Downloads are verified, resumable,
+locked across processes and cached; see the submodules for the details.
+Layer 4: imports the model definitions and the converters, nothing above.
+"""
+
+from zoo.registry.errors import (
+    DownloadError,
+    GoogleDriveError,
+    GoogleDrivePermissionError,
+    GoogleDriveQuotaError,
+    HTMLPageError,
+    HTTPStatusError,
+    LockTimeoutError,
+    ManifestError,
+    OfflineError,
+    RegistryError,
+    UnknownModelError,
+    UnpinnedSourceError,
+    VerificationError,
+)
+from zoo.registry.fetch import UnverifiedSourceWarning, fetch
+from zoo.registry.loading import ensure_converted, load, load_pretrained, load_weights, read_weights
+from zoo.registry.manifest import Manifest, ModelEntry, Source, load_manifest
+from zoo.registry.settings import Settings
+
+__all__ = [
+    "DownloadError",
+    "GoogleDriveError",
+    "GoogleDrivePermissionError",
+    "GoogleDriveQuotaError",
+    "HTMLPageError",
+    "HTTPStatusError",
+    "LockTimeoutError",
+    "Manifest",
+    "ManifestError",
+    "ModelEntry",
+    "OfflineError",
+    "RegistryError",
+    "Settings",
+    "Source",
+    "UnknownModelError",
+    "UnpinnedSourceError",
+    "UnverifiedSourceWarning",
+    "VerificationError",
+    "ensure_converted",
+    "fetch",
+    "load",
+    "load_manifest",
+    "load_pretrained",
+    "load_weights",
+    "read_weights",
+]

@@ -1,0 +1,134 @@
+"""Where downloaded and converted weights live, and the small records that vouch for them.
+
+The cache directory is ``DENSENET_ZOO_HOME``, else ``$XDG_CACHE_HOME/densenet-zoo``,
+else ``~/.cache/densenet-zoo``. Next to every verified file ``F`` sits
+``F.record.json`` with its sha256, size and how the hash was trusted (the
+manifest, or trust on first use). The record outlives the file: a later
+download of the same name must have the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.registry.errors import VerificationError
+
+HOME_ENV = "DENSENET_ZOO_HOME"
+RECORD_SUFFIX = ".record.json"
+HASH_CHUNK = 1 << 20
+
+
+def cache_dir() -> Path:
+    """The cache directory as configured by the environment (not created here)."""
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "densenet-zoo"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What was verified about a cached file.
+
+    ``trust`` is ``"manifest"`` (full sha256 published in the manifest),
+    ``"prefix"`` (a published sha256 prefix matched), ``"first-use"`` (nothing
+    was published; this hash was pinned on first download) or ``"derived"``
+    (a file this project made from a verified source).
+    """
+
+    sha256: str
+    size: int
+    trust: str
+    origin: str
+    verified_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def record_path(path: Path) -> Path:
+    return path.with_name(path.name + RECORD_SUFFIX)
+
+
+def read_record(path: Path) -> FileRecord | None:
+    """The record next to ``path``, or None when there is none (or it is unreadable)."""
+    try:
+        raw = json.loads(record_path(path).read_text(encoding="utf-8"))
+        return FileRecord(
+            sha256=str(raw["sha256"]),
+            size=int(raw["size"]),
+            trust=str(raw["trust"]),
+            origin=str(raw.get("origin", "")),
+            verified_at=float(raw.get("verified_at", 0.0)),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_record(path: Path, sha256: str, size: int, trust: str, origin: str) -> FileRecord:
+    """Write (atomically) the record vouching for ``path``."""
+    from zoo.registry.manifest import write_text_atomic
+
+    record = FileRecord(sha256=sha256, size=int(size), trust=trust, origin=origin, verified_at=time.time())
+    write_text_atomic(record_path(path), json.dumps(record.to_dict(), indent=2) + "\n")
+    return record
+
+
+def file_sha256(path: Path) -> str:
+    """Full sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cheap_verify(path: Path, expected_sha256: str | None = None) -> FileRecord | None:
+    """Is ``path`` a verified cached file? Checks existence, the record, the size and the recorded hash.
+
+    Returns the record, or None when the file is absent or unrecorded (it must
+    be fetched again). Raises :class:`VerificationError` when a file is present
+    but contradicts its record or ``expected_sha256`` (a full digest or prefix):
+    such a file is never used.
+    """
+    if not path.is_file():
+        return None
+    record = read_record(path)
+    if record is None:
+        return None
+    actual_size = path.stat().st_size
+    if actual_size != record.size:
+        raise VerificationError(
+            f"cached file {path} has {actual_size} bytes but was verified with {record.size}; "
+            f"it changed after download. Delete it (and {record_path(path).name}) to fetch it again, "
+            "or run `densenet-zoo verify` to check the cache"
+        )
+    if expected_sha256 is not None and not record.sha256.startswith(expected_sha256):
+        raise VerificationError(
+            f"cached file {path} was verified with sha256 {record.sha256}, but the manifest expects "
+            f"{expected_sha256}; delete it to fetch the published file again"
+        )
+    return record
+
+
+def full_verify(path: Path) -> FileRecord:
+    """Re-hash ``path`` completely and compare with its record (``densenet-zoo verify``)."""
+    record = read_record(path)
+    if record is None:
+        raise VerificationError(f"{path} has no record {record_path(path).name}; it was not verified by densenet-zoo")
+    actual_size = path.stat().st_size
+    actual = file_sha256(path)
+    if actual_size != record.size or actual != record.sha256:
+        raise VerificationError(
+            f"{path}: expected sha256 {record.sha256} and {record.size} bytes as recorded, "
+            f"found sha256 {actual} and {actual_size} bytes; the file is corrupt: delete it to fetch it again"
+        )
+    return record

@@ -1,0 +1,74 @@
+"""The registry's one exception hierarchy.
+
+Every message says what was expected, what was found, where (model name,
+URL, path) and what the user can do about it.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base class of every error raised by ``zoo.registry``."""
+
+
+class ManifestError(RegistryError):
+    """The weights manifest is missing, malformed or disagrees with the model definitions."""
+
+
+class UnknownModelError(RegistryError, KeyError):
+    """A model name that the manifest does not list."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DownloadError(RegistryError):
+    """A file could not be fetched (network failure, HTTP error, an HTML page instead of a model)."""
+
+
+class GoogleDriveError(DownloadError):
+    """Google Drive answered with a page instead of the file."""
+
+
+class GoogleDriveQuotaError(GoogleDriveError):
+    """Google Drive's "Too many users have viewed or downloaded this file recently" page."""
+
+
+class GoogleDrivePermissionError(GoogleDriveError):
+    """Google Drive refused access (missing resourcekey, private file) or the file no longer exists."""
+
+
+class VerificationError(RegistryError):
+    """A file's size or sha256 differs from what the manifest or the cache pinned, or it does not convert."""
+
+
+class UnpinnedSourceError(VerificationError):
+    """``DENSENET_ZOO_STRICT=1`` and a source has no published sha256 to verify against."""
+
+
+class OfflineError(RegistryError):
+    """``DENSENET_ZOO_OFFLINE=1`` and a file is neither cached nor in a mirror directory."""
+
+
+class LockTimeoutError(RegistryError):
+    """Another process held a download lock for longer than the wait limit."""
+
+
+class HTTPStatusError(DownloadError):
+    """A server answered with an HTTP error status that retrying will not fix (e.g. 403, 404)."""
+
+    def __init__(self, message: str, url: str, status_code: int, page: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status_code = status_code
+        self.page = page
+
+
+class HTMLPageError(DownloadError):
+    """A server sent an HTML page where a model file was expected; nothing was saved."""
+
+    def __init__(self, message: str, url: str, page: str, status_code: int = 200) -> None:
+        super().__init__(message)
+        self.url = url
+        self.page = page
+        self.status_code = status_code

@@ -1,0 +1,183 @@
+"""Getting a model's source file into the cache, verified.
+
+Order of preference, per source in manifest order: a verified cached copy;
+the mirror (``DENSENET_ZOO_MIRROR``: a directory or a URL prefix, looked up by
+the source's ``filename``); the source itself (Google Drive or a URL). Every
+file is checked against the manifest's sha256 (or prefix) and size; a source
+without a published hash is trusted on first use (loudly), its hash pinned in
+the cache record, and refused under ``DENSENET_ZOO_STRICT=1``. One process
+downloads a file at a time; the others wait on its lock and then use it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
+from zoo.registry.download import DownloadResult, copy_verified, download_url, new_session
+from zoo.registry.errors import (
+    DownloadError,
+    HTTPStatusError,
+    OfflineError,
+    RegistryError,
+    UnpinnedSourceError,
+    VerificationError,
+)
+from zoo.registry.lock import FileLock
+from zoo.registry.manifest import ModelEntry, Source
+from zoo.registry.settings import Settings
+
+
+class UnverifiedSourceWarning(UserWarning):
+    """A file was accepted without a published checksum (trust on first use)."""
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    """A verified file in the cache, the source it stands for and its record."""
+
+    path: Path
+    source: Source
+    record: FileRecord
+
+
+def cached_path(source: Source, settings: Settings) -> Path:
+    return settings.cache_dir / source.filename
+
+
+def expected_hash(source: Source, settings: Settings) -> str | None:
+    """The hash a new copy must have: the manifest's, else one pinned earlier on first use."""
+    if source.sha256 is not None:
+        return source.sha256
+    pinned = read_record(cached_path(source, settings))
+    return pinned.sha256 if pinned is not None else None
+
+
+def find_cached(entry: ModelEntry, settings: Settings) -> FetchedFile | None:
+    """The first source of ``entry`` already verified in the cache (cheap check), or None."""
+    for source in usable_sources(entry, settings):
+        path = cached_path(source, settings)
+        record = cheap_verify(path, source.sha256)
+        if record is not None:
+            return FetchedFile(path, source, record)
+    return None
+
+
+def usable_sources(entry: ModelEntry, settings: Settings) -> list[Source]:
+    """The sources that the settings allow (strict mode drops those without a published hash)."""
+    if not settings.strict:
+        return list(entry.sources)
+    usable = [source for source in entry.sources if source.sha256 is not None]
+    if not usable:
+        raise UnpinnedSourceError(
+            f"{entry.name}: DENSENET_ZOO_STRICT=1 and none of its sources has a published sha256 "
+            f"({', '.join(source.filename for source in entry.sources)}). A maintainer can pin one with "
+            f"`densenet-zoo manifest pin {entry.name}`; or unset DENSENET_ZOO_STRICT to trust it on first use"
+        )
+    return usable
+
+
+def fetch(entry: ModelEntry, settings: Settings, session=None) -> FetchedFile:
+    """A verified local copy of one of ``entry``'s sources, fetching it if needed."""
+    cached = find_cached(entry, settings)
+    if cached is not None:
+        return cached
+    failures: list[tuple[Source, RegistryError]] = []
+    for source in usable_sources(entry, settings):
+        try:
+            return fetch_source(source, settings, session=session)
+        except (DownloadError, VerificationError, OfflineError) as error:
+            failures.append((source, error))
+    if len(failures) == 1:
+        raise failures[0][1]
+    details = "\n  - ".join(f"{source.filename} ({source.describe()}): {error}" for source, error in failures)
+    kind = OfflineError if all(isinstance(e, OfflineError) for _, e in failures) else (
+        VerificationError if all(isinstance(e, VerificationError) for _, e in failures) else DownloadError
+    )
+    raise kind(f"{entry.name}: no source could be used:\n  - {details}")
+
+
+def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFile:
+    """Fetch one source into the cache under its lock; waiters reuse the winner's verified file."""
+    path = cached_path(source, settings)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(path, timeout=settings.lock_timeout):
+        record = cheap_verify(path, source.sha256)
+        if record is not None:
+            return FetchedFile(path, source, record)
+        expected = expected_hash(source, settings)
+        if path.exists():
+            result, origin = _adopt_placed_file(source, path, expected), f"{path} (placed in the cache)"
+        else:
+            result, origin = _obtain(source, path, expected, settings, session)
+        trust = _trust_of(source, expected)
+        if trust == "first-use":
+            warnings.warn(
+                f"{source.filename} from {origin} has no published sha256; trusting it on first use and pinning "
+                f"sha256 {result.sha256} ({result.size} bytes) in {record_path(path)}. Later downloads must match "
+                "it. Set DENSENET_ZOO_STRICT=1 to refuse such files; maintainers: `densenet-zoo manifest pin`",
+                UnverifiedSourceWarning,
+                stacklevel=2,
+            )
+        record = write_record(path, result.sha256, result.size, trust, origin)
+        return FetchedFile(path, source, record)
+
+
+def _trust_of(source: Source, expected: str | None) -> str:
+    if source.sha256 is not None:
+        return "manifest" if source.has_full_hash else "prefix"
+    return "pinned-first-use" if expected is not None else "first-use"
+
+
+def _adopt_placed_file(source: Source, path: Path, expected: str | None) -> DownloadResult:
+    """Verify a file that a user put into the cache by hand (it has no record yet)."""
+    from zoo.registry.cache import file_sha256
+
+    size = path.stat().st_size
+    sha256 = file_sha256(path)
+    if (source.size is not None and size != source.size) or (expected is not None and not sha256.startswith(expected)):
+        raise VerificationError(
+            f"{path} was placed in the cache by hand but does not match: expected sha256 {expected} and "
+            f"{source.size or 'any'} bytes, found sha256 {sha256} and {size} bytes. It is not used; delete or "
+            "replace it with the published file"
+        )
+    with open(path, "rb") as stream:
+        from zoo.registry.download import looks_like_html
+
+        if looks_like_html(stream.read(512)):
+            raise VerificationError(f"{path} is an HTML page, not a model file; it is not used. Delete it")
+    return DownloadResult(path=path, sha256=sha256, size=size)
+
+
+def _obtain(source: Source, path: Path, expected: str | None, settings: Settings, session) -> tuple[DownloadResult, str]:
+    """Mirror first, then the source itself (unless offline)."""
+    mirror_dir = settings.mirror_directory()
+    if mirror_dir is not None:
+        candidate = mirror_dir / source.filename
+        if candidate.is_file():
+            result = copy_verified(candidate, path, sha256=expected, size=source.size, progress=settings.progress)
+            return result, str(candidate)
+    if settings.offline:
+        where = f" nor in the mirror directory {mirror_dir}" if mirror_dir is not None else ""
+        raise OfflineError(
+            f"DENSENET_ZOO_OFFLINE=1 and {source.filename} is not in the cache (expected at {path}){where}. "
+            f"Place the file there (from {source.describe()}), point DENSENET_ZOO_MIRROR at a directory holding it, "
+            "or unset DENSENET_ZOO_OFFLINE"
+        )
+    session = session or new_session()
+    common = dict(sha256=expected, size=source.size, session=session, retry=settings.retry, progress=settings.progress)
+    if settings.mirror_is_url:
+        mirror_url = settings.mirror.rstrip("/") + "/" + source.filename
+        try:
+            return download_url(mirror_url, path, **common), mirror_url
+        except HTTPStatusError as error:
+            if error.status_code != 404:
+                raise
+    if source.type == "google_drive":
+        from zoo.registry import gdrive
+
+        result = gdrive.download_file(source.file_id, path, resourcekey=source.resourcekey, **common)
+        return result, source.describe()
+    return download_url(source.url, path, **common), source.url

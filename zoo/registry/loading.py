@@ -1,0 +1,303 @@
+"""Loading models: by registry name (download, verify, convert once, cache) or from a file.
+
+``load_pretrained(name)`` fetches a verified source (see :mod:`zoo.registry.fetch`),
+converts it once into ``<cache>/<name>-<sha256[:8]>.safetensors`` (the hash is
+the source file's), checks that the converted weights fit the manifest's
+architecture, and builds the model from the cached conversion on later calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.models.densenet import DenseNet, DenseNetConfig
+from zoo.registry.cache import FileRecord, cheap_verify, file_sha256, read_record, write_record
+from zoo.registry.errors import RegistryError, VerificationError
+from zoo.registry.fetch import FetchedFile, cached_path, fetch
+from zoo.registry.lock import FileLock
+from zoo.registry.manifest import Manifest, ModelEntry, load_manifest
+from zoo.registry.settings import Settings
+
+#: Config fields that may differ from the published model: they change no weight shapes
+#: (``drop_rate``) or only the classifier, which is then freshly initialised (``num_classes``).
+OVERRIDABLE_FIELDS = ("drop_rate", "num_classes")
+
+_OLD_TORCHVISION_KEY = re.compile(
+    r"^(?P<prefix>.*denselayer\d+\.)(?P<kind>norm|relu|conv)\.(?P<index>[12])\."
+    r"(?P<param>weight|bias|running_mean|running_var|num_batches_tracked)$"
+)
+
+
+@dataclass(frozen=True)
+class ConvertedWeights:
+    """A cached conversion and what it came from."""
+
+    name: str
+    path: Path
+    record: FileRecord
+    source: FetchedFile
+
+
+def converted_path(name: str, source_sha256: str, settings: Settings) -> Path:
+    return settings.cache_dir / f"{name}-{source_sha256[:8]}.safetensors"
+
+
+def ensure_converted(
+    name: str,
+    *,
+    manifest: Manifest | None = None,
+    settings: Settings | None = None,
+    session: Any = None,
+) -> ConvertedWeights:
+    """The verified, converted weights of a registry model, fetching and converting them if needed."""
+    manifest = manifest if manifest is not None else load_manifest()
+    settings = settings if settings is not None else Settings.from_env()
+    entry = manifest[name]
+    reusable = _cached_conversion(entry, settings)
+    if reusable is not None:
+        return reusable
+    fetched = fetch(entry, settings, session=session)
+    target = converted_path(name, fetched.record.sha256, settings)
+    with FileLock(target, timeout=settings.lock_timeout):
+        record = cheap_verify(target)
+        if record is None or not record.origin.endswith(fetched.record.sha256):
+            state_dict = _convert_source(entry, fetched)
+            _save_converted(entry, fetched, state_dict, target)
+            record = write_record(
+                target, file_sha256(target), target.stat().st_size, "derived",
+                f"{fetched.source.filename} sha256 {fetched.record.sha256}",
+            )
+    return ConvertedWeights(name, target, record, fetched)
+
+
+def _cached_conversion(entry: ModelEntry, settings: Settings) -> ConvertedWeights | None:
+    """A conversion made earlier from a source whose hash is still trusted (the source file itself may be gone)."""
+    for source in entry.sources:
+        source_path = cached_path(source, settings)
+        source_record = read_record(source_path)
+        if source_record is None or not source.hash_matches(source_record.sha256):
+            continue
+        if settings.strict and source.sha256 is None:
+            continue
+        target = converted_path(entry.name, source_record.sha256, settings)
+        record = cheap_verify(target)
+        if record is not None and record.origin.endswith(source_record.sha256):
+            return ConvertedWeights(entry.name, target, record, FetchedFile(source_path, source, source_record))
+    return None
+
+
+def _convert_source(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
+    """State dict of a fetched source, checked against the manifest's architecture."""
+    if fetched.source.format == "t7":
+        from converters import convert
+
+        conversion = convert(str(fetched.path))
+        if conversion.config != entry.config:
+            raise VerificationError(
+                f"{fetched.path} converts to {conversion.config.to_dict()}, but the manifest says {entry.name} is "
+                f"{entry.config.to_dict()}; the file is not the published {entry.name}. Delete it and check the source"
+            )
+        state_dict = dict(conversion.state_dict)
+    elif fetched.source.format == "torchvision-pth":
+        state_dict = read_torchvision_pth(fetched.path)
+    else:
+        from converters.export import load_weights as read_exported
+
+        state_dict, _ = read_exported(str(fetched.path))
+    model = DenseNet(entry.config)
+    _load_into(model, state_dict, where=str(fetched.path))
+    return state_dict
+
+
+def _save_converted(entry: ModelEntry, fetched: FetchedFile, state_dict: dict[str, Any], target: Path) -> None:
+    from converters.export import save_weights
+
+    metadata = {
+        "model": entry.name,
+        "source_filename": fetched.source.filename,
+        "source_sha256": fetched.record.sha256,
+        "source": fetched.record.origin,
+    }
+    save_weights(state_dict, entry.config, str(target), format="safetensors", metadata=metadata, force=True)
+
+
+def load_pretrained(
+    name: str,
+    config: DenseNetConfig | None = None,
+    device: Any = None,
+    *,
+    manifest: Manifest | None = None,
+    settings: Settings | None = None,
+    session: Any = None,
+) -> DenseNet:
+    """A registry model with its published weights, in eval mode.
+
+    ``config`` may change only ``drop_rate`` and ``num_classes`` (a new
+    classifier, freshly initialised, for fine-tuning); any other difference
+    from the published architecture is an error.
+    """
+    manifest = manifest if manifest is not None else load_manifest()
+    entry = manifest[name]
+    config = config if config is not None else entry.config
+    changed = [f.name for f in dataclasses.fields(DenseNetConfig) if getattr(config, f.name) != getattr(entry.config, f.name)]
+    fixed = [field for field in changed if field not in OVERRIDABLE_FIELDS]
+    if fixed:
+        raise RegistryError(
+            f"{name}: the pretrained weights have {', '.join(f'{f}={getattr(entry.config, f)!r}' for f in fixed)}, "
+            f"but {', '.join(f'{f}={getattr(config, f)!r}' for f in fixed)} was asked for; only "
+            f"{', '.join(OVERRIDABLE_FIELDS)} can differ. Use pretrained=False for a different architecture"
+        )
+    converted = ensure_converted(name, manifest=manifest, settings=settings, session=session)
+    state_dict, _ = read_weights(converted.path)
+    model = DenseNet(config)
+    if config.num_classes != entry.config.num_classes:
+        state_dict = {key: value for key, value in state_dict.items() if not key.startswith("classifier.")}
+    _load_into(model, state_dict, where=str(converted.path), allow_missing_prefix="classifier." if "num_classes" in changed else None)
+    model.pretrained_weights = {
+        "name": name,
+        "path": str(converted.path),
+        "sha256": converted.record.sha256,
+        "source": converted.source.source.filename,
+        "source_sha256": converted.source.record.sha256,
+        "source_trust": converted.source.record.trust,
+    }
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def load(name: str, device: Any = None) -> DenseNet:
+    """``zoo.load(name)``: the published model ``name`` with its weights, in eval mode."""
+    return load_pretrained(name, device=device)
+
+
+def load_weights(path: str | os.PathLike[str], device: Any = None) -> DenseNet:
+    """``zoo.load_weights(path)``: a model from a .t7, .safetensors or .pth file, in eval mode."""
+    state_dict, config = read_weights(path)
+    model = DenseNet(config)
+    _load_into(model, state_dict, where=str(path))
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, Any], DenseNetConfig]:
+    """(state dict, config) from a Torch7 checkpoint, a converted file or a torchvision .pth."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegistryError(f"weights file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".t7":
+        from converters import convert
+
+        conversion = convert(str(path))
+        return dict(conversion.state_dict), conversion.config
+    from converters.export import load_weights as read_exported
+
+    if suffix in (".pth", ".pt", ".bin"):
+        try:
+            state_dict, config = read_exported(str(path))
+            return dict(state_dict), config
+        except Exception as error:  # noqa: BLE001 - a plain torchvision pickle has no config; tried next
+            try:
+                state_dict = read_torchvision_pth(path)
+            except Exception:  # noqa: BLE001
+                raise error from None
+            return state_dict, infer_config(state_dict)
+    state_dict, config = read_exported(str(path))
+    return dict(state_dict), config
+
+
+def read_torchvision_pth(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A torchvision DenseNet state dict (``torch.load`` with ``weights_only=True``), keys remapped."""
+    import torch
+
+    loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, dict) or not all(isinstance(value, torch.Tensor) for value in loaded.values()):
+        raise RegistryError(f"{path}: expected a state dict of tensors (torchvision .pth), found {type(loaded).__name__}")
+    return remap_torchvision_keys(loaded)
+
+
+def remap_torchvision_keys(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """Rename the old ``denselayerN.norm.1.weight`` keys of torchvision's first DenseNet files to ``norm1``."""
+    remapped = {}
+    for key, value in state_dict.items():
+        match = _OLD_TORCHVISION_KEY.match(key)
+        if match:
+            key = f"{match['prefix']}{match['kind']}{match['index']}.{match['param']}"
+        remapped[key] = value
+    return remapped
+
+
+def infer_config(state_dict: dict[str, Any]) -> DenseNetConfig:
+    """The architecture implied by the tensor shapes of a DenseNet state dict (torchvision key names)."""
+    try:
+        conv0 = state_dict["features.conv0.weight"]
+        layer_counts: dict[int, int] = {}
+        for key in state_dict:
+            match = re.match(r"^features\.denseblock(\d+)\.denselayer(\d+)\.", key)
+            if match:
+                block, layer = int(match[1]), int(match[2])
+                layer_counts[block] = max(layer_counts.get(block, 0), layer)
+        block_config = tuple(layer_counts[block] for block in sorted(layer_counts))
+        first = "features.denseblock1.denselayer1."
+        growth_rate = int(state_dict[first + "conv2.weight"].shape[0])
+        bn_size = int(state_dict[first + "conv1.weight"].shape[0]) // growth_rate
+        num_init_features = int(conv0.shape[0])
+        compression = 0.5
+        if "features.transition1.conv.weight" in state_dict:
+            block1_out = num_init_features + block_config[0] * growth_rate
+            compression = int(state_dict["features.transition1.conv.weight"].shape[0]) / block1_out
+        return DenseNetConfig(
+            growth_rate=growth_rate,
+            block_config=block_config,
+            num_init_features=num_init_features,
+            bn_size=bn_size,
+            compression=compression,
+            num_classes=int(state_dict["classifier.weight"].shape[0]),
+            stem="imagenet" if conv0.shape[-1] == 7 else "cifar",
+        )
+    except (KeyError, IndexError, ZeroDivisionError, ValueError) as error:
+        raise RegistryError(
+            f"cannot infer a DenseNet architecture from this state dict ({type(error).__name__}: {error}); "
+            "expected torchvision DenseNet key names such as features.conv0.weight"
+        ) from None
+
+
+def _load_into(model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> None:
+    """Strictly load ``state_dict``; old files without ``num_batches_tracked`` get zeros."""
+    import torch
+
+    expected = model.state_dict()
+    completed = dict(state_dict)
+    for key, value in expected.items():
+        if key.endswith("num_batches_tracked") and key not in completed:
+            completed[key] = torch.zeros_like(value)
+    missing = [key for key in expected if key not in completed]
+    if allow_missing_prefix:
+        missing = [key for key in missing if not key.startswith(allow_missing_prefix)]
+    unexpected = [key for key in completed if key not in expected]
+    wrong_shape = [
+        f"{key} {tuple(completed[key].shape)} (model: {tuple(expected[key].shape)})"
+        for key in expected
+        if key in completed and tuple(completed[key].shape) != tuple(expected[key].shape)
+    ]
+    if missing or unexpected or wrong_shape:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys (first: {missing[:3]})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} keys (first: {unexpected[:3]})")
+        if wrong_shape:
+            parts.append(f"{len(wrong_shape)} shape mismatches (first: {wrong_shape[:3]})")
+        raise VerificationError(
+            f"weights from {where} do not fit the architecture {model.config.to_dict()}: {'; '.join(parts)}"
+        )
+    model.load_state_dict(completed, strict=not allow_missing_prefix)

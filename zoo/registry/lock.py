@@ -1,0 +1,174 @@
+"""A cross-process lock file next to a download target.
+
+``<target>.lock`` is created with ``O_CREAT | O_EXCL`` (atomic on local file
+systems and on NFSv3+), so it works between processes, between
+torch.distributed ranks on one machine, and between machines sharing a file
+system. It holds the owner's host, PID and a random token; while held, a
+heartbeat thread touches it. A lock is stale when its owner is a dead process
+on this host, or when it has not been touched for ``stale_after`` seconds
+(an owner on another host, or a reused PID). Stale locks are broken under a
+short-lived ``.break`` lock so that two waiters cannot both break and then
+delete each other's fresh lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+from zoo.registry.errors import LockTimeoutError
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    except OSError:
+        return True
+    return True
+
+
+class FileLock:
+    """``with FileLock(target):`` — exclusive ownership of ``target`` across processes.
+
+    ``timeout`` is how long to wait for another owner (``None``: forever);
+    ``stale_after`` is the heartbeat age after which a lock is considered
+    abandoned; ``poll_interval`` the wait between attempts.
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str],
+        timeout: float | None = 3600.0,
+        stale_after: float = 120.0,
+        poll_interval: float = 0.1,
+    ) -> None:
+        target = Path(target)
+        self.path = target.with_name(target.name + ".lock")
+        self.timeout = timeout
+        self.stale_after = stale_after
+        self.poll_interval = poll_interval
+        self.token = uuid.uuid4().hex
+        self._heartbeat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def owner(self) -> dict:
+        return {"host": socket.gethostname(), "pid": os.getpid(), "token": self.token, "created": time.time()}
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            if self._try_create():
+                self._start_heartbeat()
+                return
+            holder = self._read_holder()
+            if holder is not None and self._is_stale(holder):
+                self._break(holder)
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                raise LockTimeoutError(
+                    f"waited {self.timeout:.0f} s for {self.path} held by {self._describe(holder)}; "
+                    "another process is still downloading. Wait for it, or delete the lock file if no such "
+                    "process exists"
+                )
+            time.sleep(self.poll_interval)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+            self._heartbeat = None
+        holder = self._read_holder()
+        if holder is not None and holder.get("token") == self.token:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.release()
+
+    def _try_create(self) -> bool:
+        try:
+            handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(handle, "w") as stream:
+            json.dump(self.owner, stream)
+        return True
+
+    def _read_holder(self) -> dict | None:
+        """The lock's content with its modification time, or None when there is no lock."""
+        try:
+            mtime = self.path.stat().st_mtime
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            holder = json.loads(text)
+            if not isinstance(holder, dict):
+                holder = {}
+        except ValueError:
+            holder = {}  # being written right now, or garbage: judged by age alone
+        holder["mtime"] = mtime
+        return holder
+
+    def _is_stale(self, holder: dict) -> bool:
+        age = time.time() - holder["mtime"]
+        if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
+            if not _pid_alive(holder["pid"]):
+                return True
+        return age > self.stale_after
+
+    def _break(self, holder: dict) -> None:
+        """Remove a stale lock, making sure it is still the same stale lock."""
+        guard = self.path.with_name(self.path.name + ".break")
+        try:
+            handle = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                if time.time() - guard.stat().st_mtime > 30.0:
+                    guard.unlink(missing_ok=True)  # a breaker died within its few milliseconds
+            except FileNotFoundError:
+                pass
+            time.sleep(self.poll_interval)
+            return
+        os.close(handle)
+        try:
+            current = self._read_holder()
+            if current is not None and current.get("token") == holder.get("token") and current["mtime"] == holder["mtime"]:
+                self.path.unlink(missing_ok=True)
+        finally:
+            guard.unlink(missing_ok=True)
+
+    def _start_heartbeat(self) -> None:
+        self._stop.clear()
+        interval = max(0.05, self.stale_after / 4)
+
+        def beat() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    os.utime(self.path)
+                except OSError:
+                    return
+
+        self._heartbeat = threading.Thread(target=beat, name=f"heartbeat {self.path.name}", daemon=True)
+        self._heartbeat.start()
+
+    @staticmethod
+    def _describe(holder: dict | None) -> str:
+        if not holder:
+            return "an unknown process"
+        return f"PID {holder.get('pid')} on {holder.get('host')}"

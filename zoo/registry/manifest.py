@@ -1,0 +1,363 @@
+"""The weights manifest: which files hold each published model and how to check them.
+
+``weights_manifest.json`` (repository root, shipped inside the package as
+``zoo/weights_manifest.json``) lists, per model name, the architecture config,
+the published top-1 error and an ordered list of sources. It is validated when
+loaded, so a typo is an error at load time, not a wrong model later.
+``DENSENET_ZOO_MANIFEST=<path>`` replaces the bundled file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
+from zoo.registry.errors import ManifestError, UnknownModelError
+
+SCHEMA_VERSION = 1
+MANIFEST_ENV = "DENSENET_ZOO_MANIFEST"
+BUNDLED_MANIFEST = Path(__file__).resolve().parent.parent / "weights_manifest.json"
+
+SOURCE_TYPES = ("google_drive", "url")
+#: ``t7``: a Torch7 checkpoint as fb.resnet.torch saved it; ``torchvision-pth``: a
+#: torchvision pickle whose old ``norm.1``-style keys need remapping;
+#: ``safetensors``: weights converted by this project.
+SOURCE_FORMATS = ("t7", "torchvision-pth", "safetensors")
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_HEX = re.compile(r"^[0-9a-f]{8,64}$")
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a model's file can be fetched from.
+
+    ``sha256`` is the full hex digest, a published prefix (torchvision's file
+    names carry the first 8 hex digits), or ``None`` when nothing was ever
+    published; ``size`` is the exact byte count or ``None``.
+    """
+
+    type: str
+    filename: str
+    format: str
+    sha256: str | None = None
+    size: int | None = None
+    url: str | None = None
+    file_id: str | None = None
+    resourcekey: str | None = None
+
+    @property
+    def has_full_hash(self) -> bool:
+        return self.sha256 is not None and len(self.sha256) == 64
+
+    def describe(self) -> str:
+        """Where the file comes from, for messages."""
+        if self.type == "google_drive":
+            key = f", resourcekey {self.resourcekey}" if self.resourcekey else ""
+            return f"Google Drive file {self.file_id}{key}"
+        return str(self.url)
+
+    def hash_matches(self, sha256: str) -> bool:
+        """True when the full digest ``sha256`` agrees with the recorded hash or prefix."""
+        return self.sha256 is None or sha256.lower().startswith(self.sha256)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.type == "google_drive":
+            keys = ("type", "file_id", "resourcekey", "filename", "format", "sha256", "size")
+        else:
+            keys = ("type", "url", "filename", "format", "sha256", "size")
+        return {key: getattr(self, key) for key in keys}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model name with its architecture, published numbers and ordered sources."""
+
+    name: str
+    config: DenseNetConfig
+    sources: tuple[Source, ...]
+    title: str = ""
+    top1_error: float | None = None
+    error_source: str | None = None
+    published_size_mb: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "config": self.config.to_dict(),
+            "published": {
+                "top1_error": self.top1_error,
+                "source": self.error_source,
+                "size_mb": self.published_size_mb,
+            },
+            "sources": [source.to_dict() for source in self.sources],
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest; ``manifest[name]`` gives a :class:`ModelEntry`."""
+
+    models: dict[str, ModelEntry]
+    path: Path | None = None
+    schema_version: int = SCHEMA_VERSION
+    description: str = field(default="")
+
+    def __getitem__(self, name: str) -> ModelEntry:
+        try:
+            return self.models[name]
+        except KeyError:
+            where = f" in {self.path}" if self.path else ""
+            raise UnknownModelError(
+                f"unknown model {name!r}{where}; known models: {', '.join(self.models) or '(none)'}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.models
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.models)
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "description": self.description,
+            "models": {name: entry.to_dict() for name, entry in self.models.items()},
+        }
+
+
+def manifest_path() -> Path:
+    """The manifest in use: ``DENSENET_ZOO_MANIFEST`` if set, else the bundled one."""
+    override = os.environ.get(MANIFEST_ENV)
+    return Path(override).expanduser() if override else BUNDLED_MANIFEST
+
+
+def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
+    """Read and validate a manifest (default: :func:`manifest_path`).
+
+    The bundled manifest must list exactly the eight published models; an
+    override may list others (tests, mirrors), but any published name in it
+    must carry that model's architecture.
+    """
+    path = Path(path) if path is not None else manifest_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = f" (set by {MANIFEST_ENV})" if os.environ.get(MANIFEST_ENV) else ""
+        raise ManifestError(f"weights manifest {path}{hint} does not exist; point {MANIFEST_ENV} at a manifest file or unset it") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ManifestError(
+            f"weights manifest {path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    bundled = path.resolve() == BUNDLED_MANIFEST.resolve()
+    return parse_manifest(raw, path=path, require_published=bundled)
+
+
+def parse_manifest(raw: Any, path: Path | None = None, require_published: bool = False) -> Manifest:
+    """Validate the JSON structure ``raw`` and build a :class:`Manifest` (all problems reported at once)."""
+    where = str(path) if path else "<manifest>"
+    problems: list[str] = []
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{where}: expected a JSON object at the top level, found {type(raw).__name__}")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"{where}: expected schema_version {SCHEMA_VERSION}, found {version!r}; "
+            "this densenet-zoo release reads only that version (upgrade densenet-zoo or regenerate the manifest)"
+        )
+    unknown = sorted(set(raw) - {"schema_version", "description", "models"})
+    if unknown:
+        problems.append(f"unknown top-level keys {unknown}")
+    models_raw = raw.get("models")
+    if not isinstance(models_raw, Mapping) or not models_raw:
+        raise ManifestError(f"{where}: expected a non-empty object 'models' mapping names to entries")
+    models: dict[str, ModelEntry] = {}
+    filenames: dict[str, str] = {}
+    for name, entry_raw in models_raw.items():
+        entry = _parse_entry(name, entry_raw, problems)
+        if entry is None:
+            continue
+        for source in entry.sources:
+            owner = filenames.setdefault(source.filename, name)
+            if owner != name:
+                problems.append(f"models.{name}: filename {source.filename!r} is already used by {owner}")
+        models[name] = entry
+    if require_published:
+        missing = [name for name in MODEL_CONFIGS if name not in models_raw]
+        extra = [name for name in models_raw if name not in MODEL_CONFIGS]
+        if missing:
+            problems.append(f"missing published models {missing}")
+        if extra:
+            problems.append(f"unexpected models {extra}; the bundled manifest lists exactly {list(MODEL_CONFIGS)}")
+    if problems:
+        raise ManifestError(f"invalid weights manifest {where}:\n  - " + "\n  - ".join(problems))
+    return Manifest(models=models, path=path, description=str(raw.get("description", "")))
+
+
+def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry | None:
+    at = f"models.{name}"
+    if not isinstance(name, str) or not _NAME.match(name):
+        problems.append(f"{at}: model names are lowercase letters, digits and '_', found {name!r}")
+        return None
+    if not isinstance(entry_raw, Mapping):
+        problems.append(f"{at}: expected an object, found {type(entry_raw).__name__}")
+        return None
+    unknown = sorted(set(entry_raw) - {"title", "config", "published", "sources"})
+    if unknown:
+        problems.append(f"{at}: unknown keys {unknown}")
+    try:
+        config = DenseNetConfig.from_dict(dict(entry_raw.get("config") or {}))
+    except (TypeError, ValueError) as error:
+        problems.append(f"{at}.config: {error}")
+        return None
+    if name in MODEL_CONFIGS and config != MODEL_CONFIGS[name]:
+        problems.append(
+            f"{at}.config: {config.to_dict()} differs from the model definition "
+            f"zoo.MODEL_CONFIGS[{name!r}] = {MODEL_CONFIGS[name].to_dict()}"
+        )
+    published = entry_raw.get("published") or {}
+    if not isinstance(published, Mapping):
+        problems.append(f"{at}.published: expected an object")
+        published = {}
+    top1_error = published.get("top1_error")
+    if top1_error is not None and (not isinstance(top1_error, (int, float)) or not 0 <= top1_error <= 100):
+        problems.append(f"{at}.published.top1_error: expected a percentage, found {top1_error!r}")
+    size_mb = published.get("size_mb")
+    if size_mb is not None and (not isinstance(size_mb, (int, float)) or size_mb <= 0):
+        problems.append(f"{at}.published.size_mb: expected a positive number, found {size_mb!r}")
+    sources_raw = entry_raw.get("sources")
+    if not isinstance(sources_raw, list) or not sources_raw:
+        problems.append(f"{at}.sources: expected a non-empty list")
+        return None
+    sources = []
+    for index, source_raw in enumerate(sources_raw):
+        source = _parse_source(f"{at}.sources[{index}]", source_raw, problems)
+        if source is not None:
+            sources.append(source)
+    return ModelEntry(
+        name=name,
+        config=config,
+        sources=tuple(sources),
+        title=str(entry_raw.get("title", "")),
+        top1_error=top1_error,
+        error_source=published.get("source"),
+        published_size_mb=size_mb,
+    )
+
+
+def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | None:
+    if not isinstance(source_raw, Mapping):
+        problems.append(f"{at}: expected an object, found {type(source_raw).__name__}")
+        return None
+    count = len(problems)
+    kind = source_raw.get("type")
+    allowed = {"type", "filename", "format", "sha256", "size"}
+    if kind == "google_drive":
+        allowed |= {"file_id", "resourcekey"}
+        if not isinstance(source_raw.get("file_id"), str) or not source_raw["file_id"]:
+            problems.append(f"{at}: a google_drive source needs 'file_id'")
+        if source_raw.get("resourcekey") is not None and not isinstance(source_raw["resourcekey"], str):
+            problems.append(f"{at}.resourcekey: expected a string or null")
+    elif kind == "url":
+        allowed |= {"url"}
+        url = source_raw.get("url")
+        if not isinstance(url, str) or not re.match(r"^(https?|file)://", url):
+            problems.append(f"{at}.url: expected an http(s):// or file:// URL, found {url!r}")
+    else:
+        problems.append(f"{at}.type: expected one of {SOURCE_TYPES}, found {kind!r}")
+    unknown = sorted(set(source_raw) - allowed)
+    if unknown:
+        problems.append(f"{at}: unknown keys {unknown}")
+    filename = source_raw.get("filename")
+    if not isinstance(filename, str) or not _FILENAME.match(filename) or ".." in filename:
+        problems.append(f"{at}.filename: expected a plain file name (no directories), found {filename!r}")
+    file_format = source_raw.get("format")
+    if file_format not in SOURCE_FORMATS:
+        problems.append(f"{at}.format: expected one of {SOURCE_FORMATS}, found {file_format!r}")
+    sha256 = source_raw.get("sha256")
+    if sha256 is not None and (not isinstance(sha256, str) or not _HEX.match(sha256)):
+        problems.append(f"{at}.sha256: expected null or 8 to 64 lowercase hex digits, found {sha256!r}")
+    size = source_raw.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
+        problems.append(f"{at}.size: expected null or a positive byte count, found {size!r}")
+    if len(problems) != count:
+        return None
+    return Source(
+        type=kind,
+        filename=filename,
+        format=file_format,
+        sha256=sha256,
+        size=size,
+        url=source_raw.get("url"),
+        file_id=source_raw.get("file_id"),
+        resourcekey=source_raw.get("resourcekey"),
+    )
+
+
+def dump_manifest(raw: Mapping[str, Any]) -> str:
+    """The canonical text of a manifest (2-space indent, trailing newline)."""
+    return json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
+
+
+def pin_source(path: str | os.PathLike[str], name: str, filename: str, sha256: str, size: int) -> None:
+    """Write the full ``sha256`` and exact ``size`` of one source into the manifest file, atomically.
+
+    The file is re-validated before and after; a symlink (the packaged copy)
+    is followed so that the real file is rewritten.
+    """
+    target = Path(path).resolve()
+    raw = json.loads(target.read_text(encoding="utf-8"))
+    manifest = parse_manifest(raw, path=target)
+    entry = manifest[name]
+    matches = [index for index, source in enumerate(entry.sources) if source.filename == filename]
+    if not matches:
+        raise ManifestError(f"{target}: model {name!r} has no source with filename {filename!r}")
+    source_raw = raw["models"][name]["sources"][matches[0]]
+    previous = source_raw.get("sha256")
+    if previous is not None and not sha256.startswith(previous):
+        raise ManifestError(
+            f"{target}: {name}/{filename} is recorded with sha256 {previous}, but the file has {sha256}; "
+            "refusing to overwrite a published hash (the file differs from the published one)"
+        )
+    source_raw["sha256"] = sha256
+    source_raw["size"] = int(size)
+    parse_manifest(raw, path=target)
+    write_text_atomic(target, dump_manifest(raw))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file in the same directory, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp_name, 0o666 & ~current_umask())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it), for files made by ``mkstemp`` (mode 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,66 @@
+"""The registry's knobs, read from the environment at call time.
+
+``DENSENET_ZOO_HOME`` (cache directory), ``DENSENET_ZOO_OFFLINE=1`` (never touch
+the network), ``DENSENET_ZOO_STRICT=1`` (refuse sources without a published
+sha256), ``DENSENET_ZOO_MIRROR=<dir or URL prefix>`` (looked up by file name
+first), ``DENSENET_ZOO_MANIFEST=<path>`` (see :mod:`zoo.registry.manifest`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.registry.cache import cache_dir
+from zoo.registry.download import RetryPolicy
+
+OFFLINE_ENV = "DENSENET_ZOO_OFFLINE"
+STRICT_ENV = "DENSENET_ZOO_STRICT"
+MIRROR_ENV = "DENSENET_ZOO_MIRROR"
+
+
+def env_flag(name: str) -> bool:
+    """True for ``1``, ``true``, ``yes`` or ``on`` (any case)."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where files go and what the registry may do to get them."""
+
+    cache_dir: Path
+    offline: bool = False
+    strict: bool = False
+    mirror: str | None = None
+    progress: bool = True
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lock_timeout: float | None = 3600.0
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from the environment; keyword arguments that are not None win."""
+        values: dict[str, Any] = {
+            "cache_dir": cache_dir(),
+            "offline": env_flag(OFFLINE_ENV),
+            "strict": env_flag(STRICT_ENV),
+            "mirror": os.environ.get(MIRROR_ENV) or None,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        values["cache_dir"] = Path(values["cache_dir"]).expanduser()
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def mirror_is_url(self) -> bool:
+        return bool(self.mirror) and self.mirror.split("://", 1)[0].lower() in ("http", "https")
+
+    def mirror_directory(self) -> Path | None:
+        if not self.mirror or self.mirror_is_url:
+            return None
+        mirror = self.mirror[len("file://"):] if self.mirror.startswith("file://") else self.mirror
+        return Path(mirror).expanduser()
