@@ -1,0 +1,106 @@
+"""The Google Drive flow against a fake Drive on 127.0.0.1."""
+
+import hashlib
+import os
+
+import pytest
+from fakedrive import DriveFile, FakeDrive
+from httpserver import Fault
+from manifests import drive_source, manifest_of
+
+from zoo.registry import gdrive
+from zoo.registry.errors import GoogleDrivePermissionError, GoogleDriveQuotaError, VerificationError
+from zoo.registry.fetch import UnverifiedSourceWarning, fetch
+
+CONTENT = os.urandom(120_000)
+SHA256 = hashlib.sha256(CONTENT).hexdigest()
+
+
+@pytest.fixture
+def drive(server, monkeypatch):
+    fake = FakeDrive(server)
+    monkeypatch.setenv(gdrive.BASE_URL_ENV, fake.base_url)
+    return fake
+
+
+def saved(directory):
+    return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
+
+
+def test_small_file_comes_straight_from_the_direct_link(drive, server, tmp_path, settings):
+    drive.add("small", DriveFile("s.t7", CONTENT, interstitial=False))
+    gdrive.download_file("small", tmp_path / "s.t7", sha256=SHA256, retry=settings.retry, progress=False)
+    assert (tmp_path / "s.t7").read_bytes() == CONTENT
+    assert [request.path for request in server.requests] == ["/uc"]
+
+
+def test_the_virus_scan_form_is_submitted_with_all_hidden_inputs(drive, server, tmp_path, settings):
+    drive.add("big", DriveFile("b.t7", CONTENT))
+    gdrive.download_file("big", tmp_path / "b.t7", sha256=SHA256, retry=settings.retry, progress=False)
+    assert (tmp_path / "b.t7").read_bytes() == CONTENT
+    first, second = server.requests
+    assert first.path == "/uc" and first.query == {"export": "download", "id": "big"}
+    assert second.path == "/download"
+    assert set(second.query) == {"id", "export", "confirm", "uuid"} and second.query["uuid"] in drive.issued
+    assert saved(tmp_path) == ["b.t7"]
+
+
+def test_the_confirmed_download_resumes_after_a_drop(drive, server, tmp_path, settings):
+    drive.add("big", DriveFile("b.t7", CONTENT))
+    server.add_faults("/download", Fault.drop(80_000))
+    gdrive.download_file("big", tmp_path / "b.t7", sha256=SHA256, retry=settings.retry, progress=False)
+    assert (tmp_path / "b.t7").read_bytes() == CONTENT
+    downloads = server.gets("/download")
+    assert len(downloads) == 2 and downloads[1].headers["range"].startswith("bytes=")
+
+
+def test_a_resourcekey_is_required_and_passed_through_the_form(drive, server, tmp_path, settings):
+    drive.add("keyed", DriveFile("k.t7", CONTENT, resourcekey="0-secret"))
+    with pytest.raises(GoogleDrivePermissionError, match="refused access.*resourcekey"):
+        gdrive.download_file("keyed", tmp_path / "k.t7", retry=settings.retry, progress=False)
+    assert saved(tmp_path) == []
+    gdrive.download_file("keyed", tmp_path / "k.t7", resourcekey="0-secret", sha256=SHA256, retry=settings.retry,
+                         progress=False)
+    assert (tmp_path / "k.t7").read_bytes() == CONTENT
+    assert server.gets("/download")[-1].query["resourcekey"] == "0-secret"
+
+
+def test_the_quota_page_is_a_clear_error(drive, tmp_path, settings):
+    drive.add("busy", DriveFile("q.t7", CONTENT, quota=True))
+    with pytest.raises(GoogleDriveQuotaError) as raised:
+        gdrive.download_file("busy", tmp_path / "q.t7", retry=settings.retry, progress=False)
+    message = str(raised.value)
+    assert "Too many users have viewed or downloaded this file recently" in message
+    assert "Try again later" in message and "--mirror" in message and "place it in the cache" in message
+    assert saved(tmp_path) == []
+
+
+def test_the_quota_page_after_the_confirmation_form(drive, tmp_path, settings):
+    drive.add("busy", DriveFile("q.t7", CONTENT, quota_after_confirm=True))
+    with pytest.raises(GoogleDriveQuotaError):
+        gdrive.download_file("busy", tmp_path / "q.t7", retry=settings.retry, progress=False)
+    assert saved(tmp_path) == []
+
+
+def test_a_missing_file_is_a_clear_error(drive, tmp_path, settings):
+    with pytest.raises(GoogleDrivePermissionError, match="does not exist"):
+        gdrive.download_file("nothing", tmp_path / "n.t7", retry=settings.retry, progress=False)
+    assert saved(tmp_path) == []
+
+
+def test_fetch_through_drive_verifies_the_pinned_hash(drive, tmp_path, settings):
+    drive.add("keyed", DriveFile("k.t7", CONTENT, resourcekey="0-secret"))
+    manifest = manifest_of(tmp_path, {"tiny": [drive_source("keyed", "k.t7", SHA256, resourcekey="0-secret")]})
+    assert fetch(manifest["tiny"], settings).path.read_bytes() == CONTENT
+    wrong = manifest_of(tmp_path, {"other": [drive_source("keyed", "o.t7", "0" * 64, resourcekey="0-secret")]})
+    with pytest.raises(VerificationError):
+        fetch(wrong["other"], settings)
+    assert not (settings.cache_dir / "o.t7").exists()
+
+
+def test_fetch_through_drive_trusts_an_unpinned_file_on_first_use(drive, tmp_path, settings):
+    drive.add("big", DriveFile("b.t7", CONTENT))
+    manifest = manifest_of(tmp_path, {"tiny": [drive_source("big", "b.t7", None)]})
+    with pytest.warns(UnverifiedSourceWarning):
+        fetched = fetch(manifest["tiny"], settings)
+    assert fetched.record.trust == "first-use" and fetched.record.sha256 == SHA256
