@@ -19,8 +19,10 @@ libjpeg-turbo; slightly faster and it skips a PIL round trip); everything else g
 from __future__ import annotations
 
 import os
+import warnings
+from functools import lru_cache
 from pathlib import Path
-from typing import Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -88,18 +90,31 @@ def load_image_uint8(path: PathLike) -> torch.Tensor:
             encoded = handle.read()
     except OSError as error:
         raise ImageDecodeError(f"cannot read image {path!r}: {error}") from error
-    if encoded.startswith(JPEG_MAGIC):
-        from torchvision.io import ImageReadMode, decode_jpeg
-
+    decoder = _jpeg_decoder() if encoded.startswith(JPEG_MAGIC) else None
+    if decoder is not None:
         try:
-            planes = decode_jpeg(
-                torch.frombuffer(bytearray(encoded), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED
-            )
+            planes = decoder(torch.frombuffer(bytearray(encoded), dtype=torch.uint8))
         except RuntimeError:
             planes = None  # unusual JPEG flavours: PIL below gives the same pixels or a clear error
         if planes is not None:
             return _to_three_channels(planes, path)
     return _load_with_pil(path)
+
+
+@lru_cache(maxsize=1)
+def _jpeg_decoder() -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """torchvision's libjpeg-turbo decoder returning the file's raw components, or None (use PIL)."""
+    try:
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:
+        return None
+    def decode_unchanged(encoded: torch.Tensor) -> torch.Tensor:
+        # torchvision 0.29 deprecates its image codecs in favour of torchcodec; PIL is the fallback.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return decode_jpeg(encoded, mode=ImageReadMode.UNCHANGED)
+
+    return decode_unchanged
 
 
 def _load_with_pil(path: str) -> torch.Tensor:

@@ -1,0 +1,84 @@
+"""Ready-to-use evaluation transforms: path, PIL image or tensor in, normalized crop(s) out."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import torch
+
+from zoo.data.decode import load_image_uint8, pil_to_uint8
+from zoo.data.torch7 import validation_transform
+
+__all__ = ["KINDS", "EvalTransform", "transforms"]
+
+KINDS = ("torch7", "torchvision")
+
+
+class EvalTransform:
+    """Evaluation preprocessing of one kind; picklable, so it can run in DataLoader workers.
+
+    ``kind="torch7"``: ``image.load`` decoding, then fb.resnet.torch's
+    ``Compose{Scale(256) bicubic, ColorNormalize, CenterCrop(224) | TenCrop(224)}``.
+    ``kind="torchvision"``: PIL ``convert("RGB")``, ``Resize(256)``, ``CenterCrop(224) | TenCrop(224)``,
+    ``ToTensor``, ``Normalize``.
+
+    Call it with a file path, a PIL image or an image tensor ``[3,H,W]`` (uint8, or float in [0,1]).
+    Returns float32 ``[3,224,224]``, or ``[10,3,224,224]`` with ``ten_crop``.
+    """
+
+    def __init__(self, kind: str = "torch7", ten_crop: bool = False) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown preprocessing kind {kind!r}; expected one of {KINDS}")
+        self.kind = kind
+        self.ten_crop = ten_crop
+        if kind == "torch7":
+            self._transform = validation_transform(ten_crop=ten_crop)
+        else:
+            from zoo.data.torchvision_pipeline import TorchvisionTransform
+
+            self._transform = TorchvisionTransform(ten_crop=ten_crop)
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        if self.kind == "torch7":
+            return self._transform(self._torch7_input(image))
+        return self._transform(self._pil_input(image))
+
+    @staticmethod
+    def _torch7_input(image: Any) -> torch.Tensor:
+        if isinstance(image, (str, os.PathLike)):
+            return load_image_uint8(image)
+        if isinstance(image, torch.Tensor):
+            if image.dim() != 3 or image.shape[0] != 3:
+                raise ValueError(f"expected an RGB image tensor [3,H,W], got shape {tuple(image.shape)}")
+            return image
+        if hasattr(image, "mode") and hasattr(image, "size"):  # a PIL image
+            return pil_to_uint8(image)
+        raise TypeError(f"expected a path, a PIL image or a [3,H,W] tensor, got {type(image).__name__}")
+
+    @staticmethod
+    def _pil_input(image: Any):
+        from zoo.data.torchvision_pipeline import load_pil_rgb
+
+        if isinstance(image, (str, os.PathLike)):
+            return load_pil_rgb(image)
+        if isinstance(image, torch.Tensor):
+            from torchvision.transforms.functional import to_pil_image
+
+            return to_pil_image(image)
+        if hasattr(image, "convert"):
+            return image.convert("RGB")
+        raise TypeError(f"expected a path, a PIL image or a [3,H,W] tensor, got {type(image).__name__}")
+
+    def __repr__(self) -> str:
+        return f"EvalTransform(kind={self.kind!r}, ten_crop={self.ten_crop}, transform={self._transform!r})"
+
+
+def transforms(name: Optional[str] = None, kind: str = "torch7", ten_crop: bool = False) -> EvalTransform:
+    """The evaluation transform for model ``name`` (every zoo DenseNet uses the same one).
+
+    ``kind="torch7"`` (default) reproduces the preprocessing behind the published errors;
+    ``kind="torchvision"`` is torchvision's standard pipeline. ``name`` is accepted so that callers
+    need not change if a model with different preprocessing is ever added.
+    """
+    return EvalTransform(kind=kind, ten_crop=ten_crop)
