@@ -1,0 +1,37 @@
+"""The Torch7 binary serialization format (``torch.save`` / ``.t7`` files), read and written.
+
+``load`` parses a file into the object model of :mod:`converters.t7.objects`
+(lazily: storages are read-only views over a memory map of the file),
+``save`` writes such a tree back atomically; ``loads``/``dumps`` do the same
+for bytes. Malformed input raises :class:`T7FormatError`. This layer knows
+nothing about DenseNet.
+"""
+
+from .errors import T7Error, T7FormatError, T7WriteError
+from .objects import T7Function, T7Object, T7Storage, T7Table, T7Tensor, iter_tree
+from .reader import DEFAULT_MAX_DEPTH, T7Reader, load, loads, register_handler
+from .typenames import STORAGE_DTYPES, TENSOR_DTYPES
+from .writer import T7Writer, dump, dumps, save
+
+__all__ = [
+    "load",
+    "loads",
+    "save",
+    "dump",
+    "dumps",
+    "T7Table",
+    "T7Object",
+    "T7Tensor",
+    "T7Storage",
+    "T7Function",
+    "T7Error",
+    "T7FormatError",
+    "T7WriteError",
+    "T7Reader",
+    "T7Writer",
+    "register_handler",
+    "iter_tree",
+    "TENSOR_DTYPES",
+    "STORAGE_DTYPES",
+    "DEFAULT_MAX_DEPTH",
+]

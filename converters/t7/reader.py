@@ -1,0 +1,435 @@
+"""Reading Torch7 binary serialization (``torch.save`` files) into the :mod:`.objects` model.
+
+:class:`T7Reader` extends ``torchfile.T7Reader``: it keeps torchfile's
+structure (type ids, primitive ``read_*`` methods, per-class handlers called as
+``handler(reader, version)``, the object memo ``reader.objects``) and replaces
+what makes torchfile unusable for large or untrusted checkpoints:
+
+* it parses from a memory map (or bytes) and never reads storage payloads:
+  storages remember their offset and become read-only numpy views on demand;
+* ``long`` is always 8 bytes (torchfile uses the platform ``long``, which is 4
+  bytes on Windows, and its ``force_8bytes_long`` path calls ``xrange``);
+* tables are always :class:`T7Table` (no list heuristic, so tables keyed by
+  tables work) and unknown classes are :class:`T7Object` with their version;
+* Half/CudaHalf and every ``torch.Cuda*`` tensor and storage class are read;
+  ``tds.Hash``/``tds.Vec`` read their 8-byte element count correctly;
+* every malformed input raises :class:`T7FormatError` with the byte offset:
+  reads past the end, unknown type ids, negative or absurd sizes (checked
+  against the bytes left before anything is allocated), tensor views outside
+  their storage, references to objects still being read, nesting deeper than
+  ``max_depth``.
+
+Handlers for more classes can be added with :func:`register_handler`; classes
+registered with ``torchfile.register_handler`` are used as a fallback.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+import struct
+from typing import Any, Callable
+
+import torchfile
+
+from .errors import T7FormatError
+from .objects import T7Function, T7Object, T7Storage, T7Table, T7Tensor, view_problem
+from .typenames import STORAGE_DTYPES, TENSOR_DTYPES
+
+TYPE_NIL = torchfile.TYPE_NIL
+TYPE_NUMBER = torchfile.TYPE_NUMBER
+TYPE_STRING = torchfile.TYPE_STRING
+TYPE_TABLE = torchfile.TYPE_TABLE
+TYPE_TORCH = torchfile.TYPE_TORCH
+TYPE_BOOLEAN = torchfile.TYPE_BOOLEAN
+TYPE_FUNCTION = torchfile.TYPE_FUNCTION
+LEGACY_TYPE_RECUR_FUNCTION = torchfile.LEGACY_TYPE_RECUR_FUNCTION
+TYPE_RECUR_FUNCTION = torchfile.TYPE_RECUR_FUNCTION
+FUNCTION_TYPES = (TYPE_FUNCTION, LEGACY_TYPE_RECUR_FUNCTION, TYPE_RECUR_FUNCTION)
+
+#: Lua nesting (tables, objects, tensors, functions inside each other) allowed before
+#: the file is rejected. Real checkpoints nest < 50 levels (a DenseNet-264 ~ 20).
+DEFAULT_MAX_DEPTH = 200
+
+_INT = struct.Struct("<i")
+_LONG = struct.Struct("<q")
+_DOUBLE = struct.Struct("<d")
+_INT_DOUBLE_SIZE = 12
+
+# A handler reads the body of one Torch class instance. It receives the reader,
+# the class name, the version number and the object's reference index, and must
+# call ``reader.memoize(index, value)`` before reading nested objects that may
+# refer back to it.
+Handler = Callable[["T7Reader", str, int, int], Any]
+_HANDLERS: dict[str, Handler] = {}
+
+_UNDER_CONSTRUCTION = object()
+
+
+def register_handler(typename: str) -> Callable[[Handler], Handler]:
+    """Decorator registering a reader for the instances of the Torch class ``typename``."""
+
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[typename] = handler
+        return handler
+
+    return register
+
+
+class T7Reader(torchfile.T7Reader):
+    """Parses one Torch7 binary object from a bytes-like ``buffer`` (bytes, mmap, memoryview).
+
+    ``source`` only names the input in error messages. Use :func:`load` or
+    :func:`loads` instead of this class unless you add handlers.
+    """
+
+    def __init__(self, buffer: Any, source: str | os.PathLike[str] | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        super().__init__(None, use_list_heuristic=False, use_int_heuristic=True, force_8bytes_long=True)
+        self.buffer = buffer
+        self.end = len(buffer)
+        self.position = 0
+        self.source = source
+        self.max_depth = max_depth
+        self.depth = 0
+        self._string_cache: dict[bytes, str | bytes] = {}
+
+    # -- errors ------------------------------------------------------------------------
+    def error(self, expected: str, found: str, offset: int | None = None, hint: str | None = None) -> T7FormatError:
+        """A :class:`T7FormatError` at ``offset`` (default: the current position)."""
+        return T7FormatError(expected, found, self.position if offset is None else offset, self.source, hint)
+
+    def _truncated(self, expected: str, needed: int) -> T7FormatError:
+        left = self.end - self.position
+        return self.error(expected, f"the end of the file ({left} of {needed} bytes left)")
+
+    def _check_count(self, count: int, item_bytes: int, what: str, offset: int) -> None:
+        """Reject a negative count or one whose items cannot fit in the bytes that are left."""
+        if count < 0:
+            raise self.error(f"a non-negative {what}", str(count), offset)
+        if count * item_bytes > self.end - self.position:
+            raise self.error(
+                f"a {what} whose {count * item_bytes} bytes fit in the {self.end - self.position} bytes left",
+                str(count),
+                offset,
+            )
+
+    # -- primitives (torchfile's method names, always little-endian, long = 8 bytes) ---
+    def _read(self, fmt: str) -> tuple[Any, ...]:
+        layout = struct.Struct("<" + fmt.lstrip("<>=!@"))
+        position = self.position
+        if position + layout.size > self.end:
+            raise self._truncated(f"{layout.size} bytes ({fmt})", layout.size)
+        self.position = position + layout.size
+        return layout.unpack_from(self.buffer, position)
+
+    def read_int(self) -> int:
+        position = self.position
+        try:
+            (value,) = _INT.unpack_from(self.buffer, position)
+        except struct.error:
+            raise self._truncated("a 4-byte integer", 4) from None
+        self.position = position + 4
+        return value
+
+    def read_long(self) -> int:
+        position = self.position
+        try:
+            (value,) = _LONG.unpack_from(self.buffer, position)
+        except struct.error:
+            raise self._truncated("an 8-byte long", 8) from None
+        self.position = position + 8
+        return value
+
+    def read_long_array(self, n: int) -> list[int]:
+        self._check_count(n, 8, "long array length", self.position)
+        position = self.position
+        values = list(struct.unpack_from(f"<{n}q", self.buffer, position))
+        self.position = position + 8 * n
+        return values
+
+    def read_double(self) -> float:
+        position = self.position
+        try:
+            (value,) = _DOUBLE.unpack_from(self.buffer, position)
+        except struct.error:
+            raise self._truncated("an 8-byte double", 8) from None
+        self.position = position + 8
+        return value
+
+    def read_float(self) -> float:
+        return self._read("f")[0]
+
+    def read_boolean(self) -> bool:
+        return self.read_int() == 1
+
+    def read_bytes(self, size: int, what: str = "string") -> bytes:
+        """``size`` raw bytes (after checking they exist)."""
+        offset = self.position - 4
+        self._check_count(size, 1, f"{what} length", offset)
+        position = self.position
+        self.position = position + size
+        return bytes(self.buffer[position : position + size])
+
+    def read_string(self, disable_utf8: bool = False) -> str | bytes:
+        """A Lua string: ``str`` when it is valid UTF-8, else ``bytes`` (raw bytes if ``disable_utf8``)."""
+        size = self.read_int()
+        raw = self.read_bytes(size)
+        if disable_utf8:
+            return raw
+        cached = self._string_cache.get(raw)
+        if cached is not None:
+            return cached
+        try:
+            text: str | bytes = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw
+        if size <= 64:
+            self._string_cache[raw] = text
+        return text
+
+    # -- objects -------------------------------------------------------------------------
+    def memoize(self, index: int, value: Any) -> None:
+        """Make ``value`` the object for reference ``index`` (call before reading nested objects)."""
+        self.objects[index] = value
+
+    def read_obj(self) -> Any:
+        """Read the next serialized Lua value."""
+        start = self.position
+        try:
+            (typeidx,) = _INT.unpack_from(self.buffer, start)
+        except struct.error:
+            raise self._truncated("a 4-byte type id", 4) from None
+        self.position = start + 4
+
+        if typeidx == TYPE_NUMBER:
+            value = self.read_double()
+            if value.is_integer() and (value != 0.0 or math.copysign(1.0, value) > 0):
+                return int(value)
+            return value
+        if typeidx == TYPE_STRING:
+            return self.read_string()
+        if typeidx == TYPE_NIL:
+            return None
+        if typeidx == TYPE_BOOLEAN:
+            return self.read_int() == 1
+        if typeidx != TYPE_TABLE and typeidx != TYPE_TORCH and typeidx not in FUNCTION_TYPES:
+            raise self.error(
+                "a type id (0 nil, 1 number, 2 string, 3 table, 4 torch object, 5 boolean, 6/7/8 function)",
+                f"type id {typeidx}",
+                start,
+            )
+
+        index_offset = self.position
+        index = self.read_int()
+        objects = self.objects
+        if index in objects:
+            value = objects[index]
+            if value is _UNDER_CONSTRUCTION:
+                raise self.error(
+                    "a reference to a finished object",
+                    f"a reference to object #{index}, which is still being read (a tensor or storage cannot contain itself)",
+                    index_offset,
+                )
+            return value
+
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise self.error(
+                f"at most {self.max_depth} nested tables/objects",
+                "deeper nesting",
+                start,
+                hint="the file is corrupt or hostile; pass a larger max_depth to load() if it is genuine",
+            )
+        try:
+            if typeidx == TYPE_TABLE:
+                return self._read_table(index)
+            if typeidx == TYPE_TORCH:
+                return self._read_torch_object(index)
+            return self._read_function(index, typeidx)
+        finally:
+            self.depth -= 1
+
+    def _read_table(self, index: int) -> T7Table:
+        size_offset = self.position
+        size = self.read_int()
+        # every entry takes at least two type ids (8 bytes)
+        self._check_count(size, 8, "table size", size_offset)
+        table = T7Table()
+        self.objects[index] = table
+        read_obj = self.read_obj
+        for _ in range(size):
+            key_offset = self.position
+            key = read_obj()
+            if key is None:
+                raise self.error("a table key", "nil (Lua tables cannot have nil keys)", key_offset)
+            table[key] = read_obj()
+        if len(table) != size:
+            raise self.error(
+                f"{size} distinct table keys",
+                f"{len(table)} (duplicate keys, or keys such as true and 1 that Python cannot tell apart)",
+                size_offset,
+            )
+        return table
+
+    def _read_function(self, index: int, typeidx: int) -> T7Function:
+        size = self.read_int()
+        dumped = self.read_bytes(size, "function bytecode")
+        function = T7Function(dumped, None, typeidx)
+        self.objects[index] = function
+        function.upvalues = self.read_obj()
+        return function
+
+    def _read_class_name(self) -> tuple[str, int, str | None]:
+        """(class name, version number, version string if not canonical) of a Torch object header."""
+        offset = self.position
+        header = self.read_string(disable_utf8=True)
+        if header.startswith(b"V "):
+            number = header[2:]
+            try:
+                version = int(number) if number.isdigit() else int(float(number))
+            except (ValueError, OverflowError):
+                raise self.error("a class version number", repr(header[:40]), offset) from None
+            version_string = None if header == b"V %d" % version else header.decode("utf-8", "surrogateescape")
+            name_offset = self.position
+            raw_name = self.read_string(disable_utf8=True)
+        else:
+            version, version_string, name_offset, raw_name = 0, "", offset, header
+        if not raw_name:
+            raise self.error("a Torch class name", "an empty string", name_offset)
+        return raw_name.decode("utf-8", "surrogateescape"), version, version_string
+
+    def _read_torch_object(self, index: int) -> Any:
+        typename, version, version_string = self._read_class_name()
+        handler = _HANDLERS.get(typename)
+        if handler is not None:
+            self.objects[index] = _UNDER_CONSTRUCTION
+            value = handler(self, typename, version, index)
+            self.objects[index] = value
+            return value
+        legacy_handler = torchfile.type_handlers.get(typename.encode("utf-8", "surrogateescape"))
+        if legacy_handler is not None:
+            self.objects[index] = _UNDER_CONSTRUCTION
+            raw_version = (version_string or f"V {version}").encode("utf-8", "surrogateescape")
+            value = legacy_handler(self, raw_version)
+            self.objects[index] = value
+            return value
+        # Registered before its fields are read: an object may be its own field.
+        instance = T7Object.__new__(T7Object)
+        instance.typename = typename
+        instance.version = version
+        instance.version_string = version_string
+        self.objects[index] = instance
+        instance.fields = self.read_obj()
+        return instance
+
+    def read_root(self) -> Any:
+        """Read the one object a ``torch.save`` file holds (trailing bytes are an error)."""
+        try:
+            root = self.read_obj()
+        except RecursionError:
+            raise self.error(
+                "nesting Python can follow", "too deep nesting", hint="pass a smaller max_depth to load()"
+            ) from None
+        except (struct.error, ValueError, TypeError, OverflowError, MemoryError, NotImplementedError) as error:
+            # raised by torchfile fallback handlers reading malformed bytes
+            raise self.error("a readable object", f"{type(error).__name__}: {error}") from None
+        if self.position != self.end:
+            raise self.error("the end of the file after the root object", f"{self.end - self.position} more bytes")
+        return root
+
+
+# -- tensors and storages -----------------------------------------------------------------
+def _read_storage(reader: T7Reader, typename: str, version: int, index: int) -> T7Storage:
+    size_offset = reader.position
+    size = reader.read_long()
+    dtype = STORAGE_DTYPES[typename]
+    reader._check_count(size, dtype.itemsize, f"{typename} size", size_offset)
+    storage = T7Storage.__new__(T7Storage)
+    storage.typename = typename
+    storage.size = size
+    storage.dtype = dtype
+    storage._array = None
+    storage._buffer = reader.buffer
+    storage._offset = reader.position
+    reader.position += size * dtype.itemsize
+    return storage
+
+
+def _read_tensor(reader: T7Reader, typename: str, version: int, index: int) -> T7Tensor:
+    header_offset = reader.position
+    ndim = reader.read_int()
+    reader._check_count(ndim, 16, "tensor dimension count", header_offset)
+    size = tuple(reader.read_long_array(ndim))
+    stride = tuple(reader.read_long_array(ndim))
+    storage_offset = reader.read_long() - 1
+    storage = reader.read_obj()
+    problem = view_problem(typename, size, stride, storage_offset, storage)
+    if problem is not None:
+        raise reader.error(f"a {typename} view inside its storage", problem, header_offset)
+    tensor = T7Tensor.__new__(T7Tensor)
+    tensor.typename = typename
+    tensor.size = size
+    tensor.stride = stride
+    tensor.storage_offset = storage_offset
+    tensor.storage = storage
+    return tensor
+
+
+for _typename in STORAGE_DTYPES:
+    _HANDLERS[_typename] = _read_storage
+for _typename in TENSOR_DTYPES:
+    _HANDLERS[_typename] = _read_tensor
+
+
+@register_handler("tds.Hash")
+def _read_tds_hash(reader: T7Reader, typename: str, version: int, index: int) -> T7Object:
+    """``tds.Hash``: an 8-byte entry count, then key/value objects (torchfile reads a 4-byte count)."""
+    count_offset = reader.position
+    count = reader.read_long()
+    reader._check_count(count, 8, "tds.Hash size", count_offset)
+    entries = T7Table()
+    instance = T7Object(typename, entries, version)
+    reader.memoize(index, instance)
+    for _ in range(count):
+        key = reader.read_obj()
+        entries[key] = reader.read_obj()
+    return instance
+
+
+@register_handler("tds.Vec")
+def _read_tds_vec(reader: T7Reader, typename: str, version: int, index: int) -> T7Object:
+    """``tds.Vec``: an 8-byte element count, then the elements (as a T7Table keyed 1..n)."""
+    count_offset = reader.position
+    count = reader.read_long()
+    reader._check_count(count, 4, "tds.Vec size", count_offset)
+    entries = T7Table()
+    instance = T7Object(typename, entries, version)
+    reader.memoize(index, instance)
+    for position in range(1, count + 1):
+        entries[position] = reader.read_obj()
+    return instance
+
+
+# -- entry points ------------------------------------------------------------------------------
+def loads(buffer: Any, *, source: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Parse a Torch7 serialization held in a bytes-like object; storages are views into it."""
+    return T7Reader(buffer, source or "<bytes>", max_depth).read_root()
+
+
+def load(path: str | os.PathLike[str], lazy: bool = True, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Read the object a ``torch.save`` (binary) file holds.
+
+    ``lazy=True`` memory-maps the file: parsing touches only the object
+    structure and every storage is a read-only view over the map, paged in
+    when used. ``lazy=False`` reads the whole file into memory first (the
+    file can then be deleted or replaced, also on Windows). Raises
+    :class:`T7FormatError` for malformed files and ``OSError`` for unreadable ones.
+    """
+    with open(path, "rb") as handle:
+        if lazy:
+            size = os.fstat(handle.fileno()).st_size
+            buffer: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        else:
+            buffer = handle.read()
+    return T7Reader(buffer, path, max_depth).read_root()
