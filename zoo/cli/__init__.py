@@ -16,5 +16,22 @@ def main() -> None:
     """DenseNet models from the original Lua Torch7 checkpoints, in PyTorch."""
 
 
+from zoo.cli.train import train_command  # noqa: E402
+
+main.add_command(train_command)
+
+
+from zoo.cli.evaluate import evaluate_command, predict_command  # noqa: E402
+
+main.add_command(evaluate_command)
+main.add_command(predict_command)
+
+
+from zoo.cli.convert import convert_command, inspect_command  # noqa: E402
+
+main.add_command(convert_command)
+main.add_command(inspect_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

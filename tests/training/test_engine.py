@@ -1,0 +1,95 @@
+"""The training engine on CPU with tiny DenseNets: learning, exact resumption, NaN stop, export."""
+
+import math
+
+import pytest
+import torch
+
+from converters.export import load_weights
+from zoo.models.densenet import DenseNet, DenseNetConfig
+from zoo.training.checkpoint import load_checkpoint
+from zoo.training.config import TrainConfig
+from zoo.training.engine import NonFiniteLossError, train
+
+TINY = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem": "cifar"}
+
+
+def tiny_run(out, **changes):
+    settings = dict(
+        arch="tiny", model_config=TINY, data="synthetic", out=str(out), epochs=3, batch_size=16, lr=0.05,
+        synthetic_samples=64, synthetic_val_samples=32, synthetic_classes=4, image_size=12, workers=0, progress=False,
+    )
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def final_state(out):
+    checkpoint = load_checkpoint(out)
+    return checkpoint["model"], checkpoint["optimizer"]["state"]
+
+
+def assert_bitwise_equal(left, right):
+    assert left.keys() == right.keys()
+    for key in left:
+        if isinstance(left[key], dict):
+            assert_bitwise_equal(left[key], right[key])
+        elif isinstance(left[key], torch.Tensor):
+            assert torch.equal(left[key], right[key]), f"{key} differs"
+        else:
+            assert left[key] == right[key], key
+
+
+def test_tiny_densenet_learns_the_generated_task(tmp_path):
+    result = train(tiny_run(tmp_path, epochs=5))
+    losses = [epoch["loss"] for epoch in result.history]
+    assert result.status == "finished" and len(losses) == 5
+    assert losses[-1] < 0.85 * losses[0], losses
+    assert result.best_top1 > 50.0  # chance is 25%
+    state_dict, config = load_weights(result.weights)  # what zoo.load_weights reads
+    assert config == DenseNetConfig.from_dict({**TINY, "num_classes": 4})
+    model = DenseNet(config)
+    model.load_state_dict(state_dict)
+    assert_bitwise_equal(model.state_dict(), final_state(tmp_path)[0])
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert any('"kind": "epoch"' in line and '"val_top1"' in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "stop_after",
+    [6, 4],  # mid-epoch (epoch 2, step 2 of 4); the last step of epoch 1, before its validation
+)
+def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, stop_after):
+    changes = dict(lr_shape="cosine", model_config={**TINY, "drop_rate": 0.2}, checkpoint_every=3)
+    whole = train(tiny_run(tmp_path / "whole", **changes))
+    first = train(tiny_run(tmp_path / "parts", stop_after=stop_after, **changes))
+    assert first.status == "stopped" and first.global_step == stop_after
+    assert load_checkpoint(tmp_path / "parts")["global_step"] == stop_after
+    # the recipe comes from the checkpoint: a different --epochs on the resume command is ignored
+    resumed = train(tiny_run(tmp_path / "parts", resume=str(tmp_path / "parts"), epochs=99))
+    assert resumed.status == "finished" and resumed.global_step == whole.global_step == 12
+    assert_bitwise_equal(final_state(tmp_path / "whole")[0], final_state(tmp_path / "parts")[0])
+    assert_bitwise_equal(final_state(tmp_path / "whole")[1], final_state(tmp_path / "parts")[1])
+    assert [h["val_top1"] for h in resumed.history] == [h["val_top1"] for h in whole.history]
+
+
+def test_gradient_accumulation_matches_the_big_batch_without_batchnorm_effects(tmp_path):
+    # Same global batch: 1 x 16 vs 2 x 8; BN sees different batches, so only the schedule and counts must agree.
+    result = train(tiny_run(tmp_path, accumulate=2, epochs=1))
+    assert result.global_step == 4 and result.status == "finished"
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(NonFiniteLossError, match="became nan|became inf") as raised:
+        train(tiny_run(tmp_path, lr=1e8, checkpoint_every=1))
+    checkpoint = load_checkpoint(tmp_path)
+    assert f"step {checkpoint['step']}" in str(raised.value)
+    assert all(torch.isfinite(tensor).all() for tensor in checkpoint["model"].values() if tensor.is_floating_point())
+
+
+def test_linear_lr_scaling_and_recipe_defaults():
+    config = TrainConfig(data="synthetic", batch_size=512).resolved()
+    assert config.lr == pytest.approx(0.2) and config.epochs == 90 and config.lr_shape == "multistep"
+    assert config.momentum == 0.9 and config.weight_decay == 1e-4
+    cifar = TrainConfig(data="/cifar", dataset="cifar10").resolved()
+    assert cifar.batch_size == 64 and cifar.lr == pytest.approx(0.1) and cifar.epochs == 300
+    assert math.isclose(TrainConfig(data="synthetic", lr=0.3, batch_size=64).resolved().lr, 0.3)

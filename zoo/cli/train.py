@@ -1,0 +1,100 @@
+"""``densenet-zoo train``: the fb.resnet.torch DenseNet recipe on one process or under torchrun.
+
+Single GPU::
+
+    densenet-zoo train --arch densenet121 --data /data/imagenet --amp bf16 --channels-last
+
+Eight GPUs on one node (per-GPU batch = global batch / 8)::
+
+    torchrun --nproc-per-node 8 -m zoo.cli.train --arch densenet121 --data /data/imagenet
+
+Several nodes: the same with torchrun's ``--nnodes``/``--rdzv-endpoint`` options.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from zoo.training.config import AMP_MODES, TrainConfig
+from zoo.training.recipe import DATASETS
+from zoo.training.schedule import LR_SHAPES
+
+
+@click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--arch", default="densenet121", show_default=True, help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar).")
+@click.option("--model-config", "model_config", default=None, help="A DenseNetConfig as JSON, instead of --arch.")
+@click.option("--data", required=True, help="Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or 'synthetic'.")
+@click.option("--dataset", type=click.Choice([name for name in DATASETS if name != "synthetic"]), default="imagenet", show_default=True)
+@click.option("--out", default=None, help="Run folder for checkpoints, metrics and weights [default: the --resume folder, else runs/train].")
+@click.option("--epochs", type=int, default=None, help="Epochs [recipe: 90 ImageNet, 300 CIFAR].")
+@click.option("--batch-size", type=int, default=None, help="Global batch over all processes [recipe: 256 ImageNet, 64 CIFAR].")
+@click.option("--lr", type=float, default=None, help="Base learning rate [0.1 x batch/256 (ImageNet) or batch/64 (CIFAR)].")
+@click.option("--lr-shape", type=click.Choice(LR_SHAPES), default=None, help="multistep (x0.1 every 30 epochs; CIFAR: at 50%/75%) or cosine per iteration.")
+@click.option("--momentum", type=float, default=None, help="[0.9]")
+@click.option("--weight-decay", type=float, default=None, help="[1e-4, on every parameter]")
+@click.option("--amp", type=click.Choice(AMP_MODES), default="off", show_default=True, help="Mixed precision: bf16 autocast or fp16 with a grad scaler.")
+@click.option("--memory-efficient/--no-memory-efficient", default=False, help="Memory-efficient DenseNet (recomputes in backward).")
+@click.option("--channels-last/--no-channels-last", default=False)
+@click.option("--compile/--no-compile", "compile_model", default=False, help="torch.compile the network.")
+@click.option("--accumulate", type=int, default=1, show_default=True, help="Gradient accumulation steps per optimizer step.")
+@click.option("--workers", type=int, default=4, show_default=True, help="Decode workers per process.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--num-classes", type=int, default=None, help="Classifier size (fine-tuning replaces the classifier).")
+@click.option("--pretrained/--no-pretrained", default=False, help="Start from the registry's published weights.")
+@click.option("--freeze-features/--no-freeze-features", default=False, help="Train only the classifier.")
+@click.option("--augment/--no-augment", default=True, help="Training augmentation (CIFAR without it uses dropout 0.2).")
+@click.option("--drop-rate", type=float, default=None, help="Dropout after each convolution [CIFAR: 0.2 with --no-augment, else 0].")
+@click.option("--checkpoint-every", type=int, default=0, show_default=True, help="Also checkpoint every N optimizer steps.")
+@click.option("--stop-after", type=int, default=None, help="Checkpoint and stop after this many optimizer steps in total.")
+@click.option("--resume", default=None, help="Continue the run in this folder exactly where it stopped.")
+@click.option("--synthetic-samples", type=int, default=512, show_default=True)
+@click.option("--synthetic-classes", type=int, default=10, show_default=True)
+@click.option("--image-size", type=int, default=None, help="Training crop (224) / synthetic image side.")
+@click.option("--validate/--no-validate", default=True, help="Validate after every epoch.")
+@click.option("--log-every", type=int, default=10, show_default=True)
+@click.option("--tensorboard/--no-tensorboard", default=False)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def train_command(**options) -> None:
+    """Train or fine-tune a DenseNet with the recipe of the published models."""
+    from zoo.training.checkpoint import CheckpointError
+    from zoo.training.datasets import DataError
+    from zoo.training.engine import NonFiniteLossError, TrainingError, TrainingInterrupted, train
+    from zoo.training.recipe import cifar_drop_rate
+
+    if options["model_config"]:
+        options["model_config"] = json.loads(options["model_config"])
+    if options["out"] is None:
+        options["out"] = options["resume"] or "runs/train"
+    if options["drop_rate"] is None and options["dataset"].startswith("cifar") and options["data"] != "synthetic":
+        options["drop_rate"] = cifar_drop_rate(options["augment"])
+    if options["arch"] == "densenet121" and options["dataset"].startswith("cifar") and options["model_config"] is None:
+        options["arch"] = "densenet_bc_100_12_cifar"
+    options["compile"] = options.pop("compile_model")
+    options["progress"] = not options.pop("quiet")
+    try:
+        config = TrainConfig(**options)
+        result = train(config, progress_stream=sys.stderr)
+    except TrainingInterrupted as interrupted:
+        click.echo(str(interrupted), err=True)
+        sys.exit(128 + interrupted.signum)
+    except NonFiniteLossError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(3)
+    except (TrainingError, CheckpointError, DataError, ValueError, KeyError) as error:
+        raise click.ClickException(str(error)) from error
+    summary = {
+        "status": result.status, "epoch": result.epoch, "step": result.step, "global_step": result.global_step,
+        "best_top1": result.best_top1, "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+        "weights": str(result.weights) if result.weights else None,
+    }
+    if int(os.environ.get("RANK", "0")) == 0:  # one summary per job, from rank 0
+        click.echo(json.dumps(summary))
+
+
+if __name__ == "__main__":  # pragma: no cover - torchrun -m zoo.cli.train
+    train_command()

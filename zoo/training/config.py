@@ -1,0 +1,112 @@
+"""The settings of one training run (what the ``densenet-zoo train`` options fill in)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoo.training.recipe import DATASETS, recipe_for
+from zoo.training.schedule import LR_SHAPES
+
+AMP_MODES = ("off", "bf16", "fp16")
+
+#: Settings that may differ between a run and its resumption (they do not change the result).
+RUNTIME_FIELDS = ("out", "resume", "workers", "stop_after", "log_every", "tensorboard", "device", "progress")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. ``None`` means "the recipe's default" (see :mod:`zoo.training.recipe`).
+
+    ``batch_size`` is the global batch (all processes and accumulation steps
+    together); each process runs ``batch_size / (world_size * accumulate)``
+    images per forward pass. ``lr`` defaults to the linearly scaled recipe LR.
+    ``stop_after`` ends the run with a checkpoint after that many optimizer
+    steps in total (for staged runs and tests). ``model_config`` (a
+    ``DenseNetConfig`` dict) replaces ``arch`` for custom architectures.
+    """
+
+    arch: str = "densenet121"
+    data: str = "synthetic"
+    dataset: str = "imagenet"
+    out: str = "runs/train"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    lr_shape: str | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    nesterov: bool = True
+    amp: str = "off"
+    memory_efficient: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    accumulate: int = 1
+    workers: int = 4
+    seed: int = 0
+    num_classes: int | None = None
+    pretrained: bool = False
+    freeze_features: bool = False
+    augment: bool = True
+    drop_rate: float | None = None
+    checkpoint_every: int = 0
+    stop_after: int | None = None
+    model_config: dict[str, Any] | None = None
+    synthetic_samples: int = 512
+    synthetic_val_samples: int = 128
+    synthetic_classes: int = 10
+    image_size: int | None = None
+    validate: bool = True
+    log_every: int = 10
+    tensorboard: bool = False
+    device: str = "auto"
+    progress: bool = True
+    resume: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.data != "synthetic" and self.dataset not in DATASETS:
+            problems.append(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.lr_shape is not None and self.lr_shape not in LR_SHAPES:
+            problems.append(f"lr_shape must be one of {LR_SHAPES}, got {self.lr_shape!r}")
+        if self.amp not in AMP_MODES:
+            problems.append(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if self.accumulate < 1:
+            problems.append(f"accumulate must be >= 1, got {self.accumulate}")
+        if self.freeze_features and not (self.pretrained or self.resume):
+            problems.append("freeze_features only makes sense with pretrained weights (add --pretrained)")
+        if problems:
+            raise ValueError("invalid training config: " + "; ".join(problems))
+
+    @property
+    def dataset_kind(self) -> str:
+        """``synthetic`` when the data is generated, else the dataset name."""
+        return "synthetic" if self.data == "synthetic" else self.dataset
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every recipe default filled in (linear LR scaling included)."""
+        recipe = recipe_for(self.dataset if self.dataset.startswith("cifar") else "imagenet")
+        batch_size = self.batch_size if self.batch_size is not None else recipe.batch_size
+        return dataclasses.replace(
+            self,
+            epochs=self.epochs if self.epochs is not None else recipe.epochs,
+            batch_size=batch_size,
+            lr=self.lr if self.lr is not None else recipe.scaled_lr(batch_size),
+            lr_shape=self.lr_shape if self.lr_shape is not None else recipe.lr_shape,
+            momentum=self.momentum if self.momentum is not None else recipe.momentum,
+            weight_decay=self.weight_decay if self.weight_decay is not None else recipe.weight_decay,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {item.name for item in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+    def with_runtime_of(self, other: TrainConfig) -> TrainConfig:
+        """This run's recipe with ``other``'s runtime settings (used when resuming)."""
+        return dataclasses.replace(self, **{name: getattr(other, name) for name in RUNTIME_FIELDS})

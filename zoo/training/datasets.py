@@ -1,0 +1,189 @@
+"""Training datasets and the resumable sampler.
+
+Training items are addressed by ``(epoch, index)``: the sampler yields those
+pairs and :class:`AugmentedDataset` seeds a fresh generator from
+``(seed, epoch, index)`` for each sample, so the augmentation of a sample is a
+function of those three numbers alone, whichever worker or rank decodes it and
+whether or not the run was resumed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, DistributedSampler
+
+from zoo.data.augment import sample_generator
+
+
+class DataError(ValueError):
+    """Training data that is missing or not in the expected format."""
+
+
+class SyntheticDataset(Dataset):
+    """A learnable generated classification task for smoke tests.
+
+    Each class has a fixed random low-frequency pattern; a sample is its class
+    pattern plus independent noise, both drawn from ``seed`` and the index, so
+    the dataset needs no storage and is identical in every process.
+    Labels cycle through the classes (``index % num_classes``); a validation
+    split uses the same ``seed`` (same patterns) and a ``first_index`` past the
+    training samples (new noise).
+    """
+
+    def __init__(
+        self, num_samples: int, num_classes: int, image_size: int, seed: int = 0, noise: float = 0.5, first_index: int = 0
+    ) -> None:
+        if num_samples < 1 or num_classes < 1 or image_size < 1:
+            raise DataError(
+                f"synthetic data needs positive sizes, got {num_samples} samples, {num_classes} classes,"
+                f" {image_size} pixels"
+            )
+        self.num_samples = int(num_samples)
+        self.num_classes = int(num_classes)
+        self.image_size = int(image_size)
+        self.seed = int(seed)
+        self.noise = float(noise)
+        self.first_index = int(first_index)
+        generator = torch.Generator().manual_seed(self.seed)
+        coarse = torch.randn(self.num_classes, 3, 4, 4, generator=generator)
+        self.patterns = torch.nn.functional.interpolate(coarse, size=(self.image_size,) * 2, mode="bilinear", align_corners=False)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        if not 0 <= index < self.num_samples:
+            raise IndexError(f"index {index} out of range for {self.num_samples} synthetic samples")
+        index += self.first_index
+        label = index % self.num_classes
+        generator = torch.Generator().manual_seed(self.seed * 7919 + 1_000_003 * (index + 1))
+        noise = torch.randn(3, self.image_size, self.image_size, generator=generator)
+        return self.patterns[label] + self.noise * noise, label
+
+
+def _unpickle(path: Path) -> dict:
+    with open(path, "rb") as handle:
+        return pickle.load(handle, encoding="bytes")
+
+
+def _cifar_files(root: Path, train: bool) -> list[Path]:
+    """The pickle files of one split under ``root`` or its extracted ``cifar-*`` folder."""
+    for directory in (root, root / "cifar-10-batches-py", root / "cifar-100-python"):
+        if train:
+            files = sorted(directory.glob("data_batch_*")) or [path for path in [directory / "train"] if path.is_file()]
+        else:
+            files = [path for path in (directory / "test_batch", directory / "test") if path.is_file()][:1]
+        if files:
+            return files
+    wanted = "data_batch_* (or train)" if train else "test_batch (or test)"
+    raise DataError(
+        f"no CIFAR {wanted} file under {root} (nor in cifar-10-batches-py/ or cifar-100-python/ below it);"
+        " download and extract the python version from https://www.cs.toronto.edu/~kriz/cifar.html"
+    )
+
+
+class CifarDataset(Dataset):
+    """CIFAR-10/100 from the python-pickle files, as uint8-valued float ``[3, 32, 32]`` images (0..255).
+
+    CIFAR-10 reads ``data_batch_1..5`` / ``test_batch`` (labels ``b"labels"``);
+    CIFAR-100 reads ``train`` / ``test`` (labels ``b"fine_labels"``), or
+    ``data_batch_*`` / ``test_batch`` when stored under those names.
+    Pixel values stay in 0..255 as in the Lua loader (``data[i]:float()``).
+    """
+
+    def __init__(self, root: str | os.PathLike, train: bool = True, dataset: str = "cifar10") -> None:
+        if dataset not in ("cifar10", "cifar100"):
+            raise DataError(f"expected dataset 'cifar10' or 'cifar100', got {dataset!r}")
+        files = _cifar_files(Path(root), train)
+        images, labels = [], []
+        for path in files:
+            batch = _unpickle(path)
+            label_key = b"fine_labels" if b"fine_labels" in batch else b"labels"
+            if b"data" not in batch or label_key not in batch:
+                raise DataError(f"{path}: expected keys b'data' and {label_key!r}, found {sorted(batch)}")
+            images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.extend(int(label) for label in batch[label_key])
+        self.images = torch.from_numpy(np.concatenate(images))
+        self.labels = labels
+        self.num_classes = 100 if dataset == "cifar100" else 10
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return self.images[index].float(), self.labels[index]
+
+
+class AugmentedDataset(Dataset):
+    """Items ``(epoch, index)`` of ``source`` passed through ``transform(image, generator)``.
+
+    ``source[index]`` returns ``(image, label)``; the generator is
+    :func:`zoo.data.augment.sample_generator(seed, epoch, index)`.
+    """
+
+    def __init__(self, source: Dataset, transform: Callable[[Tensor, torch.Generator], Tensor] | None, seed: int) -> None:
+        self.source = source
+        self.transform = transform
+        self.seed = int(seed)
+
+    def __len__(self) -> int:
+        return len(self.source)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[Tensor, int]:
+        epoch, index = key
+        image, label = self.source[index]
+        if self.transform is not None:
+            image = self.transform(image, sample_generator(self.seed, epoch, index))
+        return image, label
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler`` that yields ``(epoch, index)`` and can start part-way into an epoch.
+
+    The order is DistributedSampler's (a permutation seeded with
+    ``seed + epoch``, padded to a multiple of the world size, every
+    ``world_size``-th index from ``rank``); :meth:`set_start` skips the first
+    ``n`` indices of this rank's share once, for a resumed epoch.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int, shuffle: bool = True, seed: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=False)
+        self.start = 0
+
+    def set_start(self, start: int) -> None:
+        """Skip the first ``start`` indices of the current epoch (on this rank)."""
+        self.start = int(start)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        indices = list(super().__iter__())[self.start :]
+        return iter([(self.epoch, index) for index in indices])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+class ShardSampler(torch.utils.data.Sampler):
+    """Every ``world_size``-th index from ``rank``, in order, without padding (for exact validation counts)."""
+
+    def __init__(self, length: int, num_replicas: int, rank: int) -> None:
+        self.indices = list(range(rank, length, num_replicas))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def batches_per_epoch(num_samples: int, world_size: int, micro_batch: int, accumulate: int) -> int:
+    """Optimizer steps per epoch: ``ceil(ceil(N / world) / micro_batch / accumulate)`` (Lua keeps the last partial batch)."""
+    per_rank = math.ceil(num_samples / world_size)
+    return math.ceil(math.ceil(per_rank / micro_batch) / accumulate)
