@@ -11,6 +11,23 @@ from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig  # noqa:
 from zoo.factory import create_model, get_config, list_models  # noqa: E402
 
 
+def load(name, device=None):
+    """The published model ``name`` with its pretrained weights, in eval mode (``zoo.load("densenet264")``).
+
+    Downloads, verifies and converts the weights once, then uses the cache. See :mod:`zoo.registry`.
+    """
+    from zoo.registry import load as registry_load
+
+    return registry_load(name, device=device)
+
+
+def load_weights(path, device=None):
+    """A model (eval mode) from a .t7 checkpoint, a converted .safetensors/.pth file or a torchvision .pth."""
+    from zoo.registry import load_weights as registry_load_weights
+
+    return registry_load_weights(path, device=device)
+
+
 def transforms(name=None, kind="torch7", ten_crop=False):
     """Evaluation preprocessing for ``name``: path/PIL/tensor -> ``[3,224,224]`` (``[10,3,224,224]`` with ten_crop).
 
@@ -22,4 +39,4 @@ def transforms(name=None, kind="torch7", ten_crop=False):
     return build_transforms(name, kind=kind, ten_crop=ten_crop)
 
 
-__all__ = ["MODEL_CONFIGS", "DenseNet", "DenseNetConfig", "create_model", "get_config", "list_models", "transforms", "__version__"]
+__all__ = ["MODEL_CONFIGS", "DenseNet", "DenseNetConfig", "create_model", "get_config", "list_models", "load", "load_weights", "transforms", "__version__"]

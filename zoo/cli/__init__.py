@@ -33,5 +33,10 @@ main.add_command(convert_command)
 main.add_command(inspect_command)
 
 
+from zoo.cli.registry import register_registry_commands  # noqa: E402
+
+register_registry_commands(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,164 @@
+"""``densenet-zoo list | info | download | verify | manifest pin | demo``: the registry on the command line.
+
+A thin click layer: the work happens in :mod:`zoo.registry` and :mod:`zoo.demo`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from typing import Iterator
+
+import click
+
+
+@contextlib.contextmanager
+def _registry_errors() -> Iterator[None]:
+    """Registry errors become one clean ``Error: ...`` line; trust-on-first-use warnings stay loud."""
+    from zoo.registry import RegistryError, UnverifiedSourceWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, UnverifiedSourceWarning):
+            click.secho(f"WARNING: {message}", fg="yellow", err=True)
+        else:
+            click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        warnings.simplefilter("always", UnverifiedSourceWarning)
+        try:
+            yield
+        except RegistryError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _settings(quiet: bool = False, mirror: str | None = None):
+    from zoo.registry import Settings
+
+    return Settings.from_env(progress=not quiet, mirror=mirror)
+
+
+def _megabytes(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} MB"
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_command(as_json: bool) -> None:
+    """The registry's models: parameters, published top-1 error, size, and whether they are cached."""
+    from zoo.registry.maintenance import list_models_status
+
+    with _registry_errors():
+        rows = list_models_status(settings=_settings())
+    if as_json:
+        click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    click.echo(f"{'name':<24} {'params':>8} {'top-1 err':>9} {'size':>9}  cached")
+    for row in rows:
+        error = "-" if row.top1_error is None else f"{row.top1_error:.1f}%"
+        cached = "converted" if row.converted else (row.cached_source or "no")
+        click.echo(f"{row.name:<24} {row.num_params / 1e6:7.1f}M {error:>9} {_megabytes(row.published_size_mb):>9}  {cached}")
+
+
+@click.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info_command(name: str, as_json: bool) -> None:
+    """Everything the registry knows about NAME: architecture, published error, sources, cache state."""
+    from zoo.registry.maintenance import model_info
+
+    with _registry_errors():
+        info = model_info(name, settings=_settings())
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['name']}: {info['title']}")
+    click.echo(f"  architecture   {json.dumps(info['config'])}")
+    click.echo(f"  parameters     {info['num_params']:,}")
+    click.echo(f"  top-1 error    {info['top1_error']}% ({info['top1_error_source']})")
+    click.echo(f"  published size {_megabytes(info['published_size_mb'])}")
+    click.echo(f"  converted      {'yes' if info['converted'] else 'no'}")
+    for index, source in enumerate(info["sources"], 1):
+        sha = source["sha256"] or "not published (trust on first use)"
+        click.echo(f"  source {index}: {source['where']}")
+        click.echo(f"    file {source['filename']} ({source['format']}), sha256 {sha}, size {source['size'] or 'unknown'}")
+        state = f"cached, sha256 {source['cached_sha256']} (trust: {source['trust']})" if source["cached"] else "not cached"
+        click.echo(f"    {source['cache_path']}: {state}")
+
+
+@click.command("download")
+@click.argument("names", nargs=-1)
+@click.option("--all", "download_all", is_flag=True, help="Download every model in the manifest.")
+@click.option("--mirror", metavar="DIR_OR_URL", help="Look files up here first (like DENSENET_ZOO_MIRROR).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def download_command(names: tuple[str, ...], download_all: bool, mirror: str | None, quiet: bool) -> None:
+    """Download, verify and convert NAMES (or --all) into the cache."""
+    from zoo.registry import load_manifest
+    from zoo.registry.maintenance import download
+
+    with _registry_errors():
+        manifest = load_manifest()
+        if download_all:
+            names = tuple(manifest.names())
+        if not names:
+            raise click.UsageError("name at least one model, or pass --all")
+        for name in names:
+            manifest[name]  # unknown names fail before any download
+        for name in names:
+            path = download([name], manifest=manifest, settings=_settings(quiet, mirror))[0]
+            if not quiet:
+                click.echo(f"{name}: {path}")
+
+
+@click.command("verify")
+@click.argument("names", nargs=-1)
+def verify_command(names: tuple[str, ...]) -> None:
+    """Fully re-hash the cached files of NAMES (default: all) against their records."""
+    from zoo.registry.maintenance import verify_cache
+
+    with _registry_errors():
+        results = verify_cache(names or None, settings=_settings())
+    if not results:
+        click.echo("nothing cached to verify")
+        return
+    for result in results:
+        click.echo(f"{'OK  ' if result.ok else 'FAIL'} {result.path}: {result.message}")
+    failed = sum(not result.ok for result in results)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(results)} cached files failed verification")
+
+
+@click.group("manifest")
+def manifest_group() -> None:
+    """Maintain weights_manifest.json."""
+
+
+@manifest_group.command("pin")
+@click.argument("name")
+@click.option("--source", "filename", metavar="FILENAME", help="Which source to pin (default: the first without a full sha256).")
+@click.option("--manifest", "manifest_file", type=click.Path(dir_okay=False), help="Manifest to rewrite (default: the one in use).")
+@click.option("--mirror", metavar="DIR_OR_URL", help="Look the file up here first.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def pin_command(name: str, filename: str | None, manifest_file: str | None, mirror: str | None, quiet: bool) -> None:
+    """Download NAME's source, check that it converts, and write its sha256 and size into the manifest."""
+    from zoo.registry.maintenance import pin
+
+    with _registry_errors():
+        result = pin(name, filename=filename, manifest_file=manifest_file, settings=_settings(quiet, mirror))
+    click.echo(f"pinned {result.name}/{result.filename}: sha256 {result.sha256}, {result.size} bytes -> {result.manifest}")
+
+
+@click.command("demo")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the top-5 result.")
+def demo_command(quiet: bool) -> None:
+    """The whole chain offline on a generated sample: registry -> mirror -> verify -> convert -> load -> classify."""
+    from zoo.demo import run_demo
+
+    with _registry_errors():
+        run_demo(echo=(lambda line: None) if quiet else click.echo, result_echo=click.echo)
+
+
+def register_registry_commands(group: click.Group) -> None:
+    for command in (list_command, info_command, download_command, verify_command, manifest_group, demo_command):
+        group.add_command(command)
