@@ -4,3 +4,27 @@
 of DenseNet; the DenseNet mapping on top of it turns a Lua module tree into a
 ``zoo.DenseNetConfig`` and a state dict.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Conversion", "ConversionError", "ConversionPlan", "ConversionReport", "convert", "plan_conversion"]
+
+# Resolved lazily so that ``from converters import t7`` stays numpy-only and fast.
+_EXPORTS = {
+    "ConversionError": "converters.errors",
+    "Conversion": "converters.densenet",
+    "ConversionPlan": "converters.densenet",
+    "ConversionReport": "converters.densenet",
+    "convert": "converters.densenet",
+    "plan_conversion": "converters.densenet",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'converters' has no attribute {name!r}")

@@ -1,0 +1,82 @@
+"""Writing and reading converted weights: formats, metadata, atomic writes, no silent overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from converters import t7
+from converters.densenet import plan_conversion
+from converters.export import config_from_state_dict, convert_file, file_sha256, load_weights, read_metadata, save_plan, save_weights
+from converters.lua_layout import build_checkpoint
+from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
+
+CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 3), num_init_features=8, num_classes=6, drop_rate=0.1)
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    path = tmp_path / "model.t7"
+    t7.save(build_checkpoint(CONFIG, seed=0), path)
+    return path
+
+
+def test_safetensors_round_trip_with_metadata(checkpoint, tmp_path) -> None:
+    output, plan = convert_file(checkpoint, tmp_path / "out.safetensors")
+    from safetensors.torch import load_file
+
+    raw = load_file(output)
+    state_dict, config = load_weights(output)
+    expected = plan.materialize()
+    assert config == CONFIG  # drop_rate survives through the metadata
+    assert set(raw) == set(expected) == set(state_dict)
+    for key, tensor in expected.items():
+        assert torch.equal(raw[key], tensor) and raw[key].dtype == tensor.dtype, key
+    metadata = read_metadata(output)
+    assert json.loads(metadata["config"]) == CONFIG.to_dict()
+    assert metadata["source_sha256"] == file_sha256(checkpoint)
+    assert metadata["converter_version"]
+    DenseNet(config).load_state_dict(state_dict, strict=True)
+
+
+def test_streamed_and_in_memory_safetensors_are_identical(checkpoint, tmp_path) -> None:
+    plan = plan_conversion(t7.load(checkpoint))
+    streamed = save_plan(plan, tmp_path / "streamed.safetensors")
+    in_memory = save_weights(plan.materialize(), plan.config, tmp_path / "memory.safetensors")
+    assert streamed.read_bytes() == in_memory.read_bytes()
+
+
+def test_pth_is_a_plain_state_dict_and_config_is_inferred(checkpoint, tmp_path) -> None:
+    output, plan = convert_file(checkpoint, tmp_path / "out.pth")
+    state_dict = torch.load(output, weights_only=True)
+    expected = plan.materialize()
+    assert list(state_dict) == list(expected)
+    assert all(torch.equal(state_dict[key], tensor) for key, tensor in expected.items())
+    loaded, config = load_weights(output)
+    assert config == CONFIG.replace(drop_rate=0.0)  # a .pth has no room for drop_rate
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CONFIGS))
+def test_config_is_recoverable_from_state_dict_shapes(name: str) -> None:
+    with torch.device("meta"):
+        state_dict = DenseNet(MODEL_CONFIGS[name]).state_dict()
+    assert config_from_state_dict(state_dict) == MODEL_CONFIGS[name]
+
+
+def test_existing_output_is_kept_unless_forced(checkpoint, tmp_path) -> None:
+    output = tmp_path / "out.safetensors"
+    output.write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match="force"):
+        convert_file(checkpoint, output)
+    assert output.read_bytes() == b"precious"
+    convert_file(checkpoint, output, force=True)
+    assert load_weights(output)[1] == CONFIG
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path) -> None:
+    state_dict = {"features.conv0.weight": torch.zeros(2, 3, 7, 7), "broken": torch.zeros(3, dtype=torch.bool)}
+    with pytest.raises(ValueError, match="broken"):
+        save_weights(state_dict, CONFIG, tmp_path / "out.safetensors")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,147 @@
+"""``densenet-zoo convert`` and ``densenet-zoo inspect``: Lua Torch7 checkpoints to PyTorch weights.
+
+Exit status: 0 on success, 1 (with a one-line error) when the checkpoint is
+malformed or not a convertible DenseNet or the output exists, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import click
+
+#: Files above this size get a progress bar while the weights are written.
+PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
+
+
+def _fail(error: BaseException) -> NoReturn:
+    message = " ".join(str(error).split())
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _checkpoint_errors() -> tuple[type[BaseException], ...]:
+    from converters import t7
+    from converters.errors import ConversionError
+
+    return (t7.T7FormatError, ConversionError)
+
+
+def _matching_names(config: Any) -> list[str]:
+    from zoo import MODEL_CONFIGS
+
+    return [name for name, named in MODEL_CONFIGS.items() if named.replace(drop_rate=config.drop_rate) == config]
+
+
+def describe_config(config: Any) -> str:
+    """One line naming the inferred architecture."""
+    blocks = "-".join(str(n) for n in config.block_config)
+    return (
+        f"growth_rate={config.growth_rate} blocks={blocks} init_features={config.num_init_features} "
+        f"bn_size={config.bn_size} compression={config.compression:g} drop_rate={config.drop_rate:g} "
+        f"classes={config.num_classes} stem={config.stem}"
+    )
+
+
+def _summary_lines(plan: Any) -> list[str]:
+    report = plan.report
+    names = _matching_names(plan.config)
+    lines = [
+        f"architecture: DenseNet-BC {describe_config(plan.config)}",
+        f"same shape as: {', '.join(names) if names else '(no published model)'}",
+        f"parameters:   {plan.num_parameters:,}",
+        f"layout:       {report.layout} | batchnorm: {report.batchnorm_format} | tensors: "
+        + ", ".join(f"{name} x{count}" for name, count in sorted(report.tensor_types.items())),
+    ]
+    return lines
+
+
+def _progress(total_bytes: int) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    if total_bytes < PROGRESS_THRESHOLD_BYTES:
+        return None, lambda: None
+    bar = click.progressbar(length=total_bytes, label="writing weights", file=sys.stderr)
+    bar.__enter__()
+    state = {"done": 0}
+
+    def update(done: int, total: int) -> None:
+        bar.update(done - state["done"])
+        state["done"] = done
+
+    return update, lambda: bar.__exit__(None, None, None)
+
+
+@click.command("convert")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file (default: SOURCE's name with .safetensors/.pth in the current directory).")
+@click.option("--format", "output_format", type=click.Choice(["safetensors", "pth"]), default=None,
+              help="Output format (default: from the output suffix, else safetensors).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def convert_command(source: Path, output: Path | None, output_format: str | None, force: bool) -> None:
+    """Convert a Lua Torch7 DenseNet checkpoint SOURCE (.t7) into PyTorch weights."""
+    from converters.densenet import load_checkpoint, plan_conversion
+    from converters.export import file_sha256, resolve_format, save_plan
+
+    fmt = resolve_format(output, output_format) if output is not None else (output_format or "safetensors")
+    target = output if output is not None else Path.cwd() / (source.stem + (".pth" if fmt == "pth" else ".safetensors"))
+    if target.exists() and not force:
+        _fail(FileExistsError(f"{target} already exists; pass --force to overwrite it"))
+    click.echo(f"reading {source} ({os.path.getsize(source) / 1e6:.1f} MB)", err=True)
+    try:
+        plan = plan_conversion(load_checkpoint(source))
+        for line in _summary_lines(plan):
+            click.echo(line)
+        update, close = _progress(plan.nbytes)
+        try:
+            metadata = {"source_sha256": file_sha256(source), "source_name": source.name}
+            written = save_plan(plan, target, format=fmt, metadata=metadata, force=force, progress=update)
+        finally:
+            close()
+    except _checkpoint_errors() as error:
+        _fail(error)
+    except (FileExistsError, PermissionError, IsADirectoryError) as error:
+        _fail(error)
+    click.echo(f"wrote {written} ({os.path.getsize(written) / 1e6:.1f} MB, {fmt})")
+
+
+@click.command("inspect")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
+def inspect_command(source: Path, as_json: bool) -> None:
+    """Show the module tree summary and the inferred architecture of SOURCE (.t7) without converting."""
+    from converters.densenet import load_checkpoint, plan_conversion
+
+    try:
+        plan = plan_conversion(load_checkpoint(source))
+    except _checkpoint_errors() as error:
+        _fail(error)
+    report = plan.report
+    if as_json:
+        document = {
+            "source": str(source),
+            "config": plan.config.to_dict(),
+            "matches": _matching_names(plan.config),
+            "parameters": plan.num_parameters,
+            "output_bytes": plan.nbytes,
+            "report": report.to_dict(),
+        }
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        return
+    for line in _summary_lines(plan):
+        click.echo(line)
+    click.echo("modules:")
+    for name, count in sorted(report.module_counts.items()):
+        click.echo(f"  {name:<36} {count:>5}")
+    if report.ignored_fields:
+        click.echo("ignored tensor fields (not read): " + ", ".join(f"{name} x{count}" for name, count in sorted(report.ignored_fields.items())))
+    if report.dropout_modules or report.conv_biases_folded or report.conv_biases_dropped:
+        click.echo(
+            f"dropout modules: {report.dropout_modules}; conv biases folded into BatchNorm: {report.conv_biases_folded}; "
+            f"zero conv biases dropped: {report.conv_biases_dropped}"
+        )
+    for note in report.notes:
+        click.echo(f"note: {note}")
