@@ -78,3 +78,20 @@ def test_import_zoo_stays_light():
     code = "import sys, zoo; print(sorted(m for m in ('PIL', 'torchvision', 'zoo.data') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "width,height,mode",
+    [(500, 375, "RGB"), (333, 500, "RGB"), (256, 300, "RGB"), (640, 256, "RGB"), (200, 150, "RGB"),
+     (256, 256, "RGB"), (500, 281, "L"), (301, 423, "CMYK")],
+)
+def test_fast_jpeg_path_equals_plain_lua_composition(tmp_path, width, height, mode):
+    rng = np.random.default_rng(width + height)
+    channels = {"RGB": 3, "L": 1, "CMYK": 4}[mode]
+    pixels = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+    path = tmp_path / f"{width}x{height}.JPEG"
+    Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode).save(path, quality=85)
+    out = zoo.transforms()(path)
+    expected = Compose(validation_transform().transforms)(load_image(path))
+    assert out.shape == (3, 224, 224) and out.is_contiguous()
+    assert float((out - expected).abs().max()) <= 1e-6

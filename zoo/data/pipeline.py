@@ -7,8 +7,16 @@ from typing import Any, Optional
 
 import torch
 
-from zoo.data.decode import load_image_uint8, pil_to_uint8
-from zoo.data.torch7 import validation_transform
+from zoo.data.decode import ImageDecodeError, JPEG_MAGIC, load_image_uint8, pil_to_uint8
+from zoo.data.torch7 import (
+    CenterCrop,
+    ValidationTransform,
+    center_offsets,
+    region_plan,
+    scale_region_width_major,
+    scaled_size,
+    validation_transform,
+)
 
 __all__ = ["KINDS", "EvalTransform", "transforms"]
 
@@ -40,9 +48,13 @@ class EvalTransform:
             self._transform = TorchvisionTransform(ten_crop=ten_crop)
 
     def __call__(self, image: Any) -> torch.Tensor:
-        if self.kind == "torch7":
-            return self._transform(self._torch7_input(image))
-        return self._transform(self._pil_input(image))
+        if self.kind != "torch7":
+            return self._transform(self._pil_input(image))
+        if isinstance(image, (str, os.PathLike)) and isinstance(self._transform.crop, CenterCrop):
+            fused = _torch7_center_crop_from_jpeg(os.fspath(image), self._transform)
+            if fused is not None:
+                return fused
+        return self._transform(self._torch7_input(image))
 
     @staticmethod
     def _torch7_input(image: Any) -> torch.Tensor:
@@ -72,6 +84,43 @@ class EvalTransform:
 
     def __repr__(self) -> str:
         return f"EvalTransform(kind={self.kind!r}, ten_crop={self.ten_crop}, transform={self._transform!r})"
+
+
+def _torch7_center_crop_from_jpeg(path: str, transform: ValidationTransform) -> Optional[torch.Tensor]:
+    """The fast path for RGB and grayscale JPEGs: ``transform(load_image(path))`` computed on the crop only.
+
+    PIL decodes with libjpeg-turbo at torch/image's settings (the pixels equal ``load_image``'s),
+    crops the source window the centre crop depends on, transposes it (cheap on PIL's 4-byte
+    pixels) and hands it over as width-major RGBX, so that both ``image.scale`` passes are single
+    fused gathers. Returns None for anything else (CMYK, PNG, ...), which takes the general path.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(JPEG_MAGIC)) != JPEG_MAGIC:
+                return None
+            handle.seek(0)
+            image = Image.open(handle)
+            if image.mode not in ("RGB", "L"):
+                return None
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ImageDecodeError(f"cannot decode image {path!r}: {error}; expected a JPEG or PNG file") from error
+    width, height = image.size
+    scale, crop = transform.scale, transform.crop
+    target = scaled_size(width, height, scale.size) or (width, height)
+    left, top = center_offsets(target[0], target[1], crop.size)
+    plan = region_plan(width, height, target[0], target[1], scale.mode, left, top, crop.size, crop.size)
+    box = (plan.columns[0], plan.rows[0], plan.columns[1], plan.rows[1])
+    window = image if box == (0, 0, width, height) else image.crop(box)
+    if window.mode != "RGB":
+        window = window.convert("RGB")
+    window = window.transpose(Image.Transpose.TRANSPOSE)
+    pixels = torch.frombuffer(bytearray(window.tobytes("raw", "RGBX")), dtype=torch.uint8)
+    pixels = pixels.view(box[2] - box[0], box[3] - box[1], 4)
+    region = scale_region_width_major(pixels, plan)[:3].contiguous()
+    return transform.normalize(region)
 
 
 def transforms(name: Optional[str] = None, kind: str = "torch7", ten_crop: bool = False) -> EvalTransform:

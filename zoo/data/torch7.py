@@ -198,26 +198,30 @@ def axis_plan(src_len: int, dst_len: int, mode: str) -> AxisPlan:
 
 
 def _apply_plan(source: torch.Tensor, plan: AxisPlan, dim: int) -> torch.Tensor:
-    """Resample ``source`` along ``dim`` with ``plan`` (float32 gathers and fused multiply-adds)."""
-    if plan.identity and plan.src_len == plan.dst_len and source.shape[dim] == plan.dst_len:
+    """Resample float32 ``source [C,H,W]`` along ``dim`` (2: rows/width, 1: columns/height) with ``plan``.
+
+    Each pass is one fused gather-multiply-add (``embedding_bag`` with per-sample weights) over the
+    leading axis of a 2-D view: the width pass works on the transposed image ``[W, C*H]``, the
+    height pass on ``[C*H, W]`` with the channel offset added to the taps.
+    """
+    if plan.identity and source.shape[dim] == plan.dst_len:
         return source
-    shape = [1] * source.dim()
-    shape[dim] = plan.dst_len
-    result = None
-    for tap in range(plan.index.shape[1]):
-        weight = plan.weights[:, tap]
-        if not bool(weight.any()):
-            continue
-        gathered = source.index_select(dim, plan.index[:, tap])
-        if result is None:
-            result = gathered.mul_(weight.view(shape))
-        else:
-            result.addcmul_(gathered, weight.view(shape))
-    if result is None:  # every weight is zero: cannot happen for valid plans, but stay total
-        out_shape = list(source.shape)
-        out_shape[dim] = plan.dst_len
-        result = source.new_zeros(out_shape)
-    return result
+    channels, height, width = source.shape
+    source = source.contiguous()
+    taps = plan.index.to(torch.int32)
+    if dim == 2:
+        lines = source.view(channels * height, width).t().contiguous()  # [W, C*H]
+        resampled = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=plan.weights, mode="sum")
+        return resampled.t().contiguous().view(channels, height, plan.dst_len)
+    lines = source.view(channels * height, width)
+    if channels > 1:
+        offsets = torch.arange(channels, dtype=torch.int32).mul_(height).view(-1, 1, 1)
+        taps = (taps.unsqueeze(0) + offsets).view(-1, taps.shape[1])
+        weights = plan.weights.repeat(channels, 1)
+    else:
+        weights = plan.weights
+    resampled = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=weights, mode="sum")
+    return resampled.view(channels, plan.dst_len, width)
 
 
 def _as_float_planes(img: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -288,6 +292,77 @@ def scale_region(
     if result.data_ptr() == img.data_ptr():
         result = result.clone()
     return result
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    """What a cropped ``image_scale`` needs: the source window and both axis passes restricted to the crop.
+
+    ``rows``/``columns`` are the ``[lo, hi)`` source windows; ``row_taps``/``row_weights`` resample
+    a width-major window (``[columns, rows, K]``) along its first axis to the crop's width, and
+    ``column_taps``/``column_weights`` resample the result along the source rows to the crop's height.
+    Tap indices are relative to the window and int32 (what ``embedding_bag`` wants).
+    """
+
+    rows: tuple[int, int]
+    columns: tuple[int, int]
+    row_taps: torch.Tensor
+    row_weights: torch.Tensor
+    column_taps: torch.Tensor
+    column_weights: torch.Tensor
+
+
+@lru_cache(maxsize=1024)
+def region_plan(
+    width: int, height: int, out_width: int, out_height: int, mode: str,
+    left: int, top: int, crop_width: int, crop_height: int,
+) -> RegionPlan:
+    """The cached :class:`RegionPlan` for ``image_scale(img[W x H], out_width, out_height, mode)`` cropped
+    to ``crop_width x crop_height`` at ``(left, top)``."""
+    if left < 0 or top < 0 or left + crop_width > out_width or top + crop_height > out_height:
+        raise ValueError(
+            f"image.crop: crop {crop_width}x{crop_height} at ({left},{top}) goes outside the scaled "
+            f"{out_width}x{out_height} image"
+        )
+    row_plan = axis_plan(width, out_width, mode).rows(left, left + crop_width)
+    column_plan = axis_plan(height, out_height, mode).rows(top, top + crop_height)
+    columns = row_plan.source_span()
+    rows = column_plan.source_span()
+    row_plan = row_plan.shifted(columns[0], columns[1] - columns[0])
+    column_plan = column_plan.shifted(rows[0], rows[1] - rows[0])
+    return RegionPlan(
+        rows, columns,
+        row_plan.index.to(torch.int32).contiguous(), row_plan.weights.contiguous(),
+        column_plan.index.to(torch.int32).contiguous(), column_plan.weights.contiguous(),
+    )
+
+
+def _resample_leading_axis(source: torch.Tensor, taps: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``out[d] = sum_t weights[d, t] * source[taps[d, t]]`` over the first axis, as one fused gather."""
+    lines = source.reshape(source.shape[0], -1)
+    out = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=weights, mode="sum")
+    return out.view((taps.shape[0],) + tuple(source.shape[1:]))
+
+
+def scale_region_width_major(window: torch.Tensor, plan: RegionPlan) -> torch.Tensor:
+    """Scale-and-crop a width-major pixel window ``[columns, rows, K]`` (uint8 or float) -> ``[K, crop_h, crop_w]``.
+
+    ``window`` must be the source restricted to ``plan.columns`` x ``plan.rows``. Rows are
+    resampled first, then columns, as in ``image.scale``; uint8 is mapped to [0, 1] like
+    ``image.load``. ``K`` = 4 (RGBX) makes both transposes moves of 16-byte pixels, which is
+    what keeps this fast; the caller drops the padding channel.
+    """
+    if window.dtype == torch.uint8:
+        window = window.float().mul_(BYTE_TO_FLOAT)
+    columns, rows, channels = window.shape
+    row_resampled = _resample_leading_axis(window, plan.row_taps, plan.row_weights)  # [crop_w, rows, K]
+    if channels == 4:  # move 16-byte pixels: a fast 2-D transpose
+        row_major = row_resampled.view(torch.complex128).view(-1, rows).t().contiguous()
+        row_major = row_major.view(torch.float32).view(rows, -1, channels)
+    else:
+        row_major = row_resampled.transpose(0, 1).contiguous()
+    scaled = _resample_leading_axis(row_major, plan.column_taps, plan.column_weights)  # [crop_h, crop_w, K]
+    return scaled.permute(2, 0, 1)
 
 
 def scaled_size(width: int, height: int, size: int) -> tuple[int, int] | None:

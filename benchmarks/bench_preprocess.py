@@ -1,0 +1,107 @@
+"""Images/s of the Torch7-faithful evaluation preprocessing vs torchvision's standard eval pipeline.
+
+Both pipelines run on the same freshly written JPEG files of typical ImageNet sizes, single
+process, one thread each (``torch.set_num_threads(1)``), path in, normalized 3x224x224 tensor out:
+
+* faithful: ``zoo.transforms(kind="torch7")`` = image.load-exact decoding, Scale(256) with
+  torch/image's bicubic ``image.scale``, ColorNormalize, CenterCrop(224) (ceil offsets);
+* baseline: ``PIL.Image.open(path).convert("RGB")``, ``Resize(256)`` (bilinear, antialiased),
+  ``CenterCrop(224)``, ``ToTensor()``, ``Normalize`` (what torchvision's ImageNet example does).
+
+Rounds alternate between the pipelines and the best round of each is reported, so a shared,
+noisy machine penalises both alike. Prints images/s for each and the ratio (target >= 1.0).
+Also reports the unfused faithful pipeline (decode to float, full-image scale, then crop) and
+the ten-crop variant for information.
+
+    python benchmarks/bench_preprocess.py [--images 200] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+IMAGENET_SIZES = [(500, 375), (375, 500), (500, 333), (333, 500), (500, 400), (640, 480), (500, 281), (800, 600)]
+
+
+def write_jpegs(directory: Path, count: int, seed: int = 0) -> list[Path]:
+    """``count`` photo-like JPEGs (smooth gradients, edges and noise) of typical ImageNet sizes."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    paths = []
+    for index in range(count):
+        width, height = IMAGENET_SIZES[index % len(IMAGENET_SIZES)]
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        phase = rng.uniform(0, 6.28, size=3)
+        planes = [
+            127 + 120 * np.sin(xx / (17 + 5 * k) + yy / (29 + 3 * k) + phase[k]) for k in range(3)
+        ]
+        pixels = np.stack(planes, axis=-1) + rng.normal(0, 10, (height, width, 3))
+        path = directory / f"n{index:08d}_{index}.JPEG"
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def time_round(transform, paths: list[Path]) -> float:
+    """Seconds to transform every path once."""
+    start = time.perf_counter()
+    for path in paths:
+        transform(path)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    import zoo
+    from zoo.data.decode import load_image
+    from zoo.data.torch7 import Compose, validation_transform
+
+    faithful = zoo.transforms(kind="torch7")
+    baseline = zoo.transforms(kind="torchvision")
+    unfused_steps = Compose(validation_transform().transforms)
+    ten_crop = zoo.transforms(kind="torch7", ten_crop=True)
+
+    def unfused(path):
+        return unfused_steps(load_image(path))
+
+    pipelines = {
+        "torchvision standard (baseline)": baseline,
+        "torch7 faithful": faithful,
+        "torch7 faithful, unfused": unfused,
+        "torch7 faithful, ten-crop": ten_crop,
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        paths = write_jpegs(Path(directory), args.images)
+        for transform in pipelines.values():  # warm caches and plans
+            for path in paths[: len(IMAGENET_SIZES)]:
+                transform(path)
+        best = {name: float("inf") for name in pipelines}
+        for _ in range(args.rounds):
+            for name, transform in pipelines.items():
+                best[name] = min(best[name], time_round(transform, paths))
+
+    rate = {name: args.images / seconds for name, seconds in best.items()}
+    print(f"{args.images} JPEGs ({', '.join(f'{w}x{h}' for w, h in IMAGENET_SIZES)}), 1 thread, "
+          f"best of {args.rounds} rounds; torch {torch.__version__}")
+    for name in pipelines:
+        print(f"  {name:34s} {rate[name]:8.1f} images/s  ({1e3 / rate[name]:.2f} ms/image)")
+    base = rate["torchvision standard (baseline)"]
+    print(f"ratio torch7 faithful / torchvision standard: {rate['torch7 faithful'] / base:.2f} (target >= 1.0)")
+    print(f"ratio unfused / torchvision standard:          {rate['torch7 faithful, unfused'] / base:.2f}")
+    print(f"ratio ten-crop / torchvision standard:         {rate['torch7 faithful, ten-crop'] / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()
