@@ -55,7 +55,8 @@ DEFAULT_MAX_DEPTH = 200
 _INT = struct.Struct("<i")
 _LONG = struct.Struct("<q")
 _DOUBLE = struct.Struct("<d")
-_INT_DOUBLE_SIZE = 12
+_INT_INT = struct.Struct("<ii")
+_INT_DOUBLE = struct.Struct("<id")
 
 # A handler reads the body of one Torch class instance. It receives the reader,
 # the class name, the version number and the object's reference index, and must
@@ -65,6 +66,40 @@ Handler = Callable[["T7Reader", str, int, int], Any]
 _HANDLERS: dict[str, Handler] = {}
 
 _UNDER_CONSTRUCTION = object()
+
+# (typename, version, version_string, handler, torchfile handler) of one class header
+_ClassInfo = tuple[str, int, "str | None", "Handler | None", Any]
+
+
+def _decode(raw: bytes, cache: dict[bytes, str | bytes]) -> str | bytes:
+    """A Lua string as ``str`` when valid UTF-8, else ``bytes``; short ones are cached (keys repeat)."""
+    try:
+        text: str | bytes = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw
+    if len(raw) <= 64:
+        cache[raw] = text
+    return text
+
+
+def _class_info(header: bytes, raw_name: bytes) -> _ClassInfo | str:
+    """Decode a class header (``"V <n>"`` + name, or a bare name in pre-versioning files).
+
+    Returns what was expected as a string when the header is malformed.
+    """
+    if raw_name or header.startswith(b"V "):
+        number = header[2:]
+        try:
+            version = int(number) if number.isdigit() else int(float(number))
+        except (ValueError, OverflowError):
+            return "a class version number"
+        version_string = None if header == b"V %d" % version else header.decode("utf-8", "surrogateescape")
+    else:
+        version, version_string, raw_name = 0, "", header
+    if not raw_name:
+        return "a non-empty Torch class name"
+    typename = raw_name.decode("utf-8", "surrogateescape")
+    return typename, version, version_string, _HANDLERS.get(typename), torchfile.type_handlers.get(raw_name)
 
 
 def register_handler(typename: str) -> Callable[[Handler], Handler]:
@@ -93,6 +128,7 @@ class T7Reader(torchfile.T7Reader):
         self.max_depth = max_depth
         self.depth = 0
         self._string_cache: dict[bytes, str | bytes] = {}
+        self._class_cache: dict[tuple[bytes, bytes], _ClassInfo] = {}
 
     # -- errors ------------------------------------------------------------------------
     def error(self, expected: str, found: str, offset: int | None = None, hint: str | None = None) -> T7FormatError:
@@ -193,25 +229,51 @@ class T7Reader(torchfile.T7Reader):
         """Make ``value`` the object for reference ``index`` (call before reading nested objects)."""
         self.objects[index] = value
 
+    def raw_string(self, what: str = "string") -> bytes:
+        """A length-prefixed byte string (``read_string`` without decoding)."""
+        buffer = self.buffer
+        position = self.position
+        try:
+            (size,) = _INT.unpack_from(buffer, position)
+        except struct.error:
+            raise self._truncated(f"the 4-byte length of a {what}", 4) from None
+        begin = position + 4
+        stop = begin + size
+        if size < 0 or stop > self.end:
+            self.position = begin
+            self._check_count(size, 1, f"{what} length", position)
+        self.position = stop
+        return bytes(buffer[begin:stop])
+
     def read_obj(self) -> Any:
-        """Read the next serialized Lua value."""
+        """Read the next serialized Lua value (the hot loop: primitives are inlined)."""
+        buffer = self.buffer
         start = self.position
         try:
-            (typeidx,) = _INT.unpack_from(self.buffer, start)
+            (typeidx,) = _INT.unpack_from(buffer, start)
         except struct.error:
             raise self._truncated("a 4-byte type id", 4) from None
-        self.position = start + 4
 
+        if typeidx == TYPE_STRING:
+            self.position = start + 4
+            raw = self.raw_string()
+            text = self._string_cache.get(raw)
+            return _decode(raw, self._string_cache) if text is None else text
         if typeidx == TYPE_NUMBER:
-            value = self.read_double()
-            if value.is_integer() and (value != 0.0 or math.copysign(1.0, value) > 0):
+            try:
+                (value,) = _DOUBLE.unpack_from(buffer, start + 4)
+            except struct.error:
+                self.position = start + 4
+                raise self._truncated("an 8-byte double", 8) from None
+            self.position = start + 12
+            if value.is_integer() and (value or math.copysign(1.0, value) > 0):
                 return int(value)
             return value
-        if typeidx == TYPE_STRING:
-            return self.read_string()
         if typeidx == TYPE_NIL:
+            self.position = start + 4
             return None
         if typeidx == TYPE_BOOLEAN:
+            self.position = start + 4
             return self.read_int() == 1
         if typeidx != TYPE_TABLE and typeidx != TYPE_TORCH and typeidx not in FUNCTION_TYPES:
             raise self.error(
@@ -220,8 +282,12 @@ class T7Reader(torchfile.T7Reader):
                 start,
             )
 
-        index_offset = self.position
-        index = self.read_int()
+        try:
+            (index,) = _INT.unpack_from(buffer, start + 4)
+        except struct.error:
+            self.position = start + 4
+            raise self._truncated("a 4-byte object reference index", 4) from None
+        self.position = start + 8
         objects = self.objects
         if index in objects:
             value = objects[index]
@@ -229,7 +295,7 @@ class T7Reader(torchfile.T7Reader):
                 raise self.error(
                     "a reference to a finished object",
                     f"a reference to object #{index}, which is still being read (a tensor or storage cannot contain itself)",
-                    index_offset,
+                    start + 4,
                 )
             return value
 
@@ -254,16 +320,59 @@ class T7Reader(torchfile.T7Reader):
         size_offset = self.position
         size = self.read_int()
         # every entry takes at least two type ids (8 bytes)
-        self._check_count(size, 8, "table size", size_offset)
+        if size < 0 or 8 * size > self.end - self.position:
+            self._check_count(size, 8, "table size", size_offset)
         table = T7Table()
         self.objects[index] = table
+        # Hot loop of the whole parse: string keys and number/string/boolean values are
+        # decoded inline; anything else (and every malformed case) goes through read_obj.
         read_obj = self.read_obj
+        buffer = self.buffer
+        end = self.end
+        strings = self._string_cache
+        pair = _INT_INT.unpack_from
+        number = _INT_DOUBLE.unpack_from
         for _ in range(size):
-            key_offset = self.position
-            key = read_obj()
-            if key is None:
-                raise self.error("a table key", "nil (Lua tables cannot have nil keys)", key_offset)
-            table[key] = read_obj()
+            position = self.position
+            try:
+                typeidx, length = pair(buffer, position)
+            except struct.error:
+                typeidx = length = -1
+            if typeidx == TYPE_STRING and 0 <= length <= end - position - 8:
+                position += 8
+                raw = buffer[position : position + length]
+                self.position = position + length
+                key = strings.get(raw)
+                if key is None:
+                    key = _decode(raw, strings)
+            else:
+                key = read_obj()
+                if key is None:
+                    raise self.error("a table key", "nil (Lua tables cannot have nil keys)", position)
+
+            position = self.position
+            try:
+                typeidx, length = pair(buffer, position)
+            except struct.error:
+                typeidx = length = -1
+            if typeidx == TYPE_STRING and 0 <= length <= end - position - 8:
+                position += 8
+                raw = buffer[position : position + length]
+                self.position = position + length
+                value = strings.get(raw)
+                if value is None:
+                    value = _decode(raw, strings)
+            elif typeidx == TYPE_NUMBER and position + 12 <= end:
+                value = number(buffer, position)[1]
+                self.position = position + 12
+                if value.is_integer() and (value or math.copysign(1.0, value) > 0):
+                    value = int(value)
+            elif typeidx == TYPE_BOOLEAN:
+                self.position = position + 8
+                value = length == 1
+            else:
+                value = read_obj()
+            table[key] = value
         if len(table) != size:
             raise self.error(
                 f"{size} distinct table keys",
@@ -273,41 +382,36 @@ class T7Reader(torchfile.T7Reader):
         return table
 
     def _read_function(self, index: int, typeidx: int) -> T7Function:
-        size = self.read_int()
-        dumped = self.read_bytes(size, "function bytecode")
+        dumped = self.raw_string("function bytecode")
         function = T7Function(dumped, None, typeidx)
         self.objects[index] = function
         function.upvalues = self.read_obj()
         return function
 
-    def _read_class_name(self) -> tuple[str, int, str | None]:
-        """(class name, version number, version string if not canonical) of a Torch object header."""
+    def _read_class(self) -> _ClassInfo:
+        """The class name, version and reader of a Torch object header (cached per distinct header)."""
         offset = self.position
-        header = self.read_string(disable_utf8=True)
+        header = self.raw_string("class version")
         if header.startswith(b"V "):
-            number = header[2:]
-            try:
-                version = int(number) if number.isdigit() else int(float(number))
-            except (ValueError, OverflowError):
-                raise self.error("a class version number", repr(header[:40]), offset) from None
-            version_string = None if header == b"V %d" % version else header.decode("utf-8", "surrogateescape")
-            name_offset = self.position
-            raw_name = self.read_string(disable_utf8=True)
+            raw_name = self.raw_string("class name")
         else:
-            version, version_string, name_offset, raw_name = 0, "", offset, header
-        if not raw_name:
-            raise self.error("a Torch class name", "an empty string", name_offset)
-        return raw_name.decode("utf-8", "surrogateescape"), version, version_string
+            raw_name = b""
+        key = (header, raw_name)
+        info = self._class_cache.get(key)
+        if info is None:
+            info = _class_info(header, raw_name)
+            if isinstance(info, str):
+                raise self.error(info, repr(header[:40] if raw_name or not header else raw_name[:40]), offset)
+            self._class_cache[key] = info
+        return info
 
     def _read_torch_object(self, index: int) -> Any:
-        typename, version, version_string = self._read_class_name()
-        handler = _HANDLERS.get(typename)
+        typename, version, version_string, handler, legacy_handler = self._read_class()
         if handler is not None:
             self.objects[index] = _UNDER_CONSTRUCTION
             value = handler(self, typename, version, index)
             self.objects[index] = value
             return value
-        legacy_handler = torchfile.type_handlers.get(typename.encode("utf-8", "surrogateescape"))
         if legacy_handler is not None:
             self.objects[index] = _UNDER_CONSTRUCTION
             raw_version = (version_string or f"V {version}").encode("utf-8", "surrogateescape")
@@ -320,7 +424,16 @@ class T7Reader(torchfile.T7Reader):
         instance.version = version
         instance.version_string = version_string
         self.objects[index] = instance
-        instance.fields = self.read_obj()
+        fields_offset = self.position
+        fields = self.read_obj()
+        if not isinstance(fields, T7Table):
+            raise self.error(
+                f"the instance table of a {typename}",
+                f"a {type(fields).__name__} (the class may have its own serializer that this reader does not "
+                "know; register one with converters.t7.register_handler)",
+                fields_offset,
+            )
+        instance.fields = fields
         return instance
 
     def read_root(self) -> Any:
@@ -356,17 +469,27 @@ def _read_storage(reader: T7Reader, typename: str, version: int, index: int) -> 
     return storage
 
 
+_TENSOR_HEADERS = {ndim: struct.Struct(f"<{2 * ndim + 1}q") for ndim in range(9)}
+
+
 def _read_tensor(reader: T7Reader, typename: str, version: int, index: int) -> T7Tensor:
     header_offset = reader.position
     ndim = reader.read_int()
-    reader._check_count(ndim, 16, "tensor dimension count", header_offset)
-    size = tuple(reader.read_long_array(ndim))
-    stride = tuple(reader.read_long_array(ndim))
-    storage_offset = reader.read_long() - 1
+    if ndim < 0 or 16 * ndim + 8 > reader.end - reader.position:
+        reader._check_count(ndim, 16, "tensor dimension count", header_offset)
+        raise reader._truncated("a tensor header", 16 * ndim + 8)
+    layout = _TENSOR_HEADERS.get(ndim) or struct.Struct(f"<{2 * ndim + 1}q")
+    header = layout.unpack_from(reader.buffer, reader.position)
+    reader.position += layout.size
+    size = header[:ndim]
+    stride = header[ndim : 2 * ndim]
+    storage_offset = header[-1] - 1
     storage = reader.read_obj()
-    problem = view_problem(typename, size, stride, storage_offset, storage)
-    if problem is not None:
-        raise reader.error(f"a {typename} view inside its storage", problem, header_offset)
+    # the empty tensors of cleared modules (no size, no storage) need no check
+    if ndim or storage is not None or storage_offset < 0:
+        problem = view_problem(typename, size, stride, storage_offset, storage)
+        if problem is not None:
+            raise reader.error(f"a {typename} view inside its storage", problem, header_offset)
     tensor = T7Tensor.__new__(T7Tensor)
     tensor.typename = typename
     tensor.size = size
