@@ -38,6 +38,11 @@ class Fault:
     status_code: int | None = None
     retry_after: str | None = None
     drop_after: int | None = None
+    gate: threading.Event | None = None  # hold the answer until the event is set
+
+    @classmethod
+    def hold_until(cls, event: threading.Event) -> Fault:
+        return cls(gate=event)
 
     @classmethod
     def drop(cls, after: int) -> Fault:
@@ -120,6 +125,8 @@ class LocalServer:
             self.requests.append(request)
             pending = self.faults.get(split.path)
             fault = pending.pop(0) if pending else None
+        if fault is not None and fault.gate is not None:
+            fault.gate.wait(timeout=120)
         route = self.routes.get(split.path)
         reply = route(request) if route else Reply(404, b"<html><body>not found</body></html>", {"Content-Type": "text/html"})
         if fault is not None and fault.status_code is not None:

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -194,37 +193,6 @@ def test_the_lock_holder_keeps_its_lock_fresh(tmp_path):
         assert time.time() - held.path.stat().st_mtime < 1.0  # the heartbeat touched it
         with pytest.raises(LockTimeoutError):
             FileLock(target, timeout=0.3, stale_after=0.4, poll_interval=0.05).acquire()
-
-
-def _fetch_in_process(manifest_path, cache_dir, queue):
-    from zoo.registry.fetch import fetch as fetch_file
-    from zoo.registry.manifest import load_manifest
-    from zoo.registry.settings import Settings
-
-    fetched = fetch_file(load_manifest(manifest_path)["tiny"], Settings(cache_dir=cache_dir, progress=False))
-    queue.put(hashlib.sha256(fetched.path.read_bytes()).hexdigest())
-
-
-def test_four_processes_download_a_file_once(server, tmp_path, settings):
-    from httpserver import Fault
-
-    url = server.add_file("/tiny.t7", CONTENT)
-    server.add_faults("/tiny.t7", Fault.status(503, retry_after="1"))  # keeps the winner busy a moment
-    manifest = manifest_of(tmp_path, {"tiny": [url_source(url, "tiny.t7", SHA256)]})
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    workers = [
-        context.Process(target=_fetch_in_process, args=(manifest.path, settings.cache_dir, queue)) for _ in range(4)
-    ]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
-        assert worker.exitcode == 0
-    assert results == [SHA256] * 4
-    gets = server.gets("/tiny.t7")
-    assert len(gets) == 2  # one 503, then the one download
 
 
 def test_drive_source_is_reported_with_its_ids(tmp_path, settings):

@@ -22,7 +22,7 @@ from typing import IO, Any, Callable, Mapping
 from zoo import __version__
 from zoo.registry.errors import DownloadError, HTMLPageError, HTTPStatusError, VerificationError
 
-CHUNK_SIZE = 1 << 16
+CHUNK_SIZE = 1 << 14  # small enough that a dropped connection loses little
 HTML_PAGE_LIMIT = 1 << 20
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"densenet-zoo/{__version__}"

@@ -1,0 +1,115 @@
+"""weights_manifest.json: the bundled file, its packaged copy, validation errors and pinning."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo.models.densenet import MODEL_CONFIGS
+from zoo.registry.errors import ManifestError, UnknownModelError
+from zoo.registry.manifest import BUNDLED_MANIFEST, load_manifest, parse_manifest, pin_source
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bundled_raw():
+    return json.loads((ROOT / "weights_manifest.json").read_text())
+
+
+def test_the_bundled_manifest_lists_the_eight_models_with_their_architectures():
+    manifest = load_manifest(BUNDLED_MANIFEST)
+    assert manifest.names() == list(MODEL_CONFIGS)
+    for name, entry in manifest.models.items():
+        assert entry.config == MODEL_CONFIGS[name]
+        assert entry.error_source == "DenseNet README table, 224x224 1-crop"
+        assert entry.sources[0].type == "google_drive" and entry.sources[0].format == "t7"
+    assert manifest["densenet264_k48_cosine"].top1_error == 20.4
+    assert manifest["densenet264_k48_cosine"].sources[0].resourcekey == "0-uAyd9bsTas2twCzAZ1DUpA"
+    torchvision = manifest["densenet161"].sources[1]
+    assert torchvision.url == "https://download.pytorch.org/models/densenet161-8d451a50.pth"
+    assert torchvision.sha256 == "8d451a50" and torchvision.format == "torchvision-pth"
+    assert len(manifest["densenet264"].sources) == 1
+
+
+def test_the_packaged_copy_is_the_root_file():
+    packaged = Path(zoo.__file__).resolve().parent / "weights_manifest.json"
+    assert packaged.read_bytes() == (ROOT / "weights_manifest.json").read_bytes()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"*.json"' in pyproject  # package-data ships zoo/weights_manifest.json in wheels
+
+
+def test_the_override_variable_replaces_the_bundled_manifest(tmp_path, monkeypatch):
+    override = tmp_path / "m.json"
+    raw = bundled_raw()
+    raw["models"] = {"densenet121": raw["models"]["densenet121"]}
+    override.write_text(json.dumps(raw))
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(override))
+    assert load_manifest().names() == ["densenet121"]
+    with pytest.raises(UnknownModelError, match="unknown model 'densenet264'.*known models: densenet121"):
+        load_manifest()["densenet264"]
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(tmp_path / "missing.json"))
+    with pytest.raises(ManifestError, match="does not exist.*DENSENET_ZOO_MANIFEST"):
+        load_manifest()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda raw: raw.update(schema_version=2), "expected schema_version 1, found 2"),
+        (lambda raw: raw["models"]["densenet121"].update(extra=1), r"models.densenet121: unknown keys \['extra'\]"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(sha256="XYZ"), "sha256: expected null or 8 to 64"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(size=-1), "size: expected null or a positive"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(format="zip"), "format: expected one of"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(filename="../x.t7"), "plain file name"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][1].update(url="ftp://x"), "http"),
+        (lambda raw: raw["models"]["densenet121"]["config"].update(growth_rate=48), "differs from the model definition"),
+        (lambda raw: raw["models"]["densenet169"]["sources"][0].update(filename="densenet-121.t7"), "already used by"),
+        (lambda raw: raw["models"].pop("densenet232"), "missing published models"),
+        (lambda raw: raw["models"]["densenet121"]["published"].update(top1_error="low"), "expected a percentage"),
+    ],
+)
+def test_validation_errors_say_what_and_where(change, message):
+    raw = bundled_raw()
+    change(raw)
+    with pytest.raises(ManifestError, match=message):
+        parse_manifest(raw, path=Path("weights_manifest.json"), require_published=True)
+
+
+def test_several_problems_are_reported_at_once():
+    raw = bundled_raw()
+    raw["models"]["densenet121"]["sources"][0]["sha256"] = "nope"
+    raw["models"]["densenet169"]["sources"][0]["size"] = 0
+    with pytest.raises(ManifestError) as raised:
+        parse_manifest(raw)
+    assert "densenet121.sources[0].sha256" in str(raised.value) and "densenet169.sources[0].size" in str(raised.value)
+
+
+def test_invalid_json_names_line_and_column(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"schema_version": 1,\n "models": {,}}')
+    with pytest.raises(ManifestError, match="not valid JSON.*line 2"):
+        load_manifest(path)
+
+
+def test_pin_writes_hash_and_size_atomically_through_a_symlink(tmp_path):
+    real = tmp_path / "weights_manifest.json"
+    real.write_text((ROOT / "weights_manifest.json").read_text())
+    link = tmp_path / "package" / "weights_manifest.json"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    digest = "ab" * 32
+    pin_source(link, "densenet264", "densenet_264_k32.t7", digest, 123)
+    assert link.is_symlink()
+    source = load_manifest(real)["densenet264"].sources[0]
+    assert (source.sha256, source.size) == (digest, 123)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["package", "weights_manifest.json"]
+
+
+def test_pin_refuses_to_contradict_a_published_prefix(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text((ROOT / "weights_manifest.json").read_text())
+    with pytest.raises(ManifestError, match="refusing to overwrite"):
+        pin_source(path, "densenet121", "densenet121-a639ec97.pth", "ff" * 32, 10)
+    pin_source(path, "densenet121", "densenet121-a639ec97.pth", "a639ec97" + "0" * 56, 10)
+    assert load_manifest(path)["densenet121"].sources[1].sha256.startswith("a639ec97")
