@@ -536,7 +536,10 @@ def _read_tds_vec(reader: T7Reader, typename: str, version: int, index: int) -> 
 
 # -- entry points ------------------------------------------------------------------------------
 def loads(buffer: Any, *, source: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Parse a Torch7 serialization held in a bytes-like object; storages are views into it."""
+    """Parse a Torch7 serialization held in a bytes-like object; storages are views into it
+    (other bytes-likes than ``bytes`` and ``mmap`` are copied into ``bytes`` first)."""
+    if not isinstance(buffer, (bytes, mmap.mmap)):
+        buffer = bytes(buffer)
     return T7Reader(buffer, source or "<bytes>", max_depth).read_root()
 
 

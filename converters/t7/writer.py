@@ -75,7 +75,8 @@ class T7Writer:
         self.write_raw(value)
 
     def error(self, message: str) -> T7WriteError:
-        where = "".join(self.path) or "the root object"
+        parts = self.path if len(self.path) <= 12 else [*self.path[:4], "...", *self.path[-6:]]
+        where = "".join(parts) or "the root object"
         return T7WriteError(f"cannot write {where}: {message}")
 
     # -- values --------------------------------------------------------------------------
@@ -216,7 +217,10 @@ def _file_mode(path: str) -> int:
 def dump(value: Any, stream: IO[bytes], *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     """Write ``value`` in Torch7 binary format to an open binary stream."""
     writer = T7Writer(stream, max_depth)
-    writer.write_obj(value)
+    try:
+        writer.write_obj(value)
+    except RecursionError:
+        raise writer.error("nesting too deep for Python's recursion limit; pass a smaller max_depth") from None
     writer.flush()
 
 
