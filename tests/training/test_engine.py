@@ -93,3 +93,19 @@ def test_linear_lr_scaling_and_recipe_defaults():
     cifar = TrainConfig(data="/cifar", dataset="cifar10").resolved()
     assert cifar.batch_size == 64 and cifar.lr == pytest.approx(0.1) and cifar.epochs == 300
     assert math.isclose(TrainConfig(data="synthetic", lr=0.3, batch_size=64).resolved().lr, 0.3)
+
+
+def test_fine_tuning_replaces_the_classifier_and_freezes_features(tmp_path):
+    import zoo
+
+    base = train(tiny_run(tmp_path / "base", epochs=1))
+    source = zoo.load_weights(base.weights)  # the exported file loads through the public API
+    assert source.config.num_classes == 4
+    tuned = train(tiny_run(tmp_path / "tuned", epochs=1, model_config=None, init_weights=str(base.weights), num_classes=3, freeze_features=True))
+    model = zoo.load_weights(tuned.weights)
+    assert model.config.num_classes == 3 and model.classifier.out_features == 3
+    before, after = source.state_dict(), model.state_dict()
+    features = [key for key in before if key.startswith("features.")]
+    assert features and all(torch.equal(before[key], after[key]) for key in features)  # BN statistics too
+    with pytest.raises(ValueError, match="freeze_features"):
+        TrainConfig(data="synthetic", freeze_features=True)

@@ -45,6 +45,7 @@ from zoo.training.schedule import LR_SHAPES
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--num-classes", type=int, default=None, help="Classifier size (fine-tuning replaces the classifier).")
 @click.option("--pretrained/--no-pretrained", default=False, help="Start from the registry's published weights.")
+@click.option("--init-weights", default=None, help="Start from a weights file (zoo format, e.g. an earlier run's model.safetensors).")
 @click.option("--freeze-features/--no-freeze-features", default=False, help="Train only the classifier.")
 @click.option("--augment/--no-augment", default=True, help="Training augmentation (CIFAR without it uses dropout 0.2).")
 @click.option("--drop-rate", type=float, default=None, help="Dropout after each convolution [CIFAR: 0.2 with --no-augment, else 0].")

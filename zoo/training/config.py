@@ -47,6 +47,7 @@ class TrainConfig:
     seed: int = 0
     num_classes: int | None = None
     pretrained: bool = False
+    init_weights: str | None = None
     freeze_features: bool = False
     augment: bool = True
     drop_rate: float | None = None
@@ -75,8 +76,10 @@ class TrainConfig:
             problems.append(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
         if self.accumulate < 1:
             problems.append(f"accumulate must be >= 1, got {self.accumulate}")
-        if self.freeze_features and not (self.pretrained or self.resume):
-            problems.append("freeze_features only makes sense with pretrained weights (add --pretrained)")
+        if self.freeze_features and not (self.pretrained or self.init_weights or self.resume):
+            problems.append("freeze_features only makes sense with trained weights (add --pretrained or --init-weights)")
+        if self.pretrained and self.init_weights:
+            problems.append("give either pretrained (registry weights) or init_weights (a file), not both")
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
 

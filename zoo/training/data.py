@@ -2,10 +2,10 @@
 
 Training: fb.resnet.torch / liuzhuang13 augmentation (:mod:`zoo.data.augment`)
 with per-sample generators, a :class:`ResumableSampler` (DistributedSampler
-order), pinned memory on GPUs and persistent workers. Validation: the
-deterministic Torch7 pipeline of the evaluation (ImageNet: Scale(256),
-ColorNormalize, CenterCrop(224); CIFAR: ColorNormalize), sharded over ranks
-without padding so the counts are exact.
+order), pinned memory on GPUs and persistent workers. Validation: a dataset of
+``(image, label, index)`` for ``zoo.evaluation.evaluate`` with the deterministic
+Torch7 pipeline (ImageNet: Scale(256), ColorNormalize, CenterCrop(224); CIFAR:
+ColorNormalize), which shards it over the ranks without padding.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from zoo.training.datasets import (
     CifarDataset,
     DataError,
     ResumableSampler,
-    ShardSampler,
     SyntheticDataset,
     batches_per_epoch,
 )
@@ -35,7 +34,7 @@ from zoo.training.distributed import DistributedContext
 class TrainingData:
     train_sampler: ResumableSampler
     train_loader: DataLoader
-    val_loader: DataLoader | None
+    val_dataset: Dataset | None
     num_classes: int
     steps_per_epoch: int
 
@@ -47,50 +46,64 @@ def model_stem(config: TrainConfig) -> str:
 
     if config.model_config is not None:
         return str(config.model_config.get("stem", "imagenet"))
+    if config.init_weights:
+        from converters.export import load_weights
+
+        return load_weights(config.init_weights)[1].stem
     if config.arch in TRAINING_ARCHS:
         return TRAINING_ARCHS[config.arch].stem
     return get_config(config.arch).stem
 
 
-class TransformedDataset(Dataset):
-    """``(transform(image), label)`` for each ``(image, label)`` of ``source`` (deterministic transforms)."""
+class ValidationDataset(Dataset):
+    """``(transform(image), label, index)`` items, the form ``zoo.evaluation.evaluate`` takes."""
 
-    def __init__(self, source: Dataset, transform: Any) -> None:
+    def __init__(self, source: Dataset, transform: Any = None) -> None:
         self.source = source
         self.transform = transform
+        self.classes = getattr(source, "classes", None)
 
     def __len__(self) -> int:
         return len(self.source)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image, label = self.source[index]
-        return self.transform(image), label
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        image, label = self.source[index][:2]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label, index
 
 
-class ImageFileDataset(Dataset):
-    """Decoded images ``(uint8 [3, H, W], label)`` from a list of ``(path, label)``."""
+class FolderImages(Dataset):
+    """``(uint8 image [3, H, W], label)`` of an ``ImageFolder`` split, decoded as ``image.load`` does."""
 
-    def __init__(self, samples: list[tuple[str, int]]) -> None:
-        self.samples = samples
+    def __init__(self, folder: Dataset) -> None:
+        self.folder = folder
+        self.classes = folder.classes
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.folder)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        from zoo.data.decode import load_image_uint8
-
-        path, label = self.samples[index]
-        return load_image_uint8(path), label
+        image, label, _ = self.folder[index]
+        return image, label
 
 
-def _imagenet_split(root: Path, split: str) -> tuple[list[tuple[str, int]], list[str]]:
+def _imagenet(config: TrainConfig) -> tuple[Dataset, Dataset | None, int]:
+    """Training images of ``DATA/train`` and the evaluation's faithful validation of ``DATA/val``."""
+    from zoo import transforms
+    from zoo.data.decode import load_image_uint8
     from zoo.data.folder import ImageFolder
 
-    directory = root / split
-    if not directory.is_dir():
-        raise DataError(f"no {split}/ folder under {root}; expected ImageNet as {root}/train/<class>/*.JPEG and {root}/val/<class>/*.JPEG")
-    folder = ImageFolder(directory)
-    return [(str(path), int(label)) for path, label in folder.samples], list(folder.classes)
+    root = Path(config.data)
+    if not (root / "train").is_dir():
+        raise DataError(f"no train/ folder under {root}; expected ImageNet as {root}/train/<class>/*.JPEG and {root}/val/<class>/*.JPEG")
+    train_folder = ImageFolder(root, transform=load_image_uint8, split="train")
+    val_set = None
+    if (root / "val").is_dir():
+        # The validation labels follow the training folders, so fine-tuning on a subset keeps them aligned.
+        val_folder = ImageFolder(root, transform=transforms(None, kind="torch7"), classes=train_folder.classes, split="val")
+        val_set = ValidationDataset(val_folder)
+    return FolderImages(train_folder), val_set, len(train_folder.classes)
 
 
 def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
@@ -100,7 +113,9 @@ def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
         image_size = config.image_size or (32 if model_stem(config) == "cifar" else 224)
         classes = config.num_classes or config.synthetic_classes
         train_source = SyntheticDataset(config.synthetic_samples, classes, image_size, seed=config.seed)
-        val_set = SyntheticDataset(config.synthetic_val_samples, classes, image_size, seed=config.seed, first_index=config.synthetic_samples)
+        val_set = ValidationDataset(
+            SyntheticDataset(config.synthetic_val_samples, classes, image_size, seed=config.seed, first_index=config.synthetic_samples)
+        )
         transform = augment.RandomCompose([augment.HorizontalFlip(0.5)]) if config.augment else None
         return train_source, val_set, transform, classes
     if kind in ("cifar10", "cifar100"):
@@ -108,20 +123,11 @@ def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
 
         mean, std = (augment.CIFAR10_MEAN, augment.CIFAR10_STD) if kind == "cifar10" else (augment.CIFAR100_MEAN, augment.CIFAR100_STD)
         train_source = CifarDataset(config.data, train=True, dataset=kind)
-        val_set = TransformedDataset(CifarDataset(config.data, train=False, dataset=kind), ColorNormalize(mean, std))
+        val_set = ValidationDataset(CifarDataset(config.data, train=False, dataset=kind), ColorNormalize(mean, std))
         return train_source, val_set, augment.cifar_train_transform(mean, std, config.augment), train_source.num_classes
-    from zoo.data.torch7 import validation_transform
-
-    root = Path(config.data)
-    train_samples, classes = _imagenet_split(root, "train")
-    val_set = None
-    if (root / "val").is_dir():
-        val_samples, val_classes = _imagenet_split(root, "val")
-        if val_classes != classes:
-            raise DataError(f"{root}/val has classes {val_classes[:3]}... but {root}/train has {classes[:3]}...; they must match")
-        val_set = TransformedDataset(ImageFileDataset(val_samples), validation_transform())
+    train_source, val_set, num_classes = _imagenet(config)
     size = config.image_size or 224
-    return ImageFileDataset(train_samples), val_set, augment.imagenet_train_transform(size), len(classes)
+    return train_source, val_set, augment.imagenet_train_transform(size), num_classes
 
 
 def build_training_data(config: TrainConfig, context: DistributedContext, micro_batch: int) -> TrainingData:
@@ -143,11 +149,5 @@ def build_training_data(config: TrainConfig, context: DistributedContext, micro_
         train_set, batch_size=micro_batch, sampler=sampler, drop_last=False,
         generator=torch.Generator().manual_seed(config.seed), **loader_options,
     )
-    val_loader = None
-    if val_set is not None and config.validate:
-        val_loader = DataLoader(
-            val_set, batch_size=micro_batch, sampler=ShardSampler(len(val_set), context.world_size, context.rank),
-            generator=torch.Generator().manual_seed(config.seed), **loader_options,
-        )
     steps = batches_per_epoch(len(train_set), context.world_size, micro_batch, config.accumulate)
-    return TrainingData(sampler, train_loader, val_loader, num_classes, steps)
+    return TrainingData(sampler, train_loader, val_set if config.validate else None, num_classes, steps)

@@ -122,7 +122,9 @@ def _densenet(config: DenseNetConfig, memory_efficient: bool) -> DenseNet:
 
 
 def build_model(config: TrainConfig, num_classes: int, model_config: dict[str, Any] | None = None) -> DenseNet:
-    """The network of a run: a registry model (optionally pretrained), a named recipe net, or an explicit config.
+    """The network of a run: a registry model (optionally pretrained), a named recipe net, an explicit
+    config, or the weights of an earlier run (``init_weights``, any file ``zoo.load_weights`` reads).
+    Pretrained and initial weights get a fresh classifier when ``num_classes`` differs.
 
     ``model_config`` (from a checkpoint) wins over everything, so a resumed
     fine-tuning run rebuilds its replaced classifier without downloading.
@@ -141,6 +143,15 @@ def build_model(config: TrainConfig, num_classes: int, model_config: dict[str, A
     if config.arch in TRAINING_ARCHS:
         architecture = TRAINING_ARCHS[config.arch].replace(num_classes=num_classes, **overrides)
         return _densenet(architecture, config.memory_efficient)
+    if config.init_weights:
+        from zoo import load_weights
+
+        model = load_weights(config.init_weights)
+        if config.memory_efficient:
+            model.set_memory_efficient(True)
+        if model.config.num_classes != num_classes:
+            replace_classifier(model, num_classes)
+        return model
     get_config(config.arch)  # a clear error for unknown names
     if config.memory_efficient:
         overrides["memory_efficient"] = True
@@ -333,27 +344,17 @@ class Trainer:
         return {"loss": loss_value.item(), "count": counts, "top1": correct1, "top5": correct5, "signal": int(flags[1].item())}
 
     def validate(self) -> dict[str, float] | None:
-        """Top-1/top-5 accuracy (%) and loss on the validation split, summed over ranks."""
-        if self.data.val_loader is None:
+        """Top-1/top-5 accuracy (%) on the validation split with ``zoo.evaluation.evaluate`` (all ranks)."""
+        from zoo.evaluation import evaluate
+
+        if self.data.val_dataset is None:
             return None
-        model = self.model
-        was_training = model.training
-        model.eval()
-        totals = torch.zeros(4, dtype=torch.float64)
-        with torch.no_grad():
-            for images, targets in self.data.val_loader:
-                images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
-                targets = targets.to(self.device, non_blocking=True)
-                with _autocast(self.config, self.device):
-                    output = model(images)
-                output = output.float()
-                loss = F.cross_entropy(output, targets, reduction="sum")
-                top1, top5 = topk_correct(output, targets)
-                totals += torch.tensor([loss.item(), top1, top5, targets.shape[0]], dtype=torch.float64)
-        model.train(was_training)
-        totals = self.context.all_reduce_sum(totals.to(self.device)).cpu()
-        count = max(totals[3].item(), 1.0)
-        return {"loss": totals[0].item() / count, "top1": 100 * totals[1].item() / count, "top5": 100 * totals[2].item() / count, "count": totals[3].item()}
+        result = evaluate(
+            self.model, self.data.val_dataset, batch_size=self.micro_batch, workers=self.config.workers,
+            device=self.device, amp=self.config.amp, channels_last=self.config.channels_last,
+        )
+        images = max(result.images, 1)
+        return {"top1": 100.0 * result.top1_correct / images, "top5": 100.0 * result.top5_correct / images, "images": result.images}
 
     # ------------------------------------------------------------------ loop
     def _set_train_mode(self) -> None:
@@ -452,7 +453,7 @@ class Trainer:
         }
         validation = self.validate() if self.config.validate else None
         if validation is not None:
-            summary.update({"val_loss": validation["loss"], "val_top1": validation["top1"], "val_top5": validation["top5"]})
+            summary.update({"val_top1": validation["top1"], "val_top5": validation["top5"]})
             if self.best_top1 is None or validation["top1"] > self.best_top1:
                 self.best_top1 = validation["top1"]
                 if self.context.is_main:
