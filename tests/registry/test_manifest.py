@@ -113,3 +113,19 @@ def test_pin_refuses_to_contradict_a_published_prefix(tmp_path):
         pin_source(path, "densenet121", "densenet121-a639ec97.pth", "ff" * 32, 10)
     pin_source(path, "densenet121", "densenet121-a639ec97.pth", "a639ec97" + "0" * 56, 10)
     assert load_manifest(path)["densenet121"].sources[1].sha256.startswith("a639ec97")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        MODEL_CONFIGS["densenet121"],
+        MODEL_CONFIGS["densenet161"].replace(num_classes=7),
+        zoo.DenseNetConfig(stem="cifar", growth_rate=12, block_config=(4, 4, 4), num_init_features=24, num_classes=10),
+    ],
+)
+def test_parameter_counts_of_list_match_a_built_model(config):
+    from zoo.registry.maintenance import count_parameters
+    from zoo.registry.manifest import ModelEntry
+
+    built = sum(parameter.numel() for parameter in zoo.DenseNet(config).parameters())
+    assert count_parameters(ModelEntry("x", config, ())) == built

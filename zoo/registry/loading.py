@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.models.densenet import DenseNet, DenseNetConfig
-from zoo.registry.cache import FileRecord, cheap_verify, file_sha256, read_record, write_record
+from zoo.registry.cache import FileRecord, cheap_verify, file_sha256, read_record, record_path, write_record
 from zoo.registry.errors import RegistryError, VerificationError
 from zoo.registry.fetch import FetchedFile, cached_path, fetch
 from zoo.registry.lock import FileLock
@@ -92,7 +92,30 @@ def _cached_conversion(entry: ModelEntry, settings: Settings) -> ConvertedWeight
 
 
 def _convert_source(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
-    """State dict of a fetched source, checked against the manifest's architecture."""
+    """State dict of a fetched source, checked against the manifest's architecture.
+
+    A file that does not convert raises :class:`VerificationError`; if it was
+    only trusted on first use it is also removed with its record, so that a
+    bogus file never stays pinned.
+    """
+    from converters import ConversionError
+    from converters.t7 import T7FormatError
+
+    try:
+        return _convert_checked(entry, fetched)
+    except (ConversionError, T7FormatError, VerificationError) as error:
+        if fetched.record.trust == "first-use":
+            fetched.path.unlink(missing_ok=True)
+            record_path(fetched.path).unlink(missing_ok=True)
+        if isinstance(error, VerificationError):
+            raise
+        raise VerificationError(
+            f"{fetched.path} (from {fetched.record.origin}) does not convert to {entry.name}: {error}. "
+            "It is not used; check the source or the mirror"
+        ) from error
+
+
+def _convert_checked(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
     if fetched.source.format == "t7":
         from converters import convert
 

@@ -33,14 +33,23 @@ class ModelStatus:
 
 
 def count_parameters(entry: ModelEntry) -> int:
-    """Parameters of the architecture (built on the meta device: no memory, no time)."""
-    import torch
-
-    from zoo.models.densenet import DenseNet
-
-    with torch.device("meta"):
-        model = DenseNet(entry.config)
-    return sum(parameter.numel() for parameter in model.parameters())
+    """Trainable parameters of the architecture, counted from the config (no model is built)."""
+    config = entry.config
+    kernel = 7 if config.stem == "imagenet" else 3
+    total = 3 * config.num_init_features * kernel * kernel
+    if config.stem == "imagenet":
+        total += 2 * config.num_init_features  # norm0
+    bottleneck = config.bn_size * config.growth_rate
+    widths = config.block_widths()
+    for index, num_layers in enumerate(config.block_config):
+        channels = widths[index][0]
+        for _ in range(num_layers):
+            total += 2 * channels + channels * bottleneck + 2 * bottleneck + bottleneck * config.growth_rate * 9
+            channels += config.growth_rate
+        if index != len(config.block_config) - 1:
+            total += 2 * channels + channels * widths[index + 1][0]  # transition norm + conv
+    total += 2 * config.num_features + config.num_features * config.num_classes + config.num_classes
+    return total
 
 
 def model_status(entry: ModelEntry, settings: Settings) -> ModelStatus:

@@ -1,0 +1,117 @@
+"""densenet-zoo list / info / download / verify / manifest pin / demo."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from checkpoints import lua_checkpoint_bytes, sha256
+from click.testing import CliRunner
+from manifests import TINY_CONFIG, url_source, write_manifest
+
+from zoo.cli import main
+
+pytest.importorskip("converters.export", reason="the converter (converters.export) is not available")
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def tiny(server, tmp_path, monkeypatch):
+    content = lua_checkpoint_bytes(tmp_path, TINY_CONFIG)
+    url = server.add_file("/tiny.t7", content)
+    manifest = write_manifest(tmp_path / "manifest.json", {"tiny": [url_source(url, "tiny.t7", None)]})
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
+    return manifest, content
+
+
+def home():
+    return Path(os.environ["DENSENET_ZOO_HOME"])
+
+
+def test_list_shows_the_eight_published_models():
+    result = run("list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["name", "params", "top-1", "err", "size", "cached"]
+    assert lines[1].split() == ["densenet121", "8.0M", "25.0%", "64.5", "MB", "no"]
+    assert lines[8].split()[:3] == ["densenet264_k48_cosine", "72.7M", "20.4%"]
+    rows = json.loads(run("list", "--json").output)
+    assert [row["name"] for row in rows][-1] == "densenet264_k48_cosine"
+
+
+def test_info_names_sources_and_cache_paths():
+    result = run("info", "densenet232")
+    assert result.exit_code == 0
+    assert "0By1NwtA2JPGzdkRDaWQ5M3VHTDg" in result.output and "0-yl4XWJ2J6GZaF6RPj43QHQ" in result.output
+    assert "21.2% (DenseNet README table, 224x224 1-crop)" in result.output
+    assert str(home() / "densenet_232_k48.t7") in result.output
+    assert json.loads(run("info", "densenet232", "--json").output)["num_params"] > 50_000_000
+
+
+def test_unknown_names_are_a_clean_error():
+    result = run("info", "densenet999")
+    assert result.exit_code == 1 and "Error: unknown model 'densenet999'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_download_warns_on_first_use_then_list_and_verify(tiny):
+    result = CliRunner().invoke(main, ["download", "tiny", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "WARNING:" in result.stderr and "no published sha256" in result.stderr
+    assert run("list").output.splitlines()[1].split()[-1] == "converted"
+    verified = run("verify")
+    assert verified.exit_code == 0 and verified.output.count("OK ") == 2
+    converted = next(home().glob("tiny-*.safetensors"))
+    raw = bytearray(converted.read_bytes())
+    raw[-1] ^= 0xFF
+    converted.write_bytes(bytes(raw))
+    failed = run("verify", "tiny")
+    assert failed.exit_code == 1 and "FAIL" in failed.output and "1 of 2 cached files failed" in failed.output
+
+
+def test_download_from_a_mirror_directory(tiny, tmp_path, server, monkeypatch):
+    manifest, content = tiny
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "tiny.t7").write_bytes(content)
+    monkeypatch.setenv("DENSENET_ZOO_OFFLINE", "1")
+    result = run("download", "--all", "--mirror", str(mirror), "-q")
+    assert result.exit_code == 0, result.output
+    assert server.requests == []
+
+
+def test_manifest_pin_writes_the_hash_then_strict_mode_accepts_it(tiny, monkeypatch):
+    manifest, content = tiny
+    result = run("manifest", "pin", "tiny", "--manifest", str(manifest), "-q")
+    assert result.exit_code == 0, result.output
+    source = json.loads(manifest.read_text())["models"]["tiny"]["sources"][0]
+    assert source["sha256"] == sha256(content) and source["size"] == len(content)
+    monkeypatch.setenv("DENSENET_ZOO_STRICT", "1")
+    assert run("download", "tiny", "-q").exit_code == 0
+    again = run("manifest", "pin", "tiny", "--manifest", str(manifest))
+    assert again.exit_code == 1 and "already has a full sha256" in again.output
+
+
+def test_manifest_pin_refuses_a_file_that_does_not_convert(server, tmp_path, monkeypatch):
+    url = server.add_file("/junk.t7", b"\x04\x00\x00\x00" + os.urandom(5000))
+    manifest = write_manifest(tmp_path / "manifest.json", {"tiny": [url_source(url, "junk.t7", None)]})
+    before = manifest.read_text()
+    result = run("manifest", "pin", "tiny", "--manifest", str(manifest))
+    assert result.exit_code == 1 and "does not convert to tiny" in result.output
+    assert manifest.read_text() == before
+    assert list(home().iterdir()) == []  # the first-use file and its pin are gone
+
+
+def test_demo_runs_the_whole_chain_offline(server):
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    for step in ("registry entry", "local mirror", "verified", "converted", "loaded", "classified"):
+        assert step in result.output
+    top5 = [line for line in result.output.splitlines() if line.strip().startswith(("1.", "2.", "3.", "4.", "5.")) and "class" in line]
+    assert len(top5) == 5
+    assert server.requests == []
+    quiet = run("demo", "--quiet")
+    assert quiet.exit_code == 0 and quiet.output.splitlines()[1:] == result.output.splitlines()[-5:]
