@@ -43,6 +43,10 @@ def test_ten_crop_both_kinds(jpeg_path):
     for kind in ("torch7", "torchvision"):
         out = zoo.transforms(kind=kind, ten_crop=True)(jpeg_path)
         assert out.shape == (10, 3, 224, 224)
+    ten = zoo.transforms(ten_crop=True)(jpeg_path)
+    expected = Compose(validation_transform(ten_crop=True).transforms)(load_image(jpeg_path))
+    assert float((ten - expected).abs().max()) <= 1e-6
+    assert torch.equal(ten[0], zoo.transforms()(jpeg_path))
 
 
 def test_torchvision_kind_is_torchvision_standard_pipeline(jpeg_path):

@@ -50,8 +50,8 @@ class EvalTransform:
     def __call__(self, image: Any) -> torch.Tensor:
         if self.kind != "torch7":
             return self._transform(self._pil_input(image))
-        if isinstance(image, (str, os.PathLike)) and isinstance(self._transform.crop, CenterCrop):
-            fused = _torch7_center_crop_from_jpeg(os.fspath(image), self._transform)
+        if isinstance(image, (str, os.PathLike)):
+            fused = _torch7_from_jpeg(os.fspath(image), self._transform)
             if fused is not None:
                 return fused
         return self._transform(self._torch7_input(image))
@@ -86,8 +86,9 @@ class EvalTransform:
         return f"EvalTransform(kind={self.kind!r}, ten_crop={self.ten_crop}, transform={self._transform!r})"
 
 
-def _torch7_center_crop_from_jpeg(path: str, transform: ValidationTransform) -> Optional[torch.Tensor]:
-    """The fast path for RGB and grayscale JPEGs: ``transform(load_image(path))`` computed on the crop only.
+def _torch7_from_jpeg(path: str, transform: ValidationTransform) -> Optional[torch.Tensor]:
+    """The fast path for RGB and grayscale JPEGs: ``transform(load_image(path))``, for a centre crop
+    computed on the cropped pixels only.
 
     PIL decodes with libjpeg-turbo at torch/image's settings (the pixels equal ``load_image``'s),
     crops the source window the centre crop depends on, transposes it (cheap on PIL's 4-byte
@@ -110,8 +111,13 @@ def _torch7_center_crop_from_jpeg(path: str, transform: ValidationTransform) -> 
     width, height = image.size
     scale, crop = transform.scale, transform.crop
     target = scaled_size(width, height, scale.size) or (width, height)
-    left, top = center_offsets(target[0], target[1], crop.size)
-    plan = region_plan(width, height, target[0], target[1], scale.mode, left, top, crop.size, crop.size)
+    if isinstance(crop, CenterCrop):
+        left, top = center_offsets(target[0], target[1], crop.size)
+        region_size = (crop.size, crop.size)
+    else:  # TenCrop needs the whole scaled image
+        left, top = 0, 0
+        region_size = target
+    plan = region_plan(width, height, target[0], target[1], scale.mode, left, top, *region_size)
     box = (plan.columns[0], plan.rows[0], plan.columns[1], plan.rows[1])
     window = image if box == (0, 0, width, height) else image.crop(box)
     if window.mode != "RGB":
@@ -119,8 +125,8 @@ def _torch7_center_crop_from_jpeg(path: str, transform: ValidationTransform) -> 
     window = window.transpose(Image.Transpose.TRANSPOSE)
     pixels = torch.frombuffer(bytearray(window.tobytes("raw", "RGBX")), dtype=torch.uint8)
     pixels = pixels.view(box[2] - box[0], box[3] - box[1], 4)
-    region = scale_region_width_major(pixels, plan)[:3].contiguous()
-    return transform.normalize(region)
+    region = transform.normalize(scale_region_width_major(pixels, plan)[:3].contiguous())
+    return region if isinstance(crop, CenterCrop) else crop(region)
 
 
 def transforms(name: Optional[str] = None, kind: str = "torch7", ten_crop: bool = False) -> EvalTransform:

@@ -65,7 +65,7 @@ BYTE_TO_FLOAT = float(np.float32(1.0 / 255.0))
 class AxisPlan:
     """One axis pass of ``image.scale``: ``out[..., d] = sum_t weights[d, t] * src[..., index[d, t]]``.
 
-    ``index`` is ``[dst, taps]`` int64, ``weights`` is ``[dst, taps]`` float32; unused taps have
+    ``index`` is ``[dst, taps]`` int32, ``weights`` is ``[dst, taps]`` float32; unused taps have
     weight 0 and a valid index. ``identity`` marks the equal-length copy.
     """
 
@@ -188,12 +188,13 @@ def axis_plan(src_len: int, dst_len: int, mode: str) -> AxisPlan:
     if src_len < 1 or dst_len < 1:
         raise ValueError(f"image_scale: lengths must be >= 1, got src={src_len} dst={dst_len}")
     if src_len == dst_len:
-        index = torch.arange(dst_len).unsqueeze(1)
+        index = torch.arange(dst_len, dtype=torch.int32).unsqueeze(1)
         return AxisPlan(src_len, dst_len, index, torch.ones(dst_len, 1), identity=True)
     taps = _cubic_taps if mode == "bicubic" else _linear_taps
     index, weights = taps(src_len, dst_len)
     return AxisPlan(
-        src_len, dst_len, torch.from_numpy(index), torch.from_numpy(weights.astype(np.float32)), False
+        src_len, dst_len, torch.from_numpy(index.astype(np.int32)), torch.from_numpy(weights.astype(np.float32)),
+        False,
     )
 
 
@@ -208,7 +209,7 @@ def _apply_plan(source: torch.Tensor, plan: AxisPlan, dim: int) -> torch.Tensor:
         return source
     channels, height, width = source.shape
     source = source.contiguous()
-    taps = plan.index.to(torch.int32)
+    taps = plan.index
     if dim == 2:
         lines = source.view(channels * height, width).t().contiguous()  # [W, C*H]
         resampled = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=plan.weights, mode="sum")
@@ -487,13 +488,15 @@ class TenCrop:
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         size = self.size
         width, height = img.shape[-1], img.shape[-2]
-        crops = []
-        for view in (img, hflip(img)):
-            crops.append(self._center(view))
-            crops.append(image_crop(view, 0, 0, size, size))
-            crops.append(image_crop(view, width - size, 0, width, size))
-            crops.append(image_crop(view, 0, height - size, size, height))
-            crops.append(image_crop(view, width - size, height - size, width, height))
+        if width < size or height < size:
+            raise ValueError(f"image.crop: {size}x{size} crops go outside an image of {width}x{height}")
+        left, top = center_offsets(width, height, size)
+        corners = [(left, top), (0, 0), (width - size, 0), (0, height - size), (width - size, height - size)]
+        crops = [
+            view[..., y : y + size, x : x + size]  # views; torch.stack makes the one copy
+            for view in (img, hflip(img))
+            for x, y in corners
+        ]
         return torch.stack(crops)
 
     def __repr__(self) -> str:
