@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from converters import t7
 from fixtures import fixture_path
 
 
 def load_reference(name: str) -> torch.Tensor:
-    """The tensor stored in ``torch7/image/<name>`` as a torch tensor with its own memory."""
-    path = fixture_path("torch7", "image", name)
-    try:
-        from converters import t7
-
-        return t7.load(path).torch()
-    except (ImportError, AttributeError):  # converters.t7 not available: torchfile reads these plain tensors
-        import torchfile
-
-        return torch.from_numpy(torchfile.load(str(path)).copy())
+    """The tensor stored in ``torch7/image/<name>``, read with the project's own Torch7 reader."""
+    return t7.load(fixture_path("torch7", "image", name)).torch()
