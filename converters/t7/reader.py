@@ -294,7 +294,7 @@ class T7Reader(torchfile.T7Reader):
             if value is _UNDER_CONSTRUCTION:
                 raise self.error(
                     "a reference to a finished object",
-                    f"a reference to object #{index}, which is still being read (a tensor or storage cannot contain itself)",
+                    f"a reference to object #{index}, which is still being read (tensors, storages and other class-handler objects cannot contain themselves)",
                     start + 4,
                 )
             return value
