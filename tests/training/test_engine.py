@@ -109,3 +109,29 @@ def test_fine_tuning_replaces_the_classifier_and_freezes_features(tmp_path):
     assert features and all(torch.equal(before[key], after[key]) for key in features)  # BN statistics too
     with pytest.raises(ValueError, match="freeze_features"):
         TrainConfig(data="synthetic", freeze_features=True)
+
+
+@pytest.mark.parametrize(("amp", "channels_last", "accumulate"), [("bf16", True, 1), ("fp16", False, 2)])
+def test_mixed_precision_channels_last_and_accumulation_run(tmp_path, amp, channels_last, accumulate):
+    result = train(tiny_run(tmp_path, epochs=1, amp=amp, channels_last=channels_last, accumulate=accumulate))
+    assert result.status == "finished" and result.global_step == 4
+    checkpoint = load_checkpoint(tmp_path)
+    assert (checkpoint["scaler"] is not None) == (amp == "fp16")
+    assert all(torch.isfinite(tensor).all() for tensor in checkpoint["model"].values() if tensor.is_floating_point())
+
+
+def test_memory_efficient_model_trains_like_the_plain_one(tmp_path):
+    plain = train(tiny_run(tmp_path / "plain", epochs=1))
+    efficient = train(tiny_run(tmp_path / "efficient", epochs=1, memory_efficient=True))
+    assert efficient.status == plain.status == "finished"
+    left, right = final_state(tmp_path / "plain")[0], final_state(tmp_path / "efficient")[0]
+    for key in left:
+        torch.testing.assert_close(left[key], right[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_resume_with_a_different_number_of_loader_workers(tmp_path):
+    whole = train(tiny_run(tmp_path / "whole", epochs=2))
+    train(tiny_run(tmp_path / "parts", epochs=2, stop_after=3))
+    train(tiny_run(tmp_path / "parts", resume=str(tmp_path / "parts"), workers=2))  # persistent decode workers
+    assert whole.global_step == 8
+    assert_bitwise_equal(final_state(tmp_path / "whole")[0], final_state(tmp_path / "parts")[0])
