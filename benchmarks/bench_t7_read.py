@@ -243,7 +243,7 @@ def generate(path: Path) -> None:
     t7.save(root, path)
     save_s = time.perf_counter() - start
     objects = sum(1 for _ in t7.iter_tree(root))
-    print(f"checkpoint: {path.stat().st_size / 1e6:.1f} MB, {objects} tables/objects/tensors/storages "
+    print(f"checkpoint: {path.stat().st_size / 1e6:.1f} MB = {path.stat().st_size / 2**20:.1f} MiB, {objects} tables/objects/tensors/storages "
           f"(built in {build_s:.2f} s, written by t7.save in {save_s:.2f} s)", flush=True)
 
 

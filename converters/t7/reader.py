@@ -199,35 +199,13 @@ class T7Reader(torchfile.T7Reader):
     def read_boolean(self) -> bool:
         return self.read_int() == 1
 
-    def read_bytes(self, size: int, what: str = "string") -> bytes:
-        """``size`` raw bytes (after checking they exist)."""
-        offset = self.position - 4
-        self._check_count(size, 1, f"{what} length", offset)
-        position = self.position
-        self.position = position + size
-        return bytes(self.buffer[position : position + size])
-
     def read_string(self, disable_utf8: bool = False) -> str | bytes:
         """A Lua string: ``str`` when it is valid UTF-8, else ``bytes`` (raw bytes if ``disable_utf8``)."""
-        size = self.read_int()
-        raw = self.read_bytes(size)
+        raw = self.raw_string()
         if disable_utf8:
             return raw
-        cached = self._string_cache.get(raw)
-        if cached is not None:
-            return cached
-        try:
-            text: str | bytes = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw
-        if size <= 64:
-            self._string_cache[raw] = text
-        return text
-
-    # -- objects -------------------------------------------------------------------------
-    def memoize(self, index: int, value: Any) -> None:
-        """Make ``value`` the object for reference ``index`` (call before reading nested objects)."""
-        self.objects[index] = value
+        text = self._string_cache.get(raw)
+        return _decode(raw, self._string_cache) if text is None else text
 
     def raw_string(self, what: str = "string") -> bytes:
         """A length-prefixed byte string (``read_string`` without decoding)."""
@@ -245,6 +223,11 @@ class T7Reader(torchfile.T7Reader):
         self.position = stop
         return bytes(buffer[begin:stop])
 
+    # -- objects -------------------------------------------------------------------------
+    def memoize(self, index: int, value: Any) -> None:
+        """Make ``value`` the object for reference ``index`` (call before reading nested objects)."""
+        self.objects[index] = value
+
     def read_obj(self) -> Any:
         """Read the next serialized Lua value (the hot loop: primitives are inlined)."""
         buffer = self.buffer
@@ -256,9 +239,7 @@ class T7Reader(torchfile.T7Reader):
 
         if typeidx == TYPE_STRING:
             self.position = start + 4
-            raw = self.raw_string()
-            text = self._string_cache.get(raw)
-            return _decode(raw, self._string_cache) if text is None else text
+            return self.read_string()
         if typeidx == TYPE_NUMBER:
             try:
                 (value,) = _DOUBLE.unpack_from(buffer, start + 4)
