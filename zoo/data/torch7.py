@@ -21,7 +21,9 @@ height. One axis pass (``scaleCubic_rowcol`` / ``scaleLinear_rowcol``) works as 
 
 Each pass is linear in the source line, so it is precomputed once per ``(src, dst, mode)`` as
 tap indices and float32 weights (derived from exactly the float32 positions C computes) and applied
-as a few gathers and fused multiply-adds. The result agrees with the C loops to a few float32 ulps.
+as one fused gather-multiply-add per pass (``embedding_bag`` with per-sample weights over the rows
+of a 2-D view). The result agrees with the C loops to a few float32 ulps (tested <= 1e-5; in
+practice <= 4e-7 on [0, 1] images).
 Because every output pixel depends only on its own taps, :class:`ValidationTransform` computes only
 the pixels that survive the centre crop; that is exact, not an approximation.
 """
@@ -209,18 +211,16 @@ def _apply_plan(source: torch.Tensor, plan: AxisPlan, dim: int) -> torch.Tensor:
         return source
     channels, height, width = source.shape
     source = source.contiguous()
-    taps = plan.index
+    taps, weights = plan.index.to(source.device), plan.weights.to(source.device)
     if dim == 2:
         lines = source.view(channels * height, width).t().contiguous()  # [W, C*H]
-        resampled = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=plan.weights, mode="sum")
+        resampled = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=weights, mode="sum")
         return resampled.t().contiguous().view(channels, height, plan.dst_len)
     lines = source.view(channels * height, width)
     if channels > 1:
-        offsets = torch.arange(channels, dtype=torch.int32).mul_(height).view(-1, 1, 1)
+        offsets = torch.arange(channels, dtype=torch.int32, device=source.device).mul_(height).view(-1, 1, 1)
         taps = (taps.unsqueeze(0) + offsets).view(-1, taps.shape[1])
-        weights = plan.weights.repeat(channels, 1)
-    else:
-        weights = plan.weights
+        weights = weights.repeat(channels, 1)
     resampled = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=weights, mode="sum")
     return resampled.view(channels, plan.dst_len, width)
 
@@ -249,8 +249,8 @@ def image_scale(
 
     Torch's argument order: width first. Non-integral sizes are truncated and sizes below 1 become
     1, as ``image.scale`` does. A uint8 tensor is first mapped to [0, 1] as ``image.load`` does.
-    The result is float32, not clamped (bicubic over- and undershoots) and never shares memory
-    with ``img`` unless both sizes are unchanged.
+    The result is float32, not clamped (bicubic over- and undershoots), computed on ``img``'s
+    device (only CPU is tested), and never shares memory with ``img``.
     """
     planes, squeeze = _as_float_planes(img)
     dst_width = max(int(width), 1)
