@@ -41,7 +41,7 @@ from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
 from zoo.training.distributed import DistributedContext, init_distributed
 from zoo.training.export import export_weights
-from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb, topk_correct
+from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb, topk_hits
 from zoo.training.optim import build_optimizer, set_lr
 from zoo.training.schedule import LRSchedule
 
@@ -301,7 +301,7 @@ class Trainer:
 
     def _train_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stop: StopFlag) -> dict[str, float]:
         config = self.config
-        losses, counts, correct1, correct5 = [], 0, 0, 0
+        losses, hits, counts = [], [], 0
         for position, (images, targets) in enumerate(batches):
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
@@ -317,21 +317,21 @@ class Trainer:
                 else:
                     scaled.backward()
             losses.append(loss.detach())
-            top1, top5 = topk_correct(output.detach(), targets)
-            correct1 += top1
-            correct5 += top5
+            hits.append(topk_hits(output.detach(), targets))
             counts += targets.shape[0]
         loss_value = torch.stack(losses).mean()
+        # One all-reduce agrees on stopping across ranks; one device-to-host copy per step for everything.
         flags = torch.stack([(~torch.isfinite(loss_value)).float(), torch.tensor(float(stop.signum), device=loss_value.device)])
         flags = self.context.all_reduce_max(flags)
-        if flags[0].item() > 0:
+        nonfinite, signum, loss_host, top1, top5 = torch.cat([flags, loss_value.view(1).float(), torch.stack(hits).sum(0).float()]).tolist()
+        if nonfinite > 0:
             self.optimizer.zero_grad(set_to_none=True)
             if self.last_checkpoint is not None:
                 kept = f"The last good checkpoint (epoch {self.last_checkpoint[0]}, step {self.last_checkpoint[1]}) is kept at {self.out / CHECKPOINT_NAME}."
             else:
                 kept = "No checkpoint had been written yet."
             raise NonFiniteLossError(
-                f"the training loss became {loss_value.item()} at epoch {self.epoch}, iteration {self.step + 1}"
+                f"the training loss became {loss_host} at epoch {self.epoch}, iteration {self.step + 1}"
                 f" (lr {self.optimizer.param_groups[0]['lr']:.6g}); stopped before applying that step. {kept}"
                 " Lower --lr, prefer --amp bf16 over fp16, or check the data for NaN/inf values."
             )
@@ -341,7 +341,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return {"loss": loss_value.item(), "count": counts, "top1": correct1, "top5": correct5, "signal": int(flags[1].item())}
+        return {"loss": loss_host, "count": counts, "top1": int(top1), "top5": int(top5), "signal": int(signum)}
 
     def validate(self) -> dict[str, float] | None:
         """Top-1/top-5 accuracy (%) on the validation split with ``zoo.evaluation.evaluate`` (all ranks)."""

@@ -14,12 +14,15 @@ import torch
 from torch import Tensor
 
 
-def topk_correct(output: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
-    """How many rows of ``output`` have ``target`` among their ``k`` largest scores, for each ``k``."""
+def topk_hits(output: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> Tensor:
+    """For each ``k``, how many rows of ``output`` have ``target`` among their ``k`` largest scores.
+
+    Returned as a tensor on ``output``'s device, so training does not wait for the GPU here.
+    """
     max_k = min(max(ks), output.shape[1])
     predicted = output.topk(max_k, dim=1).indices
     hits = predicted.eq(target.view(-1, 1))
-    return [int(hits[:, : min(k, max_k)].any(dim=1).sum()) for k in ks]
+    return torch.stack([hits[:, : min(k, max_k)].any(dim=1).sum() for k in ks])
 
 
 def gpu_memory_mb(device: torch.device) -> float | None:
