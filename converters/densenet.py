@@ -227,10 +227,10 @@ def drop_file_pages(array: np.ndarray) -> None:
     heap memory, where MADV_DONTNEED would discard data). Keeps peak RSS near
     the output size when a large checkpoint is streamed.
     """
-    base = array
-    while base is not None and not isinstance(base, (np.memmap,)) and not _is_mmap(base):
-        base = getattr(base, "base", None)
-    if base is None or _MADVISE is None:
+    base: Any = array
+    while base is not None and not isinstance(base, np.memmap) and not _is_mmap(base):
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+    if base is None or _MADVISE is None or array.nbytes < _PAGE_SIZE:
         return
     address = array.__array_interface__["data"][0]
     page = _PAGE_SIZE
