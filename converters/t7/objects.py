@@ -12,6 +12,7 @@ and cyclic tables survive a load/save round trip.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Iterator
 
 import numpy as np
@@ -181,21 +182,22 @@ def view_problem(typename: str, size: tuple[int, ...], stride: tuple[int, ...], 
         return f"{len(size)} sizes but {len(stride)} strides"
     if offset < 0:
         return f"negative storage offset {offset}"
-    if any(extent < 0 for extent in size):
-        return f"negative size {size}"
-    if any(step < 0 for step in stride):
-        return f"negative stride {stride}"
+    if size:
+        if min(size) < 0:
+            return f"negative size {size}"
+        if min(stride) < 0:
+            return f"negative stride {stride}"
     if storage is None:
         if size and math.prod(size) > 0:
             return f"a tensor of size {size} without a storage"
         return None
-    if not isinstance(storage, T7Storage):
+    if type(storage) is not T7Storage and not isinstance(storage, T7Storage):
         return f"{type(storage).__name__} instead of a storage"
     if storage.typename != STORAGE_OF_TENSOR[typename]:
         return f"a {storage.typename} under a {typename}"
     if not size or 0 in size:
         return None
-    last = offset + sum((extent - 1) * step for extent, step in zip(size, stride))
+    last = offset + sum(map(operator.mul, size, stride)) - sum(stride)
     if last >= storage.size:
         return f"a view reaching element {last} of a storage with {storage.size} elements"
     return None

@@ -128,7 +128,7 @@ class T7Reader(torchfile.T7Reader):
         self.max_depth = max_depth
         self.depth = 0
         self._string_cache: dict[bytes, str | bytes] = {}
-        self._class_cache: dict[tuple[bytes, bytes], _ClassInfo] = {}
+        self._class_cache: dict[bytes, _ClassInfo] = {}  # raw header bytes -> class
 
     # -- errors ------------------------------------------------------------------------
     def error(self, expected: str, found: str, offset: int | None = None, hint: str | None = None) -> T7FormatError:
@@ -371,19 +371,27 @@ class T7Reader(torchfile.T7Reader):
 
     def _read_class(self) -> _ClassInfo:
         """The class name, version and reader of a Torch object header (cached per distinct header)."""
+        buffer = self.buffer
         offset = self.position
+        # fast path: a "V n" header and a name, both inside the buffer
+        try:
+            (header_size,) = _INT.unpack_from(buffer, offset)
+            name_at = offset + 4 + header_size
+            (name_size,) = _INT.unpack_from(buffer, name_at)
+        except struct.error:
+            header_size = name_size = -1
+        if 0 <= header_size and 0 <= name_size and name_at + 4 + name_size <= self.end:
+            key = bytes(buffer[offset : name_at + 4 + name_size])
+            info = self._class_cache.get(key)
+            if info is not None:
+                self.position = name_at + 4 + name_size
+                return info
         header = self.raw_string("class version")
-        if header.startswith(b"V "):
-            raw_name = self.raw_string("class name")
-        else:
-            raw_name = b""
-        key = (header, raw_name)
-        info = self._class_cache.get(key)
-        if info is None:
-            info = _class_info(header, raw_name)
-            if isinstance(info, str):
-                raise self.error(info, repr(header[:40] if raw_name or not header else raw_name[:40]), offset)
-            self._class_cache[key] = info
+        raw_name = self.raw_string("class name") if header.startswith(b"V ") else b""
+        info = _class_info(header, raw_name)
+        if isinstance(info, str):
+            raise self.error(info, repr(raw_name[:40] if raw_name else header[:40]), offset)
+        self._class_cache[bytes(buffer[offset : self.position])] = info
         return info
 
     def _read_torch_object(self, index: int) -> Any:
