@@ -40,6 +40,10 @@ class T7FormatError(T7Error):
         )
         super().__init__(f"{self.source}: at byte {offset}: expected {expected}, found {found} ({self.hint})")
 
+    def __reduce__(self) -> tuple:
+        # picklable (e.g. raised in a worker process)
+        return (type(self), (self.expected, self.found, self.offset, self.source, self.hint))
+
 
 class T7WriteError(T7Error, ValueError):
     """An object that cannot be written in the Torch7 format (the message says which and where)."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import mmap
 import os
+import stat
 import struct
 from typing import Any, Callable
 
@@ -542,9 +543,9 @@ def load(path: str | os.PathLike[str], lazy: bool = True, *, max_depth: int = DE
     :class:`T7FormatError` for malformed files and ``OSError`` for unreadable ones.
     """
     with open(path, "rb") as handle:
-        if lazy:
-            size = os.fstat(handle.fileno()).st_size
-            buffer: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        else:
+        status = os.fstat(handle.fileno())
+        if lazy and stat.S_ISREG(status.st_mode) and status.st_size:
+            buffer: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        else:  # eager, empty, or not a regular file (a pipe cannot be mapped)
             buffer = handle.read()
     return T7Reader(buffer, path, max_depth).read_root()

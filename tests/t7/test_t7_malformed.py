@@ -170,3 +170,35 @@ def test_cycles_through_tables_and_objects_are_fine() -> None:
     instance = t7.loads(blob)
     assert instance["me"] is instance and instance["fields"] is instance.fields
     assert t7.dumps(instance) == blob
+
+
+def test_format_error_attributes_and_pickling(tmp_path) -> None:
+    import pickle
+
+    path = tmp_path / "short.t7"
+    path.write_bytes(table_header(1, 1) + string("key"))
+    with pytest.raises(t7.T7FormatError) as caught:
+        t7.load(path)
+    error = caught.value
+    assert error.offset == len(table_header(1, 1) + string("key"))
+    assert error.source == str(path) and "type id" in error.expected and "end of the file" in error.found
+    clone = pickle.loads(pickle.dumps(error))
+    assert str(clone) == str(error) and clone.offset == error.offset
+
+
+def test_empty_file_and_pipes(tmp_path) -> None:
+    import os
+
+    empty = tmp_path / "empty.t7"
+    empty.write_bytes(b"")
+    with pytest.raises(t7.T7FormatError, match="at byte 0"):
+        t7.load(empty)
+    if not os.path.isdir("/dev/fd"):
+        return
+    read_end, write_end = os.pipe()
+    os.write(write_end, table_header(1, 1) + string("a") + number(2))
+    os.close(write_end)
+    try:
+        assert t7.load(f"/dev/fd/{read_end}") == {"a": 2}
+    finally:
+        os.close(read_end)
