@@ -97,6 +97,11 @@ class T7Writer:
             self.write_obj(bool(value))
         elif isinstance(value, numbers.Real) or _is_numpy_scalar(value):
             self.pending += _INT_DOUBLE.pack(TYPE_NUMBER, self._as_double(value))
+        elif hasattr(value, "__array__"):
+            raise self.error(
+                f"{type(value).__name__} values are not written implicitly; "
+                "wrap arrays with T7Tensor.from_numpy(array) or T7Storage.from_numpy(array)"
+            )
         else:
             raise self.error(f"{type(value).__name__} values have no Torch7 representation")
 

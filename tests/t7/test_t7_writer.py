@@ -97,7 +97,7 @@ def test_numbers_strings_booleans_tables() -> None:
     assert table_key == {"k": 1} and loaded[table_key] == "by table"
 
 
-@pytest.mark.parametrize("bad", [2**53 + 1, 10**400, object(), {None: 1}, "\ud800"])
+@pytest.mark.parametrize("bad", [2**53 + 1, 10**400, object(), {None: 1}, "\ud800", np.zeros(3)])
 def test_unwritable_values_raise_write_errors(bad) -> None:
     with pytest.raises(t7.T7WriteError) as caught:
         t7.dumps(t7.T7Table({"field": t7.T7Table({"inner": bad})}))
