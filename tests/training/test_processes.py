@@ -107,17 +107,17 @@ def run_two_ranks(settings):
 
 def test_two_process_gloo_run_killed_and_resumed_matches_the_whole_run(tmp_path):
     killed_dir = tmp_path / "killed"
-    returncode, _, stderr = start_and_signal(torchrun(*cli_arguments(killed_dir, samples=128), "--checkpoint-every", "5"), killed_dir)
+    returncode, _, stderr = start_and_signal(torchrun(*cli_arguments(killed_dir, samples=256), "--checkpoint-every", "5"), killed_dir)
     assert returncode != 0, stderr[-3000:]
     stopped = load_checkpoint(killed_dir)
     assert stopped["world_size"] == 2 and len(stopped["rng_states"]) == 2
-    assert 0 < stopped["global_step"] < 24, "the run should have been stopped part-way"  # 128 / 2 ranks / 8 per step x 3 epochs
+    assert 0 < stopped["global_step"] < 48, "the run should have been stopped part-way"  # 256 / 2 ranks / 8 per step x 3 epochs
     run_two_ranks(dict(data="synthetic", resume=str(killed_dir), out=str(killed_dir), workers=0, progress=False))
     whole = dict(
         arch="tiny", model_config=TINY, data="synthetic", out=str(tmp_path / "whole"), epochs=3, batch_size=16, lr=0.05,
-        lr_shape="cosine", synthetic_samples=128, synthetic_classes=4, image_size=12, workers=0, seed=3, progress=False,
+        lr_shape="cosine", synthetic_samples=256, synthetic_classes=4, image_size=12, workers=0, seed=3, progress=False,
         checkpoint_every=5,
     )
     run_two_ranks(whole)
-    assert load_checkpoint(tmp_path / "whole")["global_step"] == 24
+    assert load_checkpoint(tmp_path / "whole")["global_step"] == 48
     assert_same_weights(tmp_path / "whole", killed_dir)
