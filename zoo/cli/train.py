@@ -41,7 +41,7 @@ from zoo.training.schedule import LR_SHAPES
 @click.option("--channels-last/--no-channels-last", default=False)
 @click.option("--compile/--no-compile", "compile_model", default=False, help="torch.compile the network.")
 @click.option("--accumulate", type=int, default=1, show_default=True, help="Gradient accumulation steps per optimizer step.")
-@click.option("--workers", type=int, default=4, show_default=True, help="Decode workers per process.")
+@click.option("--workers", type=int, default=None, help="Decode workers per process [GPU: cores per process - 1, at most 16; CPU: 0].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--num-classes", type=int, default=None, help="Classifier size (fine-tuning replaces the classifier).")
 @click.option("--pretrained/--no-pretrained", default=False, help="Start from the registry's published weights.")

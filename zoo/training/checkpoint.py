@@ -41,7 +41,8 @@ def capture_rng_state() -> dict[str, Any]:
         "python": [list(item) if isinstance(item, tuple) else item for item in random.getstate()],
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        # this process's GPU only: asking for every GPU would open a context on each of them
+        state["cuda"] = torch.cuda.get_rng_state(torch.cuda.current_device())
     return state
 
 
@@ -61,7 +62,7 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"], torch.cuda.current_device())
 
 
 def save_atomic(payload: dict[str, Any], path: str | os.PathLike) -> Path:

@@ -43,7 +43,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     accumulate: int = 1
-    workers: int = 4
+    workers: int | None = None
     seed: int = 0
     num_classes: int | None = None
     pretrained: bool = False
