@@ -99,3 +99,12 @@ def test_fast_jpeg_path_equals_plain_lua_composition(tmp_path, width, height, mo
     expected = Compose(validation_transform().transforms)(load_image(path))
     assert out.shape == (3, 224, 224) and out.is_contiguous()
     assert float((out - expected).abs().max()) <= 1e-6
+
+
+def test_broken_files_raise_decode_error_from_transforms(tmp_path):
+    from zoo.data.decode import ImageDecodeError
+
+    broken = tmp_path / "broken.JPEG"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 definitely not a complete JPEG")
+    with pytest.raises(ImageDecodeError, match="broken.JPEG"):
+        zoo.transforms(kind="torch7")(broken)

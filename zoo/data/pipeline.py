@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import torch
 
-from zoo.data.decode import ImageDecodeError, JPEG_MAGIC, load_image_uint8, pil_to_uint8
+from zoo.data.decode import JPEG_MAGIC, load_image_uint8, pil_to_uint8
 from zoo.data.torch7 import (
     CenterCrop,
     ValidationTransform,
@@ -93,7 +93,8 @@ def _torch7_from_jpeg(path: str, transform: ValidationTransform) -> Optional[tor
     PIL decodes with libjpeg-turbo at torch/image's settings (the pixels equal ``load_image``'s),
     crops the source window the centre crop depends on, transposes it (cheap on PIL's 4-byte
     pixels) and hands it over as width-major RGBX, so that both ``image.scale`` passes are single
-    fused gathers. Returns None for anything else (CMYK, PNG, ...), which takes the general path.
+    fused gathers. Returns None for anything else (CMYK, PNG, damaged files, ...), which takes the
+    general path.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -106,8 +107,8 @@ def _torch7_from_jpeg(path: str, transform: ValidationTransform) -> Optional[tor
             if image.mode not in ("RGB", "L"):
                 return None
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ImageDecodeError(f"cannot decode image {path!r}: {error}; expected a JPEG or PNG file") from error
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        return None  # the general path decodes what it can (libjpeg tolerates some damage) or explains
     width, height = image.size
     scale, crop = transform.scale, transform.crop
     target = scaled_size(width, height, scale.size) or (width, height)
