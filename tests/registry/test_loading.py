@@ -214,7 +214,9 @@ def _load_in_process(manifest_path, home_dir, queue):
 def test_four_processes_load_the_same_model_with_one_download(server, served_tiny, lua_bytes, tmp_path):
     all_ready = threading.Event()
     server.add_faults("/tiny.t7", Fault.hold_until(all_ready))  # the winner downloads while the others wait
-    context = multiprocessing.get_context("spawn")
+    # Fresh processes like spawn's, forked from a server that imported torch once (4 torch imports take long on CI).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "zoo.registry", "converters.densenet", "checkpoints", "manifests"])
     queue = context.Queue()
     workers = [context.Process(target=_load_in_process, args=(served_tiny, home(), queue)) for _ in range(4)]
     for worker in workers:

@@ -132,8 +132,7 @@ def _convert_checked(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
         from converters.export import load_weights as read_exported
 
         state_dict, _ = read_exported(str(fetched.path))
-    model = DenseNet(entry.config)
-    _load_into(model, state_dict, where=str(fetched.path))
+    _check_fits(entry.config, state_dict, where=str(fetched.path))
     return state_dict
 
 
@@ -177,10 +176,10 @@ def load_pretrained(
         )
     converted = ensure_converted(name, manifest=manifest, settings=settings, session=session)
     state_dict, _ = read_weights(converted.path)
-    model = DenseNet(config)
-    if config.num_classes != entry.config.num_classes:
+    new_classifier = config.num_classes != entry.config.num_classes
+    if new_classifier:
         state_dict = {key: value for key, value in state_dict.items() if not key.startswith("classifier.")}
-    _load_into(model, state_dict, where=str(converted.path), allow_missing_prefix="classifier." if "num_classes" in changed else None)
+    model = _build_with_weights(config, state_dict, str(converted.path), "classifier." if new_classifier else None)
     model.pretrained_weights = {
         "name": name,
         "path": str(converted.path),
@@ -202,8 +201,7 @@ def load(name: str, device: Any = None) -> DenseNet:
 def load_weights(path: str | os.PathLike[str], device: Any = None) -> DenseNet:
     """``zoo.load_weights(path)``: a model from a .t7, .safetensors or .pth file, in eval mode."""
     state_dict, config = read_weights(path)
-    model = DenseNet(config)
-    _load_into(model, state_dict, where=str(path))
+    model = _build_with_weights(config, state_dict, str(path))
     if device is not None:
         model.to(device)
     return model.eval()
@@ -294,15 +292,20 @@ def infer_config(state_dict: dict[str, Any]) -> DenseNetConfig:
         ) from None
 
 
-def _load_into(model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> None:
-    """Strictly load ``state_dict``; old files without ``num_batches_tracked`` get zeros."""
+def _check_fits(config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> dict[str, Any]:
+    """The state dict completed with zero ``num_batches_tracked`` (old files lack it), checked key by key and
+    shape by shape against ``DenseNet(config)``."""
+    return _fit(DenseNet(config), state_dict, where, allow_missing_prefix)
+
+
+def _fit(model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> dict[str, Any]:
     import torch
 
     expected = model.state_dict()
     completed = dict(state_dict)
-    for key, value in expected.items():
+    for key in expected:
         if key.endswith("num_batches_tracked") and key not in completed:
-            completed[key] = torch.zeros_like(value)
+            completed[key] = torch.zeros((), dtype=torch.long)
     missing = [key for key in expected if key not in completed]
     if allow_missing_prefix:
         missing = [key for key in missing if not key.startswith(allow_missing_prefix)]
@@ -323,4 +326,14 @@ def _load_into(model: DenseNet, state_dict: dict[str, Any], where: str, allow_mi
         raise VerificationError(
             f"weights from {where} do not fit the architecture {model.config.to_dict()}: {'; '.join(parts)}"
         )
+    return completed
+
+
+def _build_with_weights(
+    config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None
+) -> DenseNet:
+    """``DenseNet(config)`` holding ``state_dict`` (all of it, or all but ``allow_missing_prefix`` keys)."""
+    model = DenseNet(config)
+    completed = _fit(model, state_dict, where, allow_missing_prefix)
     model.load_state_dict(completed, strict=not allow_missing_prefix)
+    return model
