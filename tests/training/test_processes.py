@@ -65,7 +65,7 @@ def test_sigterm_writes_a_checkpoint_and_the_resumed_run_matches(tmp_path):
     assert "stopped by signal" in stderr and "--resume" in stderr
     stopped = load_checkpoint(out)
     assert 0 < stopped["global_step"] < 48
-    finished = train(TrainConfig(data="synthetic", resume=str(out), out=str(out), workers=0, progress=False))
+    finished = train(TrainConfig(data=None, resume=str(out), out=str(out), workers=0, progress=False))
     assert finished.status == "finished" and finished.global_step == 48
     # the same run uninterrupted, in this process (one thread, as in the subprocesses)
     train(TrainConfig(

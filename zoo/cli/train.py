@@ -27,7 +27,7 @@ from zoo.training.schedule import LR_SHAPES
 @click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--arch", default="densenet121", show_default=True, help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar).")
 @click.option("--model-config", "model_config", default=None, help="A DenseNetConfig as JSON, instead of --arch.")
-@click.option("--data", required=True, help="Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or 'synthetic'.")
+@click.option("--data", default=None, help="Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or 'synthetic' [resume: the run's].")
 @click.option("--dataset", type=click.Choice([name for name in DATASETS if name != "synthetic"]), default="imagenet", show_default=True)
 @click.option("--out", default=None, help="Run folder for checkpoints, metrics and weights [default: the --resume folder, else runs/train].")
 @click.option("--epochs", type=int, default=None, help="Epochs [recipe: 90 ImageNet, 300 CIFAR].")
@@ -71,7 +71,9 @@ def train_command(**options) -> None:
         options["model_config"] = json.loads(options["model_config"])
     if options["out"] is None:
         options["out"] = options["resume"] or "runs/train"
-    if options["drop_rate"] is None and options["dataset"].startswith("cifar") and options["data"] != "synthetic":
+    if options["data"] is None and options["resume"] is None:
+        raise click.UsageError("--data is required (a dataset folder or 'synthetic') unless --resume is given")
+    if options["drop_rate"] is None and options["dataset"].startswith("cifar") and options["data"] not in (None, "synthetic"):
         options["drop_rate"] = cifar_drop_rate(options["augment"])
     if options["arch"] == "densenet121" and options["dataset"].startswith("cifar") and options["model_config"] is None:
         options["arch"] = "densenet_bc_100_12_cifar"

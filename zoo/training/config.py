@@ -28,7 +28,7 @@ class TrainConfig:
     """
 
     arch: str = "densenet121"
-    data: str = "synthetic"
+    data: str | None = "synthetic"
     dataset: str = "imagenet"
     out: str = "runs/train"
     epochs: int | None = None
@@ -68,6 +68,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        if self.data is None and not self.resume:
+            problems.append("data is required: a dataset folder or 'synthetic' (only a resumed run may omit it)")
         if self.data != "synthetic" and self.dataset not in DATASETS:
             problems.append(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.lr_shape is not None and self.lr_shape not in LR_SHAPES:
@@ -111,5 +113,12 @@ class TrainConfig:
         return cls(**{key: value for key, value in values.items() if key in known})
 
     def with_runtime_of(self, other: TrainConfig) -> TrainConfig:
-        """This run's recipe with ``other``'s runtime settings (used when resuming)."""
-        return dataclasses.replace(self, **{name: getattr(other, name) for name in RUNTIME_FIELDS})
+        """This run's recipe with ``other``'s runtime settings (used when resuming).
+
+        ``other.data``, when given, replaces the saved data location (a dataset
+        that moved); the rest of the recipe always comes from the checkpoint.
+        """
+        changes = {name: getattr(other, name) for name in RUNTIME_FIELDS}
+        if other.data is not None:
+            changes["data"] = other.data
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,44 @@
+"""``densenet-zoo train`` through click, in this process."""
+
+import json
+
+from click.testing import CliRunner
+
+from zoo.cli import main
+
+TINY = '{"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem": "cifar"}'
+
+
+def arguments(out, *extra):
+    return [
+        "train", "--data", "synthetic", "--model-config", TINY, "--out", str(out), "--epochs", "2", "--batch-size", "16",
+        "--synthetic-samples", "32", "--synthetic-classes", "3", "--image-size", "12", "--workers", "0", "--lr", "0.05", *extra,
+    ]
+
+
+def test_train_stop_and_resume_without_repeating_the_recipe(tmp_path):
+    runner = CliRunner()
+    first = runner.invoke(main, arguments(tmp_path, "--stop-after", "3", "--quiet"))
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output.strip().splitlines()[-1])["status"] == "stopped"
+    resumed = runner.invoke(main, ["train", "--resume", str(tmp_path), "--workers", "0"])
+    assert resumed.exit_code == 0, resumed.output
+    summary = json.loads(resumed.output.strip().splitlines()[-1])
+    assert summary["status"] == "finished" and summary["global_step"] == 4
+    assert "ETA" in resumed.output and "epoch 2/2" in resumed.output  # progress lines (stderr is mixed in here)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {"loss", "top1", "top5", "lr", "images_per_s", "gpu_memory_mb"} <= set(records[0])
+
+
+def test_missing_data_and_bad_values_are_usage_errors(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["train", "--out", str(tmp_path)])
+    assert missing.exit_code == 2 and "--data is required" in missing.output
+    bad = runner.invoke(main, arguments(tmp_path, "--batch-size", "10", "--accumulate", "4"))
+    assert bad.exit_code == 1 and "multiple of 4" in bad.output
+
+
+def test_diverging_run_exits_with_a_clear_message(tmp_path):
+    result = CliRunner().invoke(main, arguments(tmp_path, "--lr", "1e8", "--quiet"))
+    assert result.exit_code == 3
+    assert "the training loss became" in result.output and "Lower --lr" in result.output
