@@ -161,3 +161,39 @@ def test_gradient_payloads_are_never_read() -> None:
     assert trapped > 0
     conversion = convert(root)
     assert conversion.report.ignored_fields["gradWeight"] > 0
+
+
+def test_data_parallel_table_wrapper_is_unwrapped() -> None:
+    root = build_checkpoint(CONFIG, seed=7)
+    wrapper = t7.T7Object("nn.DataParallelTable", t7.T7Table({"modules": t7.T7Table({1: root}), "train": True}))
+    assert convert(wrapper).config == CONFIG
+    root["modules"][3] = t7.T7Object("nn.Tanh", t7.T7Table({"train": True}))
+    from converters import ConversionError
+
+    with pytest.raises(ConversionError, match=r"model\.modules\[1\]\.modules\[3\]"):
+        convert(wrapper)
+
+
+def test_old_spatial_convolution_mm_with_2d_weights() -> None:
+    root = build_checkpoint(CONFIG, seed=8)
+    expected = convert(root).state_dict
+    for conv in _modules(root, "SpatialConvolution"):
+        weight = conv["weight"]
+        flat_size = (weight.size[0], weight.numel() // weight.size[0])
+        conv.fields["weight"] = t7.T7Tensor(weight.typename, flat_size, (flat_size[1], 1), weight.storage_offset, weight.storage)
+        conv.typename = "nn.SpatialConvolutionMM"
+    conversion = convert(root)
+    assert conversion.report.module_counts["nn.SpatialConvolutionMM"] > 0
+    assert all(torch.equal(tensor, expected[key]) for key, tensor in conversion.state_dict.items())
+
+
+def test_batchnorm_without_affine_parameters_gets_identity_scale() -> None:
+    root = build_checkpoint(CONFIG, seed=9)
+    norm = root["modules"][2]
+    for name in ("weight", "bias", "gradWeight", "gradBias"):
+        del norm.fields[name]
+    norm.fields["affine"] = False
+    conversion = convert(root)
+    assert torch.equal(conversion.state_dict["features.norm0.weight"], torch.ones(CONFIG.num_init_features))
+    assert torch.equal(conversion.state_dict["features.norm0.bias"], torch.zeros(CONFIG.num_init_features))
+    _assert_matches_reference(root)
