@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import warnings
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable, Optional, Union
 
 import numpy as np
@@ -134,11 +133,3 @@ def load_image(path: PathLike) -> torch.Tensor:
     """``image.load(path, 3, 'float')``: float32 ``[3,H,W]`` RGB in [0, 1] (contiguous)."""
     planes = load_image_uint8(path)
     return torch.empty(planes.shape, dtype=torch.float32).copy_(planes).mul_(BYTE_TO_FLOAT)
-
-
-def image_size(path: PathLike) -> tuple[int, int]:
-    """``(width, height)`` of an image file without decoding its pixels."""
-    from PIL import Image
-
-    with Image.open(Path(path)) as image:
-        return image.size
