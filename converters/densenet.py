@@ -656,6 +656,12 @@ def plan_conversion(root: Any) -> ConversionPlan:
             )
         walker.batchnorm(norm, norm_path, "features.norm5", channels, shift)
         report.final_pool_size = walker.pool(*modules[index + 2], None, None, 0)
+        canonical = (56 if stem == "imagenet" else 32) >> (len(blocks) - 1)
+        if report.final_pool_size != canonical:
+            report.notes.append(
+                f"{modules[index + 2][1]}: the Lua model ends with {report.final_pool_size}x{report.final_pool_size} average "
+                f"pooling, zoo.DenseNet pools globally; they agree when the final feature map is that size"
+            )
         reshape, reshape_path = walker.expect(modules, index + 3, "reshape", path)
         sizes = reshape.get("size")
         reshape_numel = int(np.prod(sizes.numpy())) if isinstance(sizes, (t7.T7Storage, t7.T7Tensor)) else reshape.get("nelement", channels)
