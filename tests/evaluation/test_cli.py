@@ -206,3 +206,37 @@ def test_imagenet_label_space_files():
     names = imagenet_class_names()
     assert names == tuple(_IMAGENET_CATEGORIES)
     assert (names[0], names[1], names[970]) == ("tench", "goldfish", "alp")
+
+
+@pytest.mark.filterwarnings("ignore:.*has no published sha256")
+def test_evaluate_registry_name_through_a_local_mirror(painted_folder, tmp_path, monkeypatch):
+    """MODEL as a registry name: a test manifest, its Torch7 file served from a mirror directory."""
+    from converters import t7
+    from converters.lua_layout import build_checkpoint
+    from zoo.registry import load_weights
+
+    root, _ = painted_folder
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    checkpoint = mirror / "tinynet.t7"
+    t7.save(build_checkpoint(TINY, seed=3), checkpoint)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"schema_version": 1, "models": {"tinynet": {
+        "title": "tiny", "config": TINY.to_dict(), "published": {"top1_error": 42.5, "source": "test"},
+        "sources": [{"type": "url", "url": "http://127.0.0.1:9/tinynet.t7", "filename": "tinynet.t7",
+                     "format": "t7", "sha256": None, "size": None}]}}}))
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
+    monkeypatch.setenv("DENSENET_ZOO_MIRROR", str(mirror))
+    monkeypatch.setenv("DENSENET_ZOO_HOME", str(tmp_path / "cache"))
+    record_path = tmp_path / "registry.json"
+
+    result = CliRunner().invoke(main, ["evaluate", "tinynet", "--data", str(root), "--device", "cpu", "--limit", "1",
+                                       "--json", str(record_path), "-q"])
+
+    assert result.exit_code == 0, result.output
+    record = json.loads(record_path.read_text())
+    assert record["model"] == "tinynet" and record["published_top1_error"] == 42.5
+    assert record["weights_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert (record["images"], record["top1_correct"], record["top5_correct"]) == _reference(
+        load_weights(checkpoint), root, limit=1)
+    assert f"difference {record['top1_error'] - 42.5:+.3f} points" in result.output

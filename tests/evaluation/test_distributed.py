@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch.multiprocessing as mp
 
-from conftest import ColorPrototypeModel, expected_counts, free_port
+from evaluation_helpers import ColorPrototypeModel, expected_counts, free_port
 from zoo.evaluation.distributed import shard_indices
 
 WORLD_SIZE = 2
+LIMIT = 2  # 13 of the 21 painted images: an odd count
 TIMEOUT_S = 120
 
 
@@ -28,7 +29,7 @@ def _worker(rank: int, root: str, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     from zoo.evaluation import evaluate
 
-    result = evaluate(ColorPrototypeModel(), root, batch_size=4, device="cpu", keep_predictions=True)
+    result = evaluate(ColorPrototypeModel(), root, batch_size=4, device="cpu", limit=LIMIT, keep_predictions=True)
     Path(out_dir, f"rank{rank}.json").write_text(result.to_json())
 
 
@@ -45,8 +46,8 @@ def test_shards_cover_every_index_once():
 
 def test_two_processes_count_like_one(painted_folder, tmp_path):
     root, painted = painted_folder
-    total, top1, top5 = expected_counts(painted)
-    assert total % WORLD_SIZE == 1  # padding by DistributedSampler would count one image twice
+    total, top1, top5 = expected_counts(painted, LIMIT)
+    assert total % WORLD_SIZE == 1 and 0 < top1 < top5 < total  # padding by DistributedSampler would count one image twice
 
     context = mp.start_processes(_worker, args=(str(root), free_port(), str(tmp_path)), nprocs=WORLD_SIZE,
                                  join=False, start_method="spawn")
@@ -66,6 +67,6 @@ def test_two_processes_count_like_one(painted_folder, tmp_path):
 
     from zoo.evaluation import evaluate
 
-    single = evaluate(ColorPrototypeModel(), root, batch_size=4, device="cpu", keep_predictions=True)
+    single = evaluate(ColorPrototypeModel(), root, batch_size=4, device="cpu", limit=LIMIT, keep_predictions=True)
     assert (single.images, single.top1_correct, single.top5_correct) == (total, top1, top5)
     assert records[0]["predictions"] == single.predictions

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import (
+from evaluation_helpers import (
     CLASS_NAMES,
     PROTOTYPES,
     ChannelMeanModel,

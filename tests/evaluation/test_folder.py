@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import PROTOTYPES, save_jpeg
+from evaluation_helpers import PROTOTYPES, save_jpeg
 from zoo.data.folder import DatasetLayoutError, ImageFolder, find_class_root, find_classes
 
 

@@ -202,11 +202,15 @@ def _precision(device: torch.device, allow_tf32: bool) -> Iterator[None]:
 
 def environment(device: torch.device, context: DistributedContext) -> dict[str, Any]:
     """Versions and hardware that a reader of the record needs to judge a number."""
-    import torchvision
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        torchvision_version = version("torchvision")
+    except PackageNotFoundError:  # pragma: no cover - a dependency, but not needed for scoring
+        torchvision_version = None
     info: dict[str, Any] = {
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": torchvision_version,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(device),
