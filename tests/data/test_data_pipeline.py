@@ -13,6 +13,7 @@ from PIL import Image
 
 import zoo
 from zoo.data.decode import load_image
+from zoo.data.pipeline import EvalTransform
 from zoo.data.torch7 import Compose, validation_transform
 
 
@@ -99,6 +100,9 @@ def test_fast_jpeg_path_equals_plain_lua_composition(tmp_path, width, height, mo
     expected = Compose(validation_transform().transforms)(load_image(path))
     assert out.shape == (3, 224, 224) and out.is_contiguous()
     assert float((out - expected).abs().max()) <= 1e-6
+    bilinear = EvalTransform(mode="bilinear")
+    expected = Compose(validation_transform(mode="bilinear").transforms)(load_image(path))
+    assert float((bilinear(path) - expected).abs().max()) <= 1e-6
 
 
 def test_broken_files_raise_decode_error_from_transforms(tmp_path):

@@ -131,12 +131,13 @@ def test_validation_transform_is_scale_normalize_crop():
     assert [type(step) for step in validation_transform(ten_crop=True).transforms][-1] is TenCrop
 
 
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
 @pytest.mark.parametrize("width,height", [(500, 375), (375, 500), (333, 500), (256, 300), (600, 256), (200, 150)])
-def test_fused_validation_equals_plain_composition(width, height):
+def test_fused_validation_equals_plain_composition(width, height, mode):
     generator = torch.Generator().manual_seed(width * height)
     pixels = torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=generator)
     img = pixels.float() * np.float32(1 / 255)
-    transform = validation_transform()
+    transform = validation_transform(mode=mode)
     plain = Compose(transform.transforms)(img)
     assert plain.shape == (3, 224, 224)
     assert torch.equal(transform(img), plain)

@@ -35,13 +35,13 @@ class EvalTransform:
     Returns float32 ``[3,224,224]``, or ``[10,3,224,224]`` with ``ten_crop``.
     """
 
-    def __init__(self, kind: str = "torch7", ten_crop: bool = False) -> None:
+    def __init__(self, kind: str = "torch7", ten_crop: bool = False, mode: str = "bicubic") -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown preprocessing kind {kind!r}; expected one of {KINDS}")
         self.kind = kind
         self.ten_crop = ten_crop
-        if kind == "torch7":
-            self._transform = validation_transform(ten_crop=ten_crop)
+        if kind == "torch7":  # mode: Scale's interpolation ("bicubic" in fb.resnet.torch)
+            self._transform = validation_transform(ten_crop=ten_crop, mode=mode)
         else:
             from zoo.data.torchvision_pipeline import TorchvisionTransform
 
