@@ -90,3 +90,10 @@ def test_find_classes_skips_files(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "readme.txt").write_text("x")
     assert find_classes(tmp_path) == ["a", "b"]
+
+
+def test_missing_split_is_not_mistaken_for_classes(tmp_path):
+    _write(tmp_path / "val", ["n01/a.JPEG"])
+    with pytest.raises(DatasetLayoutError, match="holds val/ but no train/"):
+        ImageFolder(tmp_path, split="train")
+    assert find_class_root(tmp_path / "val", split="train") == tmp_path / "val"

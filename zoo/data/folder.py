@@ -23,6 +23,8 @@ from torch.utils.data import Dataset
 
 __all__ = ["IMAGE_EXTENSIONS", "DatasetLayoutError", "ImageFolder", "find_class_root", "find_classes"]
 
+#: The split folders of fb.resnet.torch's dataset root.
+SPLITS = ("train", "val")
 #: The extensions fb.resnet.torch's ``find`` accepts, compared case-insensitively.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp")
 
@@ -36,7 +38,11 @@ def _is_hidden(name: str) -> bool:
 
 
 def find_class_root(root: str | os.PathLike[str], split: str = "val") -> Path:
-    """The folder whose subfolders are the classes: ``root/split`` when it exists, else ``root``."""
+    """The folder whose subfolders are the classes: ``root/split`` when it exists, else ``root``.
+
+    A root that holds the other split (``train/`` or ``val/``) but not ``split`` is an error
+    rather than a class-folder root.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(
@@ -44,7 +50,15 @@ def find_class_root(root: str | os.PathLike[str], split: str = "val") -> Path:
             f"or {root}/<class>/*.JPEG"
         )
     candidate = root / split
-    return candidate if candidate.is_dir() else root
+    if candidate.is_dir():
+        return candidate
+    splits = [name for name in SPLITS if (root / name).is_dir()]
+    if splits:
+        raise DatasetLayoutError(
+            f"{root} holds {', '.join(f'{name}/' for name in splits)} but no {split}/ folder; "
+            f"expected {root}/{split}/<class>/*.JPEG"
+        )
+    return root
 
 
 def find_classes(class_root: str | os.PathLike[str]) -> list[str]:
