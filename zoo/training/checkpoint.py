@@ -7,6 +7,11 @@ rank (torch CPU, CUDA, numpy, python). It is written by rank 0 to a temporary
 file in the same directory, flushed to disk and renamed into place, so a crash
 while writing leaves the previous checkpoint intact. Everything stored is a
 tensor or a plain Python value, so it loads with ``torch.load(weights_only=True)``.
+
+The augmentation generators need no saved state: each sample's generator is
+seeded afresh from ``(seed, epoch, index)``, and the sampler's order from
+``(seed, epoch)``; the checkpoint records the seed and how many samples of the
+current epoch each rank has consumed.
 """
 
 from __future__ import annotations

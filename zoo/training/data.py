@@ -102,8 +102,15 @@ def _imagenet(config: TrainConfig) -> tuple[Dataset, Dataset | None, int]:
     val_set = None
     if (root / "val").is_dir():
         # The validation labels follow the training folders, so fine-tuning on a subset keeps them aligned.
-        val_folder = ImageFolder(root, transform=transforms(None, kind="torch7"), classes=train_folder.classes, split="val")
-        val_set = ValidationDataset(val_folder)
+        size = config.image_size or 224
+        if size == 224:
+            val_folder = ImageFolder(root, transform=transforms(None, kind="torch7"), classes=train_folder.classes, split="val")
+            val_set = ValidationDataset(val_folder)
+        else:  # other crop sizes keep the 256/224 ratio of the Scale
+            from zoo.data.torch7 import ValidationTransform
+
+            val_folder = ImageFolder(root, transform=load_image_uint8, classes=train_folder.classes, split="val")
+            val_set = ValidationDataset(FolderImages(val_folder), ValidationTransform(round(size * 256 / 224), size))
     return FolderImages(train_folder), val_set, len(train_folder.classes)
 
 
