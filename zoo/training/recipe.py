@@ -8,7 +8,9 @@ CIFAR (``th main.lua -dataset cifar10 -batchSize 64 -nEpochs 300 -depth 100
 -growthRate 12``): DenseNet-BC L=100 k=12, batch 64, LR 0.1, 300 epochs, LR / 10
 at 50% and 75% of the epochs; standard augmentation (flip + 4-pixel padded random
 crop) and no dropout, or no augmentation and dropout 0.2 after every convolution
-but the first (the README's "C10"/"C100" rows).
+but the first (the README's "C10"/"C100" rows). The README's command sets
+``-batchSize 64 -nEpochs 300`` over ``opts.lua``'s defaults (batch 32, 164 CIFAR
+epochs, ``-dropRate 0``); these defaults follow the README.
 
 Linear scaling: a run with another global batch size ``B`` uses
 ``lr = base_lr * B / reference_batch`` (Goyal et al. 2017), i.e.
