@@ -145,3 +145,22 @@ def test_html_sniffing_and_retry_after_parsing():
     assert parse_retry_after("12") == 12.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+class _Terminal(__import__("io").StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_never_when_quiet(server, tmp_path, sleeps):
+    url = server.add_file("/model.t7", CONTENT)
+    from zoo.registry.download import ProgressBar
+
+    terminal, pipe, quiet = _Terminal(), __import__("io").StringIO(), _Terminal()
+    for stream, enabled in ((terminal, True), (pipe, True), (quiet, False)):
+        bar = ProgressBar("model.t7", len(CONTENT), enabled=enabled, stream=stream)
+        bar.update(len(CONTENT) // 2)
+        bar.close()
+    assert "model.t7" in terminal.getvalue() and "100%" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert pipe.getvalue() == "" and quiet.getvalue() == ""
+    download_url(url, tmp_path / "model.t7", sha256=SHA256, retry=policy(sleeps), progress=True)  # stderr is no TTY here

@@ -17,12 +17,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 
 from zoo import __version__
 from zoo.registry.errors import DownloadError, HTMLPageError, HTTPStatusError, VerificationError
 
-CHUNK_SIZE = 1 << 14  # small enough that a dropped connection loses little
+CHUNK_SIZE = 1 << 20
 HTML_PAGE_LIMIT = 1 << 20
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"densenet-zoo/{__version__}"
@@ -270,9 +270,11 @@ def _stream_once(session, url, params, partial: Path, state: _StreamState, size,
             if length and length.isdigit():
                 bar.total = offset + int(length)
         mode = "ab" if offset else "wb"
+        import urllib3
+
         try:
             with open(partial, mode) as stream:
-                for chunk in response.iter_content(CHUNK_SIZE):
+                for chunk in _body_chunks(response):
                     if not chunk:
                         continue
                     if offset == 0 and looks_like_html(chunk[:512]):
@@ -289,8 +291,32 @@ def _stream_once(session, url, params, partial: Path, state: _StreamState, size,
                     bar.update(offset)
                 stream.flush()
                 os.fsync(stream.fileno())
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.ReadTimeoutError,
+        ) as error:
             raise _Retryable(f"connection dropped after {state.offset} bytes: {error}", state.offset > start_offset) from error
+
+
+def _body_chunks(response) -> Iterator[bytes]:
+    """The response body in pieces of up to ``CHUNK_SIZE`` bytes.
+
+    ``read1`` (urllib3 >= 2) hands over whatever arrived, so the bytes received
+    before a dropped connection are kept and the download resumes after them;
+    older urllib3 falls back to small fixed-size chunks for the same reason.
+    """
+    raw = response.raw
+    if hasattr(raw, "read1"):
+        while True:
+            chunk = raw.read1(CHUNK_SIZE)
+            if not chunk:
+                return
+            yield chunk
+    else:  # pragma: no cover - urllib3 1.x
+        yield from response.iter_content(1 << 14)
 
 
 def _read_page(response, limit: int = HTML_PAGE_LIMIT) -> str:

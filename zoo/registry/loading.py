@@ -332,8 +332,12 @@ def _fit(model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_
 def _build_with_weights(
     config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None
 ) -> DenseNet:
-    """``DenseNet(config)`` holding ``state_dict`` (all of it, or all but ``allow_missing_prefix`` keys)."""
+    """``DenseNet(config)`` holding ``state_dict`` (all of it, or all but ``allow_missing_prefix`` keys).
+
+    The loaded tensors are assigned, not copied: they are freshly read and owned by nobody else.
+    """
     model = DenseNet(config)
     completed = _fit(model, state_dict, where, allow_missing_prefix)
-    model.load_state_dict(completed, strict=not allow_missing_prefix)
+    completed = {key: value.contiguous() for key, value in completed.items()}
+    model.load_state_dict(completed, strict=not allow_missing_prefix, assign=True)
     return model
