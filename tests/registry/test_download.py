@@ -160,7 +160,8 @@ def test_progress_bar_only_on_a_terminal_and_never_when_quiet(server, tmp_path, 
     for stream, enabled in ((terminal, True), (pipe, True), (quiet, False)):
         bar = ProgressBar("model.t7", len(CONTENT), enabled=enabled, stream=stream)
         bar.update(len(CONTENT) // 2)
+        bar.update(len(CONTENT))
         bar.close()
-    assert "model.t7" in terminal.getvalue() and "100%" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert "model.t7" in terminal.getvalue() and " 50%" in terminal.getvalue() and "100%" in terminal.getvalue() and terminal.getvalue().endswith("\n")
     assert pipe.getvalue() == "" and quiet.getvalue() == ""
     download_url(url, tmp_path / "model.t7", sha256=SHA256, retry=policy(sleeps), progress=True)  # stderr is no TTY here
