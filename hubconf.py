@@ -6,7 +6,7 @@ eval mode, or a freshly initialised one with ``pretrained=False``. Keyword
 arguments override config fields, e.g. ``num_classes=10`` for fine-tuning.
 """
 
-dependencies = ["torch", "numpy", "requests", "safetensors"]
+dependencies = ["torch", "numpy", "requests", "safetensors", "torchfile"]
 
 
 def _entrypoint(name):
