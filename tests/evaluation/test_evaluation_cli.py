@@ -141,6 +141,7 @@ def test_evaluate_plain_state_dict_with_limit_and_ten_crop(painted_folder, tiny_
     assert "10-crop" in result.output
 
 
+@pytest.mark.filterwarnings("ignore:.*not all ImageNet wnids")
 def test_evaluate_genuine_torch7_checkpoint(painted_folder, tmp_path):
     from zoo.registry import load_weights
 

@@ -23,6 +23,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -243,12 +244,18 @@ def _dataset_for(
         classes = getattr(data, "classes", None)
         return data, getattr(data, "root", None) and str(data.root), "dataset", len(classes) if classes else -1
     from zoo.data.folder import ImageFolder, find_class_root, find_classes
-    from zoo.evaluation.classes import label_space
+    from zoo.evaluation.classes import IMAGENET_NUM_CLASSES, label_space
 
     class_root = find_class_root(data)
     classes, space = label_space(find_classes(class_root), num_outputs(model))
     dataset = ImageFolder(data, transform=transform, limit=limit, classes=classes)
     outputs = num_outputs(model)
+    if outputs == IMAGENET_NUM_CLASSES and space == "sorted-folders" and len(classes) != outputs:
+        warnings.warn(
+            f"{class_root} has {len(classes)} class folders that are not all ImageNet wnids; they are numbered "
+            f"0..{len(classes) - 1} in sorted order, which is not the 1000-class model's label order",
+            stacklevel=3,
+        )
     if outputs is not None and len(classes) > outputs:
         raise ValueError(
             f"{class_root} has {len(classes)} class folders but the model predicts {outputs} classes; "
