@@ -199,3 +199,15 @@ def test_drive_source_is_reported_with_its_ids(tmp_path, settings):
     manifest = manifest_of(tmp_path, {"tiny": [drive_source("abc", "tiny.t7", None, resourcekey="key")]})
     with pytest.raises(OfflineError, match="Google Drive file abc, resourcekey key"):
         fetch(manifest["tiny"], settings.replace(offline=True))
+
+
+def test_an_html_page_in_a_mirror_directory_is_refused(server, tmp_path, settings):
+    manifest = manifest_of(tmp_path, {"tiny": [url_source(server.url + "/tiny.t7", "tiny.t7", None)]})
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "tiny.t7").write_text("<!DOCTYPE html><html><body>Quota exceeded</body></html>")
+    from zoo.registry.errors import HTMLPageError
+
+    with pytest.raises(HTMLPageError, match="HTML page"):
+        fetch(manifest["tiny"], settings.replace(mirror=str(mirror), offline=True))
+    assert list(settings.cache_dir.iterdir()) == []

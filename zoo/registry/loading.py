@@ -161,7 +161,9 @@ def load_pretrained(
 
     ``config`` may change only ``drop_rate`` and ``num_classes`` (a new
     classifier, freshly initialised, for fine-tuning); any other difference
-    from the published architecture is an error.
+    from the published architecture is an error. The model's
+    ``pretrained_weights`` dict records the provenance: converted file and its
+    sha256, source file name, the source's sha256 and how it was trusted.
     """
     manifest = manifest if manifest is not None else load_manifest()
     entry = manifest[name]
