@@ -104,3 +104,12 @@ def test_fetch_through_drive_trusts_an_unpinned_file_on_first_use(drive, tmp_pat
     with pytest.warns(UnverifiedSourceWarning):
         fetched = fetch(manifest["tiny"], settings)
     assert fetched.record.trust == "first-use" and fetched.record.sha256 == SHA256
+
+
+def test_a_partial_file_from_an_earlier_run_survives_the_interstitial(drive, server, tmp_path, settings):
+    drive.add("big", DriveFile("b.t7", CONTENT))
+    (tmp_path / "b.t7.part").write_bytes(CONTENT[:50_000])
+    gdrive.download_file("big", tmp_path / "b.t7", sha256=SHA256, retry=settings.retry, progress=False)
+    assert (tmp_path / "b.t7").read_bytes() == CONTENT
+    assert server.gets("/download")[0].headers["range"] == "bytes=50000-"
+    assert saved(tmp_path) == ["b.t7"]

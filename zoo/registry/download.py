@@ -185,6 +185,11 @@ def download_url(
     except KeyboardInterrupt:
         bar.close()
         raise
+    except HTMLPageError:
+        bar.close()
+        if state.offset == 0:  # nothing of the file was received: no partial file to keep
+            partial.unlink(missing_ok=True)
+        raise
     except BaseException:
         bar.close()
         if not keep_partial:
@@ -260,6 +265,10 @@ def _stream_once(session, url, params, partial: Path, state: _StreamState, size,
                 state.restart(partial)
                 raise _Retryable(f"unexpected Content-Range {content_range!r}; restarting from the beginning", True)
         elif state.offset:
+            if "text/html" in response.headers.get("Content-Type", "").lower():
+                # A page (e.g. Google Drive's confirmation) instead of the file: the bytes so far stay for the retry.
+                page = _read_page(response)
+                raise HTMLPageError(_html_message(response.url), url=response.url, page=page, status_code=status)
             state.restart(partial)  # the server ignored Range and sends the whole file
         offset = state.offset
         if offset == 0 and "text/html" in response.headers.get("Content-Type", "").lower():
