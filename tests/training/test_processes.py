@@ -29,7 +29,8 @@ def cli_arguments(out, samples=256, epochs=3):
 
 
 def environment():
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    # loopback only: gloo would otherwise pick an interface from the host name
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), GLOO_SOCKET_IFNAME="lo")
     env.pop("WORLD_SIZE", None)
     return env
 
@@ -87,7 +88,8 @@ def free_port():
 
 def _rank_main(rank, world_size, port, settings):
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size)
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+        GLOO_SOCKET_IFNAME="lo",
     )
     torch.set_num_threads(1)
     train(TrainConfig(**settings))
