@@ -6,7 +6,7 @@ Single GPU::
 
 Eight GPUs on one node (per-GPU batch = global batch / 8)::
 
-    torchrun --nproc-per-node 8 -m zoo.cli.train --arch densenet121 --data /data/imagenet
+    torchrun --nproc-per-node 8 -m zoo.cli train --arch densenet121 --data /data/imagenet
 
 Several nodes: the same with torchrun's ``--nnodes``/``--rdzv-endpoint`` options.
 """
@@ -99,5 +99,5 @@ def train_command(**options) -> None:
         click.echo(json.dumps(summary))
 
 
-if __name__ == "__main__":  # pragma: no cover - torchrun -m zoo.cli.train
+if __name__ == "__main__":  # pragma: no cover - python zoo/cli/train.py
     train_command()
