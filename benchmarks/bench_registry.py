@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("--model", default="densenet121")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    from httpserver import LocalServer
+    from registry_server import LocalServer
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as directory, LocalServer() as server:
         workdir = Path(directory)

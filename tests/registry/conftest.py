@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from httpserver import LocalServer  # noqa: E402
+from registry_server import LocalServer  # noqa: E402
 
 from zoo.registry.download import RetryPolicy  # noqa: E402
 from zoo.registry.settings import Settings  # noqa: E402

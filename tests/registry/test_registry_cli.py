@@ -5,9 +5,9 @@ import os
 from pathlib import Path
 
 import pytest
-from checkpoints import lua_checkpoint_bytes, sha256
+from registry_checkpoints import lua_checkpoint_bytes, sha256
 from click.testing import CliRunner
-from manifests import TINY_CONFIG, url_source, write_manifest
+from registry_manifests import TINY_CONFIG, url_source, write_manifest
 
 from zoo.cli import main
 

@@ -4,7 +4,7 @@ import hashlib
 import os
 
 import pytest
-from httpserver import Fault
+from registry_server import Fault
 
 from zoo.registry.download import RetryPolicy, download_url, looks_like_html, parse_retry_after
 from zoo.registry.errors import DownloadError, HTMLPageError, HTTPStatusError, VerificationError
@@ -102,7 +102,7 @@ def test_404_is_not_retried(server, tmp_path, sleeps):
 @pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/octet-stream"])
 def test_an_html_page_is_never_saved(server, tmp_path, sleeps, content_type):
     page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>log in</body></html>"
-    from httpserver import Reply
+    from registry_server import Reply
 
     server.routes["/model.t7"] = lambda request: Reply(200, page, {"Content-Type": content_type})
     with pytest.raises(HTMLPageError, match="HTML page"):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from checkpoints import fixed_input, lua_checkpoint_bytes, old_torchvision_pth_bytes, sha256
-from httpserver import Fault
-from manifests import TINY_CONFIG, url_source, write_manifest
+from registry_checkpoints import fixed_input, lua_checkpoint_bytes, old_torchvision_pth_bytes, sha256
+from registry_server import Fault
+from registry_manifests import TINY_CONFIG, url_source, write_manifest
 
 import zoo
 from zoo.models.densenet import MODEL_CONFIGS
@@ -199,8 +199,8 @@ def _load_in_process(manifest_path, home_dir, queue):
     import torch as torch_in_child
 
     import zoo as zoo_in_child
-    from checkpoints import fixed_input as child_input
-    from manifests import TINY_CONFIG as child_config
+    from registry_checkpoints import fixed_input as child_input
+    from registry_manifests import TINY_CONFIG as child_config
 
     torch_in_child.set_num_threads(1)
     queue.put("ready")
@@ -216,7 +216,7 @@ def test_four_processes_load_the_same_model_with_one_download(server, served_tin
     server.add_faults("/tiny.t7", Fault.hold_until(all_ready))  # the winner downloads while the others wait
     # Fresh processes like spawn's, forked from a server that imported torch once (4 torch imports take long on CI).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "zoo.registry", "converters.densenet", "checkpoints", "manifests"])
+    context.set_forkserver_preload(["torch", "zoo.registry", "converters.densenet", "registry_checkpoints", "registry_manifests"])
     queue = context.Queue()
     workers = [context.Process(target=_load_in_process, args=(served_tiny, home(), queue)) for _ in range(4)]
     for worker in workers:

@@ -4,9 +4,9 @@ import hashlib
 import os
 
 import pytest
-from fakedrive import DriveFile, FakeDrive
-from httpserver import Fault
-from manifests import drive_source, manifest_of
+from registry_fakedrive import DriveFile, FakeDrive
+from registry_server import Fault
+from registry_manifests import drive_source, manifest_of
 
 from zoo.registry import gdrive
 from zoo.registry.errors import GoogleDrivePermissionError, GoogleDriveQuotaError, VerificationError

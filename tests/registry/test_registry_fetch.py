@@ -10,7 +10,7 @@ import time
 import warnings
 
 import pytest
-from manifests import drive_source, manifest_of, url_source
+from registry_manifests import drive_source, manifest_of, url_source
 
 from zoo.registry.cache import read_record
 from zoo.registry.errors import (

@@ -8,9 +8,9 @@ import hashlib
 import numpy as np
 import pytest
 import torch
-from fakedrive import DriveFile, FakeDrive
+from registry_fakedrive import DriveFile, FakeDrive
 from fixtures import fixture_path
-from manifests import drive_source, write_manifest
+from registry_manifests import drive_source, write_manifest
 
 import zoo
 from zoo.models.densenet import DenseNetConfig
