@@ -26,6 +26,11 @@ is too large for Google to scan for viruses. Would you still like to download th
 {resourcekey}<input type="hidden" name="confirm" value="t"><input type="hidden" name="uuid" value="{uuid}">
 </form></div></div></body></html>"""
 
+OLD_INTERSTITIAL = """<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head><body>
+<div class="uc-main"><div id="uc-text"><p class="uc-warning-caption">Google Drive can't scan this file for viruses.</p>
+<a id="uc-download-link" class="goog-inline-block jfk-button jfk-button-action" href="{href}">Download anyway</a>
+</div></div></body></html>"""
+
 QUOTA = """<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head><body>
 <div class="uc-main"><div id="uc-text"><p class="uc-error-caption">Sorry, you can&#39;t view or download this file at this time.</p>
 <p class="uc-error-subcaption">Too many users have viewed or downloaded this file recently. Please try accessing the
@@ -47,6 +52,7 @@ class DriveFile:
     interstitial: bool = True
     quota: bool = False
     quota_after_confirm: bool = False
+    old_style_link: bool = False  # the pre-2023 page: a #uc-download-link with a confirm token, no form
 
 
 class FakeDrive:
@@ -84,6 +90,9 @@ class FakeDrive:
             hidden["resourcekey"] = drive_file.resourcekey
             key_input = f'<input type="hidden" name="resourcekey" value="{drive_file.resourcekey}">'
         self.issued[token] = hidden
+        if drive_file.old_style_link:
+            query = "&amp;".join(f"{key}={value}" for key, value in hidden.items())
+            return self._html(200, OLD_INTERSTITIAL.format(href=f"/download?{query}"))
         page = INTERSTITIAL.format(
             id=request.query["id"], name=drive_file.name, action=self.server.url + "/download",
             resourcekey=key_input, uuid=token,

@@ -113,3 +113,10 @@ def test_a_partial_file_from_an_earlier_run_survives_the_interstitial(drive, ser
     assert (tmp_path / "b.t7").read_bytes() == CONTENT
     assert server.gets("/download")[0].headers["range"] == "bytes=50000-"
     assert saved(tmp_path) == ["b.t7"]
+
+
+def test_the_older_confirmation_link_is_followed(drive, server, tmp_path, settings):
+    drive.add("old", DriveFile("o.t7", CONTENT, old_style_link=True))
+    gdrive.download_file("old", tmp_path / "o.t7", sha256=SHA256, retry=settings.retry, progress=False)
+    assert (tmp_path / "o.t7").read_bytes() == CONTENT
+    assert server.gets("/download")[0].query["confirm"] == "t"

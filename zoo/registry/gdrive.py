@@ -4,7 +4,7 @@ The direct link is ``<base>?export=download&id=ID[&resourcekey=KEY]``. For
 large files Drive answers with an HTML "can't scan this file for viruses"
 page whose ``#download-form`` (an action URL and hidden inputs such as
 ``id``, ``export``, ``confirm`` and ``uuid``) must be submitted to get the
-file. Drive also answers with HTML for its download quota ("Too many users
+file (older pages instead link ``#uc-download-link`` with a ``confirm`` token). Drive also answers with HTML for its download quota ("Too many users
 have viewed or downloaded this file recently", in ``uc-error-subcaption``),
 for files that need a resourcekey or a login, and for deleted files: those
 become clear errors, and no HTML is ever saved as a model.
@@ -20,7 +20,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from zoo.registry.download import DownloadResult, RetryPolicy, download_url, new_session
 from zoo.registry.errors import (
@@ -50,6 +50,7 @@ class _PageParser(HTMLParser):
         self.form_action: str | None = None
         self.form_method = "get"
         self.form_inputs: dict[str, str] = {}
+        self.download_link: str | None = None  # the older interstitial: <a id="uc-download-link" href=...confirm=...>
         self.title = ""
         self.subcaption = ""
         self._in_form = False
@@ -66,6 +67,8 @@ class _PageParser(HTMLParser):
         elif tag == "input" and self._in_form and attributes.get("name"):
             if attributes.get("type", "text").lower() == "hidden":
                 self.form_inputs[attributes["name"]] = attributes.get("value", "")
+        elif tag == "a" and attributes.get("id") == "uc-download-link" and attributes.get("href"):
+            self.download_link = attributes["href"]
         elif tag == "title":
             self._in_title = True
         if "uc-error-subcaption" in classes:
@@ -133,7 +136,12 @@ def download_file(
 def _next_request(what: str, page_url: str, page: str, status: int) -> tuple[str, dict[str, str]]:
     """The form submission an interstitial page asks for; raises for error pages."""
     parsed = parse_page(page)
-    if parsed.form_action is None or _is_quota_page(parsed, page):
+    if _is_quota_page(parsed, page):
+        _raise_for_page(what, page_url, page, status)
+    if parsed.form_action is None and parsed.download_link is not None:
+        link = urlsplit(urljoin(page_url, html.unescape(parsed.download_link)))
+        return urlunsplit((link.scheme, link.netloc, link.path, "", "")), dict(parse_qsl(link.query))
+    if parsed.form_action is None:
         _raise_for_page(what, page_url, page, status)
         title = parsed.title.strip() or "untitled page"
         raise GoogleDriveError(
