@@ -211,3 +211,12 @@ def test_an_html_page_in_a_mirror_directory_is_refused(server, tmp_path, setting
     with pytest.raises(HTMLPageError, match="HTML page"):
         fetch(manifest["tiny"], settings.replace(mirror=str(mirror), offline=True))
     assert list(settings.cache_dir.iterdir()) == []
+
+
+def test_a_waiter_is_told_once_who_holds_the_lock(tmp_path):
+    target = tmp_path / "file.t7"
+    notices = []
+    with FileLock(target, stale_after=60.0):
+        with pytest.raises(LockTimeoutError):
+            FileLock(target, timeout=0.3, poll_interval=0.05, on_wait=notices.append).acquire()
+    assert len(notices) == 1 and f"PID {os.getpid()}" in notices[0]

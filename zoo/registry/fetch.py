@@ -103,7 +103,7 @@ def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFil
     """Fetch one source into the cache under its lock; waiters reuse the winner's verified file."""
     path = cached_path(source, settings)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(path, timeout=settings.lock_timeout):
+    with FileLock(path, timeout=settings.lock_timeout, on_wait=_waiting_notice(settings)):
         record = cheap_verify(path, source.sha256)
         if record is not None:
             return FetchedFile(path, source, record)
@@ -123,6 +123,15 @@ def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFil
             )
         record = write_record(path, result.sha256, result.size, trust, origin)
         return FetchedFile(path, source, record)
+
+
+def _waiting_notice(settings: Settings):
+    """A one-line notice on an interactive stderr while another process downloads the same file."""
+    import sys
+
+    if not settings.progress or not sys.stderr.isatty():
+        return None
+    return lambda message: print(f"densenet-zoo: {message} (it is downloading the same file)", file=sys.stderr)
 
 
 def _trust_of(source: Source, expected: str | None) -> str:

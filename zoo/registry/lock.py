@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Callable
 
 from zoo.registry.errors import LockTimeoutError
 
@@ -51,12 +52,14 @@ class FileLock:
         timeout: float | None = 3600.0,
         stale_after: float = 120.0,
         poll_interval: float = 0.1,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         target = Path(target)
         self.path = target.with_name(target.name + ".lock")
         self.timeout = timeout
         self.stale_after = stale_after
         self.poll_interval = poll_interval
+        self.on_wait = on_wait
         self.token = uuid.uuid4().hex
         self._heartbeat: threading.Thread | None = None
         self._stop = threading.Event()
@@ -68,6 +71,7 @@ class FileLock:
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        told = False
         while True:
             if self._try_create():
                 self._start_heartbeat()
@@ -76,6 +80,9 @@ class FileLock:
             if holder is not None and self._is_stale(holder):
                 self._break(holder)
                 continue
+            if not told and self.on_wait is not None:
+                self.on_wait(f"waiting for {self._describe(holder)}, which holds {self.path}")
+                told = True
             if deadline is not None and time.monotonic() >= deadline:
                 raise LockTimeoutError(
                     f"waited {self.timeout:.0f} s for {self.path} held by {self._describe(holder)}; "
