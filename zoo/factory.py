@@ -20,11 +20,17 @@ def get_config(name: str):
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODEL_CONFIGS)}") from None
 
 
-def create_model(name: str, pretrained: bool = False, **overrides: Any) -> DenseNet:
+def create_model(
+    name: str, pretrained: bool = False, memory_efficient: bool | str = False, **overrides: Any
+) -> DenseNet:
     """Build the named DenseNet; ``overrides`` replace config fields (e.g. ``num_classes=10``).
 
     With ``pretrained=True`` the published weights are fetched through the
     registry (downloaded, verified and converted once, then cached).
+    ``memory_efficient`` (False, True/"norm", "full") is a way of running the
+    model, not part of its architecture: it goes to the ``DenseNet``
+    constructor (or :meth:`DenseNet.set_memory_efficient` for pretrained
+    models), never into the config.
     """
     config = get_config(name)
     if overrides:
@@ -32,5 +38,6 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> Dense
     if pretrained:
         from zoo.registry import load_pretrained  # imported here: keeps the model layer free of the registry
 
-        return load_pretrained(name, config=config)
-    return DenseNet(config)
+        model = load_pretrained(name, config=config)
+        return model.set_memory_efficient(memory_efficient) if memory_efficient else model
+    return DenseNet(config, memory_efficient=memory_efficient)

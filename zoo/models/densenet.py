@@ -5,9 +5,14 @@ The module tree and parameter names follow torchvision's ``densenet``
 ``features.norm5``, ``classifier``), so converted ImageNet weights for
 DenseNet-121/169/201/161 also load strictly into ``torchvision.models``.
 Behaviour follows liuzhuang13/DenseNet's ``models/densenet.lua``: BatchNorm
-eps 1e-5 and momentum 0.1, dropout after every convolution when
-``drop_rate > 0``, transitions that keep ``floor(channels * compression)``
-channels, and the Lua weight initialisation.
+eps 1e-5 and momentum 0.1, dropout after both convolutions of a dense layer
+and after the transition convolution when ``drop_rate > 0``, transitions that
+keep ``floor(channels * compression)`` channels, and the Lua weight
+initialisation.
+
+``DenseNet(config, memory_efficient=True)`` trains with far less activation
+memory (see :mod:`zoo.models.memory_efficient`); the module tree and weights
+are the same either way.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from zoo.models import memory_efficient as _memory_efficient
 
 STEMS = ("imagenet", "cifar")
 
@@ -151,11 +158,14 @@ class DenseBlock(nn.ModuleDict):
 
     def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float) -> None:
         super().__init__()
+        self.memory_efficient: str | None = None
         for index in range(num_layers):
             layer = DenseLayer(in_channels + index * growth_rate, growth_rate, bn_size, drop_rate)
             self.add_module(f"denselayer{index + 1}", layer)
 
     def forward(self, features: Tensor) -> Tensor:
+        if self.memory_efficient:
+            return _memory_efficient.dense_block_forward(self, features, self.memory_efficient)
         for layer in self.values():
             features = torch.cat([features, layer(features)], 1)
         return features
@@ -166,6 +176,7 @@ class Transition(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, drop_rate: float) -> None:
         super().__init__()
+        self.memory_efficient: str | None = None
         self.norm = nn.BatchNorm2d(in_channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=1, bias=False)
@@ -173,11 +184,49 @@ class Transition(nn.Sequential):
             self.drop = nn.Dropout(drop_rate)
         self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
 
+    def forward(self, features: Tensor) -> Tensor:
+        if self.memory_efficient:
+            return _memory_efficient.transition_forward(self, features)
+        return super().forward(features)
+
+
+class Features(nn.Sequential):
+    """The stem, the dense blocks, the transitions and ``norm5``, run in order.
+
+    In memory-efficient mode the ImageNet stem's BN-ReLU-MaxPool runs as one
+    recomputed unit; otherwise this is a plain ``nn.Sequential``.
+    """
+
+    def __init__(self, modules: OrderedDict[str, nn.Module]) -> None:
+        super().__init__(modules)
+        self.memory_efficient: str | None = None
+
+    def forward(self, images: Tensor) -> Tensor:
+        modules = list(self._modules.items())
+        features = images
+        index = 0
+        if self.memory_efficient and [name for name, _ in modules[:4]] == ["conv0", "norm0", "relu0", "pool0"]:
+            features = _memory_efficient.stem_forward(features, modules[0][1], modules[1][1], modules[3][1])
+            index = 4
+        for _, module in modules[index:]:
+            features = module(features)
+        return features
+
 
 class DenseNet(nn.Module):
-    """A DenseNet-BC built from a :class:`DenseNetConfig`."""
+    """A DenseNet-BC built from a :class:`DenseNetConfig`.
 
-    def __init__(self, config: DenseNetConfig | None = None) -> None:
+    ``memory_efficient``: False (plain autograd), or a mode of
+    :mod:`zoo.models.memory_efficient`: "norm" (shared feature buffers,
+    BatchNorm/ReLU recomputed in backward), "full" (also recomputes the 1x1
+    bottleneck convolutions: least memory, more compute) or True/"balanced"
+    ("full" in the first dense block, "norm" in the others).
+    It changes only how ``forward`` runs; parameters, buffers and state-dict
+    keys are identical, and it can be switched later with
+    :meth:`set_memory_efficient`.
+    """
+
+    def __init__(self, config: DenseNetConfig | None = None, memory_efficient: bool | str = False) -> None:
         super().__init__()
         self.config = config if config is not None else DenseNetConfig()
         cfg = self.config
@@ -190,7 +239,7 @@ class DenseNet(nn.Module):
             ]
         else:
             stem = [("conv0", nn.Conv2d(3, cfg.num_init_features, kernel_size=3, stride=1, padding=1, bias=False))]
-        self.features = nn.Sequential(OrderedDict(stem))
+        self.features = Features(OrderedDict(stem))
         widths = cfg.block_widths()
         for index, num_layers in enumerate(cfg.block_config):
             in_channels, out_channels = widths[index]
@@ -202,9 +251,28 @@ class DenseNet(nn.Module):
         self.features.add_module("norm5", nn.BatchNorm2d(cfg.num_features))
         self.classifier = nn.Linear(cfg.num_features, cfg.num_classes)
         self.reset_parameters()
+        self.memory_efficient: str | None = None
+        self.set_memory_efficient(memory_efficient)
+
+    def set_memory_efficient(self, memory_efficient: bool | str) -> DenseNet:
+        """Switch the training-memory mode (False, True/"balanced", "norm", "full"); returns ``self``."""
+        mode = _memory_efficient.resolve_mode(memory_efficient)
+        self.memory_efficient = mode
+        blocks = [module for module in self.modules() if isinstance(module, DenseBlock)]
+        for index, block in enumerate(blocks):
+            if mode == "balanced":
+                block.memory_efficient = "full" if index == 0 else "norm"
+            else:
+                block.memory_efficient = mode
+        for module in self.modules():
+            if isinstance(module, (Transition, Features)):
+                module.memory_efficient = mode
+        return self
 
     def reset_parameters(self) -> None:
         """The Lua initialisation: conv N(0, sqrt(2/(kW*kH*nOutputPlane))), BN (1, 0), Linear bias 0.
+
+        BatchNorm running statistics restart at mean 0, variance 1, as in a new Lua model.
 
         The Linear weight keeps nn.Linear's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
         which is also what Torch7's nn.Linear:reset() draws.
@@ -214,6 +282,7 @@ class DenseNet(nn.Module):
                 fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
                 nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
             elif isinstance(module, nn.BatchNorm2d):
+                module.reset_running_stats()
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Linear):

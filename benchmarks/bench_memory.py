@@ -1,0 +1,271 @@
+"""Memory and speed of the memory-efficient DenseNet against torchvision, in one run.
+
+Variants (all DenseNet-121 by default, same batch, same input):
+
+* ``tv``          torchvision ``densenet121(memory_efficient=False)``: the time baseline
+* ``tv_me``       torchvision ``densenet121(memory_efficient=True)``: the memory baseline
+* ``zoo``         ``zoo.DenseNet`` plain autograd
+* ``zoo_me``      ``zoo.DenseNet(memory_efficient=True)`` (mode "balanced")
+* ``zoo_me_norm`` ``zoo.DenseNet(memory_efficient="norm")`` (keeps every bottleneck output)
+* ``zoo_me_full`` ``zoo.DenseNet(memory_efficient="full")`` (recomputes every bottleneck conv)
+
+Measurements, per variant:
+
+1. activation memory: the bytes of the tensors autograd keeps for backward at
+   the end of the forward pass, seen through ``saved_tensors_hooks`` (custom
+   Functions' ``save_for_backward`` goes through them too), counting each
+   storage once and leaving out the model's own parameters and buffers;
+2. peak memory of one whole training step, each variant in its own fresh
+   process (so tensors kept outside autograd would show here): on CPU the
+   growth of the resident-set high-water mark (VmHWM, reset just before the
+   step) over the resident size before the step, with glibc's mmap threshold
+   fixed so that freed tensors leave the resident set; on CUDA
+   ``max_memory_allocated`` minus the allocation before the step;
+3. step time (zero_grad, forward, cross-entropy, backward, SGD step),
+   variants interleaved round by round, median of the rounds.
+
+Targets (issue 6): zoo_me activation memory <= 0.5x tv_me (and the per-process
+peak confirming it), zoo_me step time <= 1.1x tv.
+
+Example: ``python benchmarks/bench_memory.py --device cpu --repeats 3``;
+on a GPU: ``python benchmarks/bench_memory.py --device cuda --amp bf16 --channels-last``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+VARIANTS = ("tv", "tv_me", "zoo", "zoo_me", "zoo_me_norm", "zoo_me_full")
+
+
+def build_model(variant: str, arch: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if variant.startswith("tv"):
+        import torchvision
+
+        return getattr(torchvision.models, arch)(memory_efficient=variant == "tv_me")
+    import zoo
+
+    mode = {"zoo": False, "zoo_me": True, "zoo_me_norm": "norm", "zoo_me_full": "full"}[variant]
+    return zoo.create_model(arch, memory_efficient=mode)
+
+
+class Setup:
+    """A model, its optimizer and one fixed batch on the chosen device."""
+
+    def __init__(self, variant: str, args: argparse.Namespace) -> None:
+        self.device = torch.device(args.device)
+        self.memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+        self.model = build_model(variant, args.arch).to(self.device, memory_format=self.memory_format).train()
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4
+        )
+        generator = torch.Generator().manual_seed(1)
+        images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, generator=generator)
+        self.images = images.to(self.device).contiguous(memory_format=self.memory_format)
+        self.labels = torch.randint(0, 1000, (args.batch_size,), generator=generator).to(self.device)
+        self.amp = args.amp
+
+    def autocast(self):
+        if self.amp == "off":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def forward_loss(self) -> torch.Tensor:
+        with self.autocast():
+            return F.cross_entropy(self.model(self.images), self.labels)
+
+    def step(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.forward_loss().backward()
+        self.optimizer.step()
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def saved_activation_bytes(setup: Setup) -> int:
+    """Bytes of distinct storages autograd holds for backward after one forward (not parameters)."""
+    own_storages = {
+        tensor.untyped_storage().data_ptr()
+        for tensor in [*setup.model.parameters(), *setup.model.buffers()]
+    }
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in own_storages:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    setup.optimizer.zero_grad(set_to_none=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = setup.forward_loss()
+    total = sum(storages.values())
+    loss.backward()  # frees the graph and checks that the kept tensors suffice
+    setup.optimizer.zero_grad(set_to_none=True)
+    return total
+
+
+def current_rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """This process's resident-set high-water mark (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries that over from the parent across fork and
+    exec, so a child started by a big parent would report the parent's peak.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: the CPU peak measurement needs Linux")
+
+
+def reset_peak_rss() -> None:
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # resets VmHWM to the current RSS
+
+
+def peak_step_bytes(variant: str, args: argparse.Namespace) -> int:
+    """Peak extra memory of one training step, measured in this (fresh) process."""
+    setup = Setup(variant, args)
+    if setup.device.type == "cuda":
+        setup.synchronize()
+        before = torch.cuda.memory_allocated(setup.device)
+        torch.cuda.reset_peak_memory_stats(setup.device)
+        setup.step()
+        setup.synchronize()
+        return torch.cuda.max_memory_allocated(setup.device) - before
+    reset_peak_rss()
+    before = current_rss_bytes()
+    if peak_rss_bytes() > before + 2**20:
+        print("warning: could not reset VmHWM; the peak includes the set-up", file=sys.stderr)
+    setup.step()
+    return peak_rss_bytes() - before
+
+
+def peak_in_subprocess(variant: str, args: argparse.Namespace) -> int:
+    command = [sys.executable, __file__, "--peak-worker", variant, *forwarded_arguments(args)]
+    # A fixed mmap threshold makes glibc hand freed tensors back to the OS at
+    # once, so that the resident size follows the live tensors.
+    environment = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    result = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+    return int(json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"])
+
+
+def forwarded_arguments(args: argparse.Namespace) -> list[str]:
+    forwarded = [
+        "--device", args.device, "--arch", args.arch, "--batch-size", str(args.batch_size),
+        "--image-size", str(args.image_size), "--amp", args.amp, "--threads", str(args.threads),
+    ]
+    if args.channels_last:
+        forwarded.append("--channels-last")
+    return forwarded
+
+
+def step_times(variants: list[str], args: argparse.Namespace) -> dict[str, float]:
+    setups = {variant: Setup(variant, args) for variant in variants}
+    for setup in setups.values():
+        for _ in range(args.warmup):
+            setup.step()
+        setup.synchronize()
+    samples: dict[str, list[float]] = {variant: [] for variant in variants}
+    for round_index in range(args.repeats):
+        order = variants if round_index % 2 == 0 else list(reversed(variants))
+        for variant in order:
+            setup = setups[variant]
+            setup.synchronize()
+            start = time.perf_counter()
+            setup.step()
+            setup.synchronize()
+            samples[variant].append(time.perf_counter() - start)
+    return {variant: statistics.median(times) for variant, times in samples.items()}
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 2**20:9.1f} MB"
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--arch", default="densenet121")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--amp", choices=("off", "bf16"), default="off")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per variant")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}")
+    parser.add_argument("--skip-time", action="store_true")
+    parser.add_argument("--skip-peak", action="store_true")
+    parser.add_argument("--peak-worker", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_arguments()
+    torch.set_num_threads(args.threads)
+    if args.peak_worker:
+        print(json.dumps({"peak_bytes": peak_step_bytes(args.peak_worker, args)}))
+        return
+    variants = [variant for variant in args.variants.split(",") if variant]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown or "tv" not in variants or "tv_me" not in variants or "zoo_me" not in variants:
+        raise SystemExit(f"--variants must include tv, tv_me and zoo_me and only {VARIANTS}; got {variants}")
+    print(
+        f"{args.arch}, batch {args.batch_size}, {args.image_size}x{args.image_size}, device {args.device}, "
+        f"amp {args.amp}, channels_last {args.channels_last}, torch {torch.__version__}, threads {args.threads}"
+    )
+
+    activations = {}
+    for variant in variants:
+        activations[variant] = saved_activation_bytes(Setup(variant, args))
+    print("\n(a) tensors saved for backward at the end of the forward pass (distinct storages, no parameters)")
+    for variant in variants:
+        ratio = activations[variant] / activations["tv_me"]
+        print(f"  {variant:12s} {megabytes(activations[variant])}   {ratio:5.3f}x tv_me")
+
+    if not args.skip_peak:
+        where = "torch.cuda.max_memory_allocated" if args.device.startswith("cuda") else "VmHWM growth"
+        print(f"\n(a') peak memory of one training step, one fresh process per variant ({where})")
+        peaks = {variant: peak_in_subprocess(variant, args) for variant in variants}
+        for variant in variants:
+            ratio = peaks[variant] / peaks["tv_me"]
+            print(f"  {variant:12s} {megabytes(peaks[variant])}   {ratio:5.3f}x tv_me")
+
+    if not args.skip_time:
+        print(f"\n(b) training step time, median of {args.repeats} interleaved rounds after {args.warmup} warm-up")
+        times = step_times(variants, args)
+        for variant in variants:
+            print(f"  {variant:12s} {times[variant] * 1000:9.1f} ms   {times[variant] / times['tv']:5.3f}x tv")
+
+    print("\nratios (targets: activation <= 0.5x tv_me, step time <= 1.1x tv):")
+    print(f"  activation memory zoo_me / tv_me = {activations['zoo_me'] / activations['tv_me']:.3f}")
+    if not args.skip_peak:
+        print(f"  peak step memory  zoo_me / tv_me = {peaks['zoo_me'] / peaks['tv_me']:.3f}")
+    if not args.skip_time:
+        print(f"  step time         zoo_me / tv    = {times['zoo_me'] / times['tv']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

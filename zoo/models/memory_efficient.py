@@ -1,0 +1,493 @@
+"""Memory-efficient training forward/backward for :class:`zoo.models.densenet.DenseNet`.
+
+The plain DenseNet keeps, per dense layer, the concatenated input, the
+BatchNorm-ReLU outputs and the bottleneck activations for backward: memory
+that grows quadratically with depth. torchvision's ``memory_efficient=True``
+checkpoints concat+BN+ReLU+conv1 but still keeps the bottleneck's BN input
+and ReLU output (``4k`` channels twice per layer) and the transitions' concats.
+
+This module goes further, in the spirit of the original ``-optMemory 4``
+(``DenseConnectLayerCustom``) and Pleiss et al., "Memory-Efficient
+Implementation of DenseNets" (2017):
+
+* every dense block writes its input and each layer's new features into one
+  pre-allocated ``[N, C_out, H, W]`` buffer (no repeated concatenation);
+* one autograd Function per block keeps only that buffer (and, in mode
+  ``"norm"``, each layer's bottleneck convolution output) and recomputes
+  BatchNorm and ReLU (mode ``"full"``: also the 1x1 bottleneck convolution)
+  in backward, calling the convolutions' backward kernels directly;
+* transitions keep only their input (which is the block buffer, already kept):
+  average pooling's backward needs no activations, so nothing is recomputed
+  but BatchNorm-ReLU;
+* the ImageNet stem keeps only the 7x7 convolution's output and recomputes
+  BatchNorm-ReLU-MaxPool.
+
+BatchNorm running statistics are updated exactly once per forward: backward
+recomputes with the batch statistics only (``running_mean=None``), which are
+the same numbers the forward normalised with. Dropout masks are kept as bool
+tensors (what ``nn.Dropout`` keeps too). Everything autograd keeps goes
+through ``ctx.save_for_backward``, so ``saved_tensors_hooks`` see all of it.
+
+Modules, parameters and state-dict keys are those of the plain model: the mode
+only changes how ``forward`` runs, so weights are interchangeable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from zoo.models.densenet import DenseBlock, DenseLayer, Transition
+
+#: What backward recomputes besides BatchNorm and ReLU (always recomputed):
+#: "norm" keeps every layer's 1x1 bottleneck convolution output (fastest);
+#: "full" keeps none and recomputes every bottleneck convolution (least memory);
+#: "balanced" (what ``True`` means) recomputes them in the first dense block
+#: only, where they are largest (highest resolution) and cheapest to recompute
+#: (fewest input channels): most of "full"'s saving for a few % of compute.
+MEMORY_EFFICIENT_MODES = ("balanced", "norm", "full")
+
+
+def resolve_mode(memory_efficient: bool | str | None) -> str | None:
+    """Normalise the ``memory_efficient`` argument: False/None -> None, True -> "balanced"."""
+    if memory_efficient is None or memory_efficient is False:
+        return None
+    if memory_efficient is True:
+        return "balanced"
+    if isinstance(memory_efficient, str) and memory_efficient in MEMORY_EFFICIENT_MODES:
+        return memory_efficient
+    raise ValueError(
+        f"memory_efficient must be True, False or one of {MEMORY_EFFICIENT_MODES}, got {memory_efficient!r}"
+    )
+
+
+def _needs_graph(tensors: Sequence[Tensor]) -> bool:
+    return torch.is_grad_enabled() and any(tensor is not None and tensor.requires_grad for tensor in tensors)
+
+
+# ---------------------------------------------------------------------------
+# Small functional pieces shared by forward and backward
+# ---------------------------------------------------------------------------
+
+
+def _batch_norm(
+    features: Tensor, norm: nn.BatchNorm2d, training: bool, update_stats: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``norm(features)`` as ``aten.native_batch_norm``: (output, batch mean, batch inverse std).
+
+    Mirrors ``nn.BatchNorm2d.forward`` (momentum, ``num_batches_tracked``), but
+    running statistics change only when ``update_stats``: recomputation in
+    backward normalises with the batch statistics alone, the same numbers the
+    forward pass used, and leaves the running statistics as they are.
+    """
+    weight, bias, eps = norm.weight, norm.bias, norm.eps
+    if not _uses_batch_stats(norm, training):
+        return torch.ops.aten.native_batch_norm(
+            features, weight, bias, norm.running_mean, norm.running_var, False, 0.0, eps
+        )
+    if update_stats and norm.track_running_stats and norm.running_mean is not None:
+        norm.num_batches_tracked.add_(1)
+        momentum = norm.momentum if norm.momentum is not None else 1.0 / float(norm.num_batches_tracked)
+        return torch.ops.aten.native_batch_norm(
+            features, weight, bias, norm.running_mean, norm.running_var, True, momentum, eps
+        )
+    return torch.ops.aten.native_batch_norm(features, weight, bias, None, None, True, 0.0, eps)
+
+
+def _uses_batch_stats(norm: nn.BatchNorm2d, training: bool) -> bool:
+    return training or norm.running_mean is None
+
+
+def _norm_relu(
+    features: Tensor, norm: nn.BatchNorm2d, training: bool, update_stats: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """relu(norm(features)), computed in place on the BN output; plus the batch statistics."""
+    normalized, mean, invstd = _batch_norm(features, norm, training, update_stats)
+    return normalized.relu_(), mean, invstd
+
+
+def _relu_backward_(grad_activated: Tensor, activated: Tensor) -> Tensor:
+    """ReLU's backward, in place on ``grad_activated`` (saves one full-size temporary)."""
+    return grad_activated.masked_fill_(activated <= 0, 0)
+
+
+def _norm_backward(
+    grad_normalized: Tensor, features: Tensor, norm: nn.BatchNorm2d, training: bool, mean: Tensor, invstd: Tensor
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Gradients of ``norm(features)`` w.r.t. features, BN weight and bias."""
+    return torch.ops.aten.native_batch_norm_backward(
+        grad_normalized.to(features.dtype),
+        features,
+        norm.weight,
+        norm.running_mean,
+        norm.running_var,
+        mean,
+        invstd,
+        _uses_batch_stats(norm, training),
+        norm.eps,
+        [True, norm.weight is not None and norm.weight.requires_grad, norm.bias is not None and norm.bias.requires_grad],
+    )
+
+
+def _conv(features: Tensor, conv: nn.Conv2d) -> Tensor:
+    return F.conv2d(features, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def _dropout(features: Tensor, drop_rate: float, training: bool) -> tuple[Tensor, Tensor | None]:
+    """Dropout that also returns its keep-mask (None when nothing is dropped).
+
+    ``aten.native_dropout`` draws the same mask as ``F.dropout`` for a given
+    RNG state, so a seeded memory-efficient model drops what the plain one does.
+    """
+    if drop_rate <= 0 or not training:
+        return features, None
+    dropped, mask = torch.ops.aten.native_dropout(features, drop_rate, True)
+    return dropped, mask
+
+
+def _apply_dropout_mask(grad: Tensor, mask: Tensor | None, drop_rate: float) -> Tensor:
+    """``tensor * mask / (1 - p)``: dropout's backward, and its forward with a known mask."""
+    if mask is None:
+        return grad
+    return torch.ops.aten.native_dropout_backward(grad, mask, 1.0 / (1.0 - drop_rate))
+
+
+def _conv_backward(
+    grad_output: Tensor, conv_input: Tensor, conv: nn.Conv2d, need_input_grad: bool = True
+) -> tuple[Tensor | None, Tensor | None]:
+    """Input and weight gradients of ``conv`` at ``conv_input`` without rebuilding its forward.
+
+    Under autocast the forward ran in the autocast dtype (the dtype of its
+    output); the same casts are applied here, and the weight gradient is
+    returned in the parameter's dtype, as autocast's cast would have done.
+    """
+    compute_dtype = grad_output.dtype
+    weight = conv.weight
+    need_weight_grad = weight.requires_grad
+    if not (need_input_grad or need_weight_grad):
+        return None, None
+    grad_input, grad_weight, _ = torch.ops.aten.convolution_backward(
+        grad_output,
+        conv_input.to(compute_dtype),
+        weight.to(compute_dtype),
+        None,
+        list(conv.stride),
+        list(conv.padding),
+        list(conv.dilation),
+        False,
+        [0, 0],
+        conv.groups,
+        [need_input_grad, need_weight_grad, False],
+    )
+    if grad_input is not None:
+        grad_input = grad_input.to(conv_input.dtype)
+    if grad_weight is not None:
+        grad_weight = grad_weight.to(weight.dtype)
+    return grad_input, grad_weight
+
+
+def _layer_parameters(layer: DenseLayer) -> list[Tensor]:
+    return [layer.norm1.weight, layer.norm1.bias, layer.conv1.weight, layer.norm2.weight, layer.norm2.bias, layer.conv2.weight]
+
+
+# ---------------------------------------------------------------------------
+# Dense blocks
+# ---------------------------------------------------------------------------
+
+
+def _run_block(
+    block_input: Tensor, layers: Sequence[DenseLayer], training: bool, keep_bottlenecks: bool
+) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """Forward a block into one shared buffer.
+
+    Returns the buffer, the bottleneck convolution outputs (after dropout,
+    i.e. norm2's inputs) when ``keep_bottlenecks``, and the dropout masks
+    (two per layer: after conv1 and after conv2; None when not dropping).
+    """
+    in_channels = block_input.shape[1]
+    buffer: Tensor | None = None
+    bottlenecks: list[Tensor] = []
+    masks: list[Tensor | None] = []
+    channels = in_channels
+    for layer in layers:
+        features = block_input if buffer is None else buffer[:, :channels]
+        hidden = _conv(_norm_relu(features, layer.norm1, training, update_stats=True)[0], layer.conv1)
+        hidden, mask1 = _dropout(hidden, layer.drop_rate, training)
+        if keep_bottlenecks:
+            bottlenecks.append(hidden)
+        new_features = _conv(_norm_relu(hidden, layer.norm2, training, update_stats=True)[0], layer.conv2)
+        new_features, mask2 = _dropout(new_features, layer.drop_rate, training)
+        masks.extend((mask1, mask2))
+        if buffer is None:
+            # Allocated once the dtype of the new features is known (autocast), with cat's type promotion.
+            total = in_channels + new_features.shape[1] * len(layers)
+            buffer = torch.empty(
+                (block_input.shape[0], total, *block_input.shape[2:]),
+                dtype=torch.promote_types(block_input.dtype, new_features.dtype),
+                device=block_input.device,
+                memory_format=_memory_format_of(block_input),
+            )
+            buffer[:, :in_channels].copy_(block_input)
+        buffer[:, channels : channels + new_features.shape[1]].copy_(new_features)
+        channels += new_features.shape[1]
+    assert buffer is not None
+    return buffer, bottlenecks, masks
+
+
+def _memory_format_of(tensor: Tensor) -> torch.memory_format:
+    if tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last) and not tensor.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _autocast_state(tensor: Tensor) -> tuple[str, bool, torch.dtype]:
+    device_type = tensor.device.type
+    return device_type, torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
+
+
+def _autocast(state: tuple[str, bool, torch.dtype]):
+    device_type, enabled, dtype = state
+    return torch.autocast(device_type, dtype=dtype, enabled=enabled)
+
+
+class _DenseBlockFunction(torch.autograd.Function):
+    """A whole dense block; keeps the output buffer (+ bottlenecks in mode "norm")."""
+
+    @staticmethod
+    def forward(ctx, block_input: Tensor, block: DenseBlock, mode: str, training: bool, *parameters: Tensor) -> Tensor:
+        layers = list(block.values())
+        ctx.autocast = _autocast_state(block_input)
+        ctx.keep_bottlenecks = mode == "norm"
+        buffer, bottlenecks, masks = _run_block(block_input, layers, training, ctx.keep_bottlenecks)
+        ctx.layers = layers
+        ctx.training = training
+        ctx.in_channels = block_input.shape[1]
+        ctx.input_dtype = block_input.dtype
+        ctx.num_bottlenecks = len(bottlenecks)
+        ctx.save_for_backward(buffer, *bottlenecks, *masks)
+        return buffer
+
+    @staticmethod
+    def backward(ctx, grad_buffer: Tensor):
+        with _autocast(ctx.autocast), torch.no_grad():
+            return _DenseBlockFunction._backward(ctx, grad_buffer)
+
+    @staticmethod
+    def _backward(ctx, grad_buffer: Tensor):
+        buffer, *rest = ctx.saved_tensors
+        bottlenecks = rest[: ctx.num_bottlenecks]
+        masks = rest[ctx.num_bottlenecks :]
+        layers: list[DenseLayer] = ctx.layers
+        training: bool = ctx.training
+        grad_buffer = grad_buffer.to(buffer.dtype)
+        # Gradients of channels [0, channels) summed over all later layers and the
+        # block's output; it reuses the last layer's input gradient as storage.
+        accumulated: Tensor | None = None
+        parameter_grads: list[Tensor | None] = []
+        channels = buffer.shape[1]
+        for index in reversed(range(len(layers))):
+            layer = layers[index]
+            growth = layer.conv2.out_channels
+            channels -= growth
+            mask1, mask2 = masks[2 * index], masks[2 * index + 1]
+            layer_input = buffer[:, :channels]
+            grad_new = (grad_buffer if accumulated is None else accumulated)[:, channels : channels + growth]
+            grad_new = _apply_dropout_mask(grad_new, mask2, layer.drop_rate)
+
+            relu1, mean1, invstd1 = _norm_relu(layer_input, layer.norm1, training, update_stats=False)
+            if ctx.keep_bottlenecks:
+                bottleneck = bottlenecks[index]
+            else:
+                bottleneck = _apply_dropout_mask(_conv(relu1, layer.conv1), mask1, layer.drop_rate)
+            relu2, mean2, invstd2 = _norm_relu(bottleneck, layer.norm2, training, update_stats=False)
+
+            grad_relu2, grad_conv2 = _conv_backward(grad_new, relu2, layer.conv2)
+            del grad_new
+            grad_normalized2 = _relu_backward_(grad_relu2, relu2)
+            del relu2, grad_relu2
+            grad_bottleneck, grad_norm2_weight, grad_norm2_bias = _norm_backward(
+                grad_normalized2, bottleneck, layer.norm2, training, mean2, invstd2
+            )
+            del grad_normalized2, bottleneck
+            grad_conv1_output = _apply_dropout_mask(grad_bottleneck, mask1, layer.drop_rate)
+            del grad_bottleneck
+            grad_relu1, grad_conv1 = _conv_backward(grad_conv1_output, relu1, layer.conv1)
+            del grad_conv1_output
+            grad_normalized1 = _relu_backward_(grad_relu1, relu1)
+            del relu1, grad_relu1
+            grad_input, grad_norm1_weight, grad_norm1_bias = _norm_backward(
+                grad_normalized1, layer_input, layer.norm1, training, mean1, invstd1
+            )
+            del grad_normalized1
+            if accumulated is None:
+                accumulated = grad_input.add_(grad_buffer[:, :channels])
+            else:
+                accumulated[:, :channels].add_(grad_input)
+            del grad_input
+            parameter_grads[:0] = [
+                grad_norm1_weight, grad_norm1_bias, grad_conv1, grad_norm2_weight, grad_norm2_bias, grad_conv2
+            ]
+        assert accumulated is not None
+        grad_input = accumulated[:, : ctx.in_channels].to(ctx.input_dtype)
+        return (grad_input, None, None, None, *parameter_grads)
+
+
+def dense_block_forward(block: DenseBlock, block_input: Tensor, mode: str) -> Tensor:
+    """Memory-efficient forward of a :class:`DenseBlock` (same output as the plain one).
+
+    ``mode`` is the block's own: "norm" (keep bottleneck outputs) or "full".
+    """
+    if mode not in ("norm", "full"):
+        raise ValueError(f"a dense block's memory-efficient mode must be 'norm' or 'full', got {mode!r}")
+    layers = list(block.values())
+    parameters = [parameter for layer in layers for parameter in _layer_parameters(layer)]
+    if not _needs_graph([block_input, *parameters]):
+        with torch.no_grad():
+            return _run_block(block_input, layers, block.training, keep_bottlenecks=False)[0]
+    return _DenseBlockFunction.apply(block_input, block, mode, block.training, *parameters)
+
+
+# ---------------------------------------------------------------------------
+# Transitions
+# ---------------------------------------------------------------------------
+
+
+def _transition_drop_rate(transition: Transition) -> float:
+    drop = getattr(transition, "drop", None)
+    return float(drop.p) if drop is not None else 0.0
+
+
+def _run_transition(features: Tensor, transition: Transition, training: bool) -> tuple[Tensor, Tensor | None]:
+    activated = _norm_relu(features, transition.norm, training, update_stats=True)[0]
+    hidden = _conv(activated, transition.conv)
+    del activated
+    hidden, mask = _dropout(hidden, _transition_drop_rate(transition), training)
+    return F.avg_pool2d(hidden, kernel_size=2, stride=2), mask
+
+
+def _avg_pool2x2_backward(grad_output: Tensor, input_shape: Sequence[int]) -> Tensor:
+    """Gradient of ``avg_pool2d(kernel=2, stride=2)``: needs only the input's shape."""
+    height, width = grad_output.shape[-2:]
+    spread = (grad_output / 4).repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+    memory_format = _memory_format_of(grad_output)
+    if tuple(input_shape[-2:]) == (2 * height, 2 * width):
+        return spread.contiguous(memory_format=memory_format)
+    grad_input = grad_output.new_zeros(tuple(input_shape)).contiguous(memory_format=memory_format)
+    grad_input[..., : 2 * height, : 2 * width] = spread
+    return grad_input
+
+
+class _TransitionFunction(torch.autograd.Function):
+    """BN-ReLU-Conv1x1-(Dropout)-AvgPool; keeps only its input (the previous block's buffer)."""
+
+    @staticmethod
+    def forward(ctx, features: Tensor, transition: Transition, training: bool, *parameters: Tensor) -> Tensor:
+        ctx.autocast = _autocast_state(features)
+        pooled, mask = _run_transition(features, transition, training)
+        ctx.transition = transition
+        ctx.training = training
+        ctx.conv_output_shape = (*pooled.shape[:2], *features.shape[2:])
+        ctx.save_for_backward(features, mask)
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad_pooled: Tensor):
+        features, mask = ctx.saved_tensors
+        transition: Transition = ctx.transition
+        with _autocast(ctx.autocast), torch.no_grad():
+            activated, mean, invstd = _norm_relu(features, transition.norm, ctx.training, update_stats=False)
+            grad_conv_output = _avg_pool2x2_backward(grad_pooled, ctx.conv_output_shape)
+            grad_conv_output = _apply_dropout_mask(grad_conv_output, mask, _transition_drop_rate(transition))
+            grad_activated, grad_conv = _conv_backward(grad_conv_output, activated, transition.conv)
+            del grad_conv_output
+            grad_normalized = _relu_backward_(grad_activated, activated)
+            del activated, grad_activated
+            grad_features, grad_norm_weight, grad_norm_bias = _norm_backward(
+                grad_normalized, features, transition.norm, ctx.training, mean, invstd
+            )
+        return (grad_features, None, None, grad_norm_weight, grad_norm_bias, grad_conv)
+
+
+def transition_forward(transition: Transition, features: Tensor) -> Tensor:
+    """Memory-efficient forward of a :class:`Transition` (same output as the plain one)."""
+    parameters = [transition.norm.weight, transition.norm.bias, transition.conv.weight]
+    if not _needs_graph([features, *parameters]):
+        with torch.no_grad():
+            return _run_transition(features, transition, transition.training)[0]
+    return _TransitionFunction.apply(features, transition, transition.training, *parameters)
+
+
+# ---------------------------------------------------------------------------
+# ImageNet stem: norm0-relu0-pool0 after conv0
+# ---------------------------------------------------------------------------
+
+
+def _pool_arguments(pool: nn.MaxPool2d) -> tuple[list[int], list[int], list[int], list[int], bool]:
+    def pair(value: int | Sequence[int]) -> list[int]:
+        return [value, value] if isinstance(value, int) else list(value)
+
+    stride = pool.stride if pool.stride is not None else pool.kernel_size
+    return pair(pool.kernel_size), pair(stride), pair(pool.padding), pair(pool.dilation), pool.ceil_mode
+
+
+def _run_stem(
+    images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn.MaxPool2d, training: bool
+) -> Tensor:
+    activated = _norm_relu(_conv(images, conv), norm, training, update_stats=True)[0]
+    return F.max_pool2d(activated, *_pool_arguments(pool))
+
+
+class _StemFunction(torch.autograd.Function):
+    """Conv7x7-BN-ReLU-MaxPool; keeps only the images and recomputes the rest in backward.
+
+    The 7x7 convolution is about 4% of the forward FLOPs; its output is as large
+    as the whole first dense block's buffer, so it is recomputed rather than kept.
+    """
+
+    @staticmethod
+    def forward(ctx, images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn.MaxPool2d, training: bool, *parameters: Tensor):
+        ctx.autocast = _autocast_state(images)
+        ctx.modules = (conv, norm, pool)
+        ctx.training = training
+        ctx.save_for_backward(images)
+        return _run_stem(images, conv, norm, pool, training)
+
+    @staticmethod
+    def backward(ctx, grad_pooled: Tensor):
+        (images,) = ctx.saved_tensors
+        conv, norm, pool = ctx.modules
+        with _autocast(ctx.autocast), torch.no_grad():
+            conv_output = _conv(images, conv)
+            activated, mean, invstd = _norm_relu(conv_output, norm, ctx.training, update_stats=False)
+            arguments = _pool_arguments(pool)
+            _, indices = torch.ops.aten.max_pool2d_with_indices(activated, *arguments)
+            grad_activated = torch.ops.aten.max_pool2d_with_indices_backward(
+                grad_pooled.to(activated.dtype), activated, *arguments, indices
+            )
+            del indices
+            grad_normalized = _relu_backward_(grad_activated, activated)
+            del activated, grad_activated
+            grad_conv_output, grad_weight, grad_bias = _norm_backward(
+                grad_normalized, conv_output, norm, ctx.training, mean, invstd
+            )
+            del grad_normalized, conv_output
+            grad_images, grad_conv = _conv_backward(
+                grad_conv_output, images, conv, need_input_grad=ctx.needs_input_grad[0]
+            )
+        return (grad_images, None, None, None, None, grad_conv, grad_weight, grad_bias)
+
+
+def stem_forward(images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn.MaxPool2d) -> Tensor:
+    """Memory-efficient ``pool(relu(norm(conv(images))))`` (same output as the plain modules)."""
+    parameters = [conv.weight, norm.weight, norm.bias]
+    if conv.bias is not None:
+        raise ValueError("the memory-efficient stem expects conv0 without bias, as DenseNet builds it")
+    if not _needs_graph([images, *parameters]):
+        with torch.no_grad():
+            return _run_stem(images, conv, norm, pool, norm.training)
+    return _StemFunction.apply(images, conv, norm, pool, norm.training, *parameters)
