@@ -16,20 +16,19 @@ renamed into place; an existing file is only replaced with ``force=True``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import re
 import struct
-import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 import numpy as np
 import torch
 
+from converters.atomic import atomic_output
 from converters.densenet import CONVERTER_VERSION, ConversionPlan, TensorEntry, drop_file_pages, load_checkpoint, plan_conversion
 from converters.errors import ConversionError
 from zoo.models.densenet import DenseNetConfig
@@ -58,26 +57,6 @@ def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 22) -> str:
         while chunk := source.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], force: bool = False) -> Iterator[BinaryIO]:
-    """A binary file object whose content replaces ``path`` only if the block succeeds."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as output:
-            yield output
-            output.flush()
-            os.fsync(output.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
 
 
 def _metadata(config: DenseNetConfig, extra: Mapping[str, Any] | None) -> dict[str, str]:

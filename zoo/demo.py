@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from converters.atomic import atomic_output
 from zoo.models.densenet import DenseNetConfig
 
 SAMPLE_NAME = "densenet_sample"
@@ -84,9 +85,6 @@ def publish_sample(mirror_dir: Path) -> tuple[Path, str, int]:
 
 def make_sample_image(path: Path, width: int = 320, height: int = 240) -> Path:
     """A JPEG with a colour gradient and a disc (deterministic), written atomically."""
-    import os
-    import tempfile
-
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (width, height))
@@ -95,16 +93,8 @@ def make_sample_image(path: Path, width: int = 320, height: int = 240) -> Path:
         for x in range(width):
             pixels[x, y] = (int(255 * x / width), int(255 * y / height), int(127 + 127 * math.sin(x / 17.0)))
     ImageDraw.Draw(image).ellipse((100, 60, 220, 180), fill=(230, 200, 40), outline=(20, 20, 20), width=4)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jpg", dir=path.parent)
-    os.close(handle)
-    try:
-        image.save(temp_name, format="JPEG", quality=90)
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "wb") as stream:
+        image.save(stream, format="JPEG", quality=90)
     return path
 
 

@@ -16,9 +16,9 @@ import math
 import numbers
 import os
 import struct
-import tempfile
 from typing import IO, Any
 
+from ..atomic import atomic_output
 from .errors import T7WriteError
 from .objects import T7Function, T7Object, T7Storage, T7Table, T7Tensor
 from .reader import DEFAULT_MAX_DEPTH, TYPE_BOOLEAN, TYPE_NIL, TYPE_NUMBER, TYPE_STRING, TYPE_TABLE, TYPE_TORCH
@@ -209,16 +209,6 @@ def _is_numpy_scalar(value: Any) -> bool:
     return dtype is not None and getattr(value, "shape", None) == () and dtype.kind in "biuf"
 
 
-def _file_mode(path: str) -> int:
-    """The permissions the saved file gets: the replaced file's, else what ``open`` would give."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def dump(value: Any, stream: IO[bytes], *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     """Write ``value`` in Torch7 binary format to an open binary stream."""
     writer = T7Writer(stream, max_depth)
@@ -241,21 +231,5 @@ def save(value: Any, path: str | os.PathLike[str], *, max_depth: int = DEFAULT_M
 
     On any error the destination is left untouched and the temporary file removed.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle = tempfile.NamedTemporaryFile(
-        "wb", dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            dump(value, handle, max_depth=max_depth)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, _file_mode(path))
-        os.replace(handle.name, path)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_output(path, "wb") as stream:
+        dump(value, stream, max_depth=max_depth)

@@ -21,7 +21,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from converters.atomic import write_text_atomic
 from zoo.evaluation.distributed import (
     DistributedContext,
     ShardSampler,
@@ -42,7 +42,7 @@ from zoo.evaluation.distributed import (
 )
 from zoo.evaluation.metrics import ErrorCounts, aggregate_crops, topk_correct
 
-__all__ = ["AMP_MODES", "EvaluationResult", "PREPROCESS_KINDS", "evaluate", "resolve_transform", "write_json"]
+__all__ = ["AMP_MODES", "EvaluationResult", "PREPROCESS_KINDS", "evaluate", "resolve_transform"]
 
 PREPROCESS_KINDS = ("torch7", "torchvision")
 AMP_MODES = {None: None, "off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -96,7 +96,7 @@ class EvaluationResult:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON record atomically (temp file in the same directory, then rename)."""
-        return write_json(self.to_json(), path)
+        return write_text_atomic(path, self.to_json())
 
     def summary(self) -> str:
         """Human-readable lines for a terminal."""
@@ -122,24 +122,6 @@ class EvaluationResult:
             f"world size {self.environment.get('world_size', 1)})"
         )
         return "\n".join(lines)
-
-
-def write_json(text: str, path: str | os.PathLike[str]) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    return path
 
 
 def resolve_transform(

@@ -75,7 +75,7 @@ def read_record(path: Path) -> FileRecord | None:
 
 def write_record(path: Path, sha256: str, size: int, trust: str, origin: str) -> FileRecord:
     """Write (atomically) the record vouching for ``path``."""
-    from zoo.registry.manifest import write_text_atomic
+    from converters.atomic import write_text_atomic
 
     record = FileRecord(sha256=sha256, size=int(size), trust=trust, origin=origin, verified_at=time.time())
     write_text_atomic(record_path(path), json.dumps(record.to_dict(), indent=2) + "\n")

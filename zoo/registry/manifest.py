@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from converters.atomic import write_text_atomic
 from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
 from zoo.registry.errors import ManifestError, UnknownModelError
 
@@ -340,24 +340,3 @@ def pin_source(path: str | os.PathLike[str], name: str, filename: str, sha256: s
     write_text_atomic(target, dump_manifest(raw))
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file in the same directory, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o666 & ~current_umask())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it), for files made by ``mkstemp`` (mode 0600)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

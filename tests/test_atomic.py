@@ -1,0 +1,55 @@
+"""converters.atomic: the one atomic-output helper every layer writes user files with."""
+
+import os
+import stat
+
+import pytest
+
+from converters.atomic import atomic_output, write_bytes_atomic, write_text_atomic
+
+
+def test_new_file_gets_umask_permissions_not_mkstemp_0600(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        target = write_bytes_atomic(tmp_path / "weights.bin", b"abc")
+    finally:
+        os.umask(previous)
+    assert target.read_bytes() == b"abc"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_replacing_a_file_keeps_its_permissions(tmp_path):
+    target = tmp_path / "manifest.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"good")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_output(target) as stream:
+            stream.write(b"half of a new fi")
+            raise RuntimeError("disk full")
+    assert target.read_bytes() == b"good"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
+def test_force_false_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "out.pth"
+    target.write_bytes(b"keep")
+    with pytest.raises(FileExistsError, match="--force"):
+        write_bytes_atomic(target, b"other", force=False)
+    assert target.read_bytes() == b"keep"
+
+
+def test_text_mode_and_bad_mode(tmp_path):
+    with atomic_output(tmp_path / "a" / "b.txt", "w") as stream:
+        stream.write("héllo")
+    assert (tmp_path / "a" / "b.txt").read_text(encoding="utf-8") == "héllo"
+    with pytest.raises(ValueError, match="mode"):
+        with atomic_output(tmp_path / "c", "ab"):
+            pass
