@@ -193,8 +193,8 @@ class Transition(nn.Sequential):
 class Features(nn.Sequential):
     """The stem, the dense blocks, the transitions and ``norm5``, run in order.
 
-    In memory-efficient mode the ImageNet stem's BN-ReLU-MaxPool runs as one
-    recomputed unit; otherwise this is a plain ``nn.Sequential``.
+    In memory-efficient mode the ImageNet stem (conv-BN-ReLU-MaxPool) runs as
+    one unit recomputed in backward; otherwise this is a plain ``nn.Sequential``.
     """
 
     def __init__(self, modules: OrderedDict[str, nn.Module]) -> None:

@@ -12,21 +12,25 @@ Implementation of DenseNets" (2017):
 
 * every dense block writes its input and each layer's new features into one
   pre-allocated ``[N, C_out, H, W]`` buffer (no repeated concatenation);
-* one autograd Function per block keeps only that buffer (and, in mode
-  ``"norm"``, each layer's bottleneck convolution output) and recomputes
-  BatchNorm and ReLU (mode ``"full"``: also the 1x1 bottleneck convolution)
-  in backward, calling the convolutions' backward kernels directly;
-* transitions keep only their input (which is the block buffer, already kept):
-  average pooling's backward needs no activations, so nothing is recomputed
-  but BatchNorm-ReLU;
-* the ImageNet stem keeps only the 7x7 convolution's output and recomputes
-  BatchNorm-ReLU-MaxPool.
+* one autograd Function per block keeps only that buffer (and, where the
+  mode says so, each layer's bottleneck convolution output) and recomputes
+  BatchNorm and ReLU (and otherwise the 1x1 bottleneck convolution) in
+  backward, calling the convolution and BatchNorm backward kernels directly
+  and applying ReLU's backward in place, so that backward needs at most two
+  full-width temporaries per layer;
+* transitions keep only their input (the block buffer, kept anyway): average
+  pooling's backward needs no activations, so only BatchNorm-ReLU is
+  recomputed;
+* the ImageNet stem keeps only the images and recomputes its 7x7 convolution
+  (about 4% of the forward FLOPs), BatchNorm, ReLU and max pooling.
 
 BatchNorm running statistics are updated exactly once per forward: backward
-recomputes with the batch statistics only (``running_mean=None``), which are
-the same numbers the forward normalised with. Dropout masks are kept as bool
-tensors (what ``nn.Dropout`` keeps too). Everything autograd keeps goes
-through ``ctx.save_for_backward``, so ``saved_tensors_hooks`` see all of it.
+recomputes with the batch statistics only (no running buffers passed), the
+same numbers the forward normalised with. Dropout masks are kept as bool
+tensors and drawn exactly like ``F.dropout`` draws them. Everything kept for
+backward goes through ``ctx.save_for_backward`` (nothing hides on ``ctx``),
+so ``torch.autograd.graph.saved_tensors_hooks`` see all of it. Autocast
+settings are recorded in forward and restored in backward.
 
 Modules, parameters and state-dict keys are those of the plain model: the mode
 only changes how ``forward`` runs, so weights are interchangeable.
@@ -111,18 +115,48 @@ def _norm_relu(
     return normalized.relu_(), mean, invstd
 
 
+def _renormalize_relu(
+    features: Tensor, norm: nn.BatchNorm2d, training: bool, mean: Tensor, invstd: Tensor
+) -> Tensor:
+    """Recompute ``relu(norm(features))`` from the batch statistics the forward pass saved.
+
+    One elementwise pass instead of BatchNorm's statistics pass plus transform
+    (the CPU kernel's own ``x * (w * invstd) + (b - mean * w * invstd)``);
+    the running statistics are not touched. Eval mode uses them as the forward did.
+    """
+    if not _uses_batch_stats(norm, training):
+        return _norm_relu(features, norm, training, update_stats=False)[0]
+    scale = invstd if norm.weight is None else invstd * norm.weight
+    shift = -mean * scale if norm.bias is None else norm.bias - mean * scale
+    shape = (1, -1) + (1,) * (features.dim() - 2)
+    normalized = torch.addcmul(shift.view(shape), features, scale.view(shape))
+    if normalized.dtype != features.dtype:  # bf16/fp16 input: computed in float32 like the BN kernel
+        normalized = normalized.to(features.dtype)
+    return normalized.relu_()
+
+
 def _relu_backward_(grad_activated: Tensor, activated: Tensor) -> Tensor:
-    """ReLU's backward, in place on ``grad_activated`` (saves one full-size temporary)."""
-    return grad_activated.masked_fill_(activated <= 0, 0)
+    """ReLU's backward, in place on ``grad_activated`` (saves one full-size temporary).
+
+    ``threshold_backward`` writing into its own gradient input: an elementwise
+    kernel, many times faster on CPU than ``masked_fill_`` with a bool mask.
+    """
+    if grad_activated.dtype != activated.dtype:
+        return torch.ops.aten.threshold_backward(grad_activated.to(activated.dtype), activated, 0)
+    return torch.ops.aten.threshold_backward.grad_input(grad_activated, activated, 0, grad_input=grad_activated)
 
 
 def _norm_backward(
     grad_normalized: Tensor, features: Tensor, norm: nn.BatchNorm2d, training: bool, mean: Tensor, invstd: Tensor
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """Gradients of ``norm(features)`` w.r.t. features, BN weight and bias."""
+    """Gradients of ``norm(features)`` w.r.t. features, BN weight and bias.
+
+    A channel slice of a block buffer is copied to contiguous memory first: the
+    CPU kernel is about three times slower on strided input than the copy costs.
+    """
     return torch.ops.aten.native_batch_norm_backward(
         grad_normalized.to(features.dtype),
-        features,
+        features.contiguous(memory_format=_memory_format_of(grad_normalized)),
         norm.weight,
         norm.running_mean,
         norm.running_var,
@@ -202,27 +236,34 @@ def _layer_parameters(layer: DenseLayer) -> list[Tensor]:
 
 def _run_block(
     block_input: Tensor, layers: Sequence[DenseLayer], training: bool, keep_bottlenecks: bool
-) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+) -> tuple[Tensor, list[Tensor], list[Tensor | None], list[Tensor]]:
     """Forward a block into one shared buffer.
 
     Returns the buffer, the bottleneck convolution outputs (after dropout,
-    i.e. norm2's inputs) when ``keep_bottlenecks``, and the dropout masks
-    (two per layer: after conv1 and after conv2; None when not dropping).
+    i.e. norm2's inputs) when ``keep_bottlenecks``, the dropout masks (two
+    per layer: after conv1 and after conv2; None when not dropping) and the
+    batch statistics (mean1, invstd1, mean2, invstd2 per layer).
     """
     in_channels = block_input.shape[1]
     buffer: Tensor | None = None
     bottlenecks: list[Tensor] = []
     masks: list[Tensor | None] = []
+    statistics: list[Tensor] = []
     channels = in_channels
     for layer in layers:
         features = block_input if buffer is None else buffer[:, :channels]
-        hidden = _conv(_norm_relu(features, layer.norm1, training, update_stats=True)[0], layer.conv1)
+        activated, mean1, invstd1 = _norm_relu(features, layer.norm1, training, update_stats=True)
+        hidden = _conv(activated, layer.conv1)
+        del activated
         hidden, mask1 = _dropout(hidden, layer.drop_rate, training)
         if keep_bottlenecks:
             bottlenecks.append(hidden)
-        new_features = _conv(_norm_relu(hidden, layer.norm2, training, update_stats=True)[0], layer.conv2)
+        activated, mean2, invstd2 = _norm_relu(hidden, layer.norm2, training, update_stats=True)
+        new_features = _conv(activated, layer.conv2)
+        del activated
         new_features, mask2 = _dropout(new_features, layer.drop_rate, training)
         masks.extend((mask1, mask2))
+        statistics.extend((mean1, invstd1, mean2, invstd2))
         if buffer is None:
             # Allocated once the dtype of the new features is known (autocast), with cat's type promotion.
             total = in_channels + new_features.shape[1] * len(layers)
@@ -236,7 +277,7 @@ def _run_block(
         buffer[:, channels : channels + new_features.shape[1]].copy_(new_features)
         channels += new_features.shape[1]
     assert buffer is not None
-    return buffer, bottlenecks, masks
+    return buffer, bottlenecks, masks, statistics
 
 
 def _memory_format_of(tensor: Tensor) -> torch.memory_format:
@@ -246,8 +287,16 @@ def _memory_format_of(tensor: Tensor) -> torch.memory_format:
 
 
 def _autocast_state(tensor: Tensor) -> tuple[str, bool, torch.dtype]:
+    """The autocast settings the forward ran under, to be restored in backward.
+
+    Backward may run on another thread (CUDA), where autocast is off by default.
+    """
     device_type = tensor.device.type
-    return device_type, torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
+    if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
+        return device_type, torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
+    if device_type == "cpu":
+        return device_type, torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+    return device_type, torch.is_autocast_enabled(), torch.get_autocast_gpu_dtype()
 
 
 def _autocast(state: tuple[str, bool, torch.dtype]):
@@ -263,13 +312,14 @@ class _DenseBlockFunction(torch.autograd.Function):
         layers = list(block.values())
         ctx.autocast = _autocast_state(block_input)
         ctx.keep_bottlenecks = mode == "norm"
-        buffer, bottlenecks, masks = _run_block(block_input, layers, training, ctx.keep_bottlenecks)
+        buffer, bottlenecks, masks, statistics = _run_block(block_input, layers, training, ctx.keep_bottlenecks)
         ctx.layers = layers
         ctx.training = training
         ctx.in_channels = block_input.shape[1]
         ctx.input_dtype = block_input.dtype
         ctx.num_bottlenecks = len(bottlenecks)
-        ctx.save_for_backward(buffer, *bottlenecks, *masks)
+        ctx.num_masks = len(masks)
+        ctx.save_for_backward(buffer, *bottlenecks, *masks, *statistics)
         return buffer
 
     @staticmethod
@@ -281,7 +331,8 @@ class _DenseBlockFunction(torch.autograd.Function):
     def _backward(ctx, grad_buffer: Tensor):
         buffer, *rest = ctx.saved_tensors
         bottlenecks = rest[: ctx.num_bottlenecks]
-        masks = rest[ctx.num_bottlenecks :]
+        masks = rest[ctx.num_bottlenecks : ctx.num_bottlenecks + ctx.num_masks]
+        statistics = rest[ctx.num_bottlenecks + ctx.num_masks :]
         layers: list[DenseLayer] = ctx.layers
         training: bool = ctx.training
         grad_buffer = grad_buffer.to(buffer.dtype)
@@ -299,12 +350,13 @@ class _DenseBlockFunction(torch.autograd.Function):
             grad_new = (grad_buffer if accumulated is None else accumulated)[:, channels : channels + growth]
             grad_new = _apply_dropout_mask(grad_new, mask2, layer.drop_rate)
 
-            relu1, mean1, invstd1 = _norm_relu(layer_input, layer.norm1, training, update_stats=False)
+            mean1, invstd1, mean2, invstd2 = statistics[4 * index : 4 * index + 4]
+            relu1 = _renormalize_relu(layer_input, layer.norm1, training, mean1, invstd1)
             if ctx.keep_bottlenecks:
                 bottleneck = bottlenecks[index]
             else:
                 bottleneck = _apply_dropout_mask(_conv(relu1, layer.conv1), mask1, layer.drop_rate)
-            relu2, mean2, invstd2 = _norm_relu(bottleneck, layer.norm2, training, update_stats=False)
+            relu2 = _renormalize_relu(bottleneck, layer.norm2, training, mean2, invstd2)
 
             grad_relu2, grad_conv2 = _conv_backward(grad_new, relu2, layer.conv2)
             del grad_new
@@ -362,12 +414,15 @@ def _transition_drop_rate(transition: Transition) -> float:
     return float(drop.p) if drop is not None else 0.0
 
 
-def _run_transition(features: Tensor, transition: Transition, training: bool) -> tuple[Tensor, Tensor | None]:
-    activated = _norm_relu(features, transition.norm, training, update_stats=True)[0]
+def _run_transition(
+    features: Tensor, transition: Transition, training: bool
+) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+    """The pooled output, the dropout mask and the batch statistics of the transition."""
+    activated, mean, invstd = _norm_relu(features, transition.norm, training, update_stats=True)
     hidden = _conv(activated, transition.conv)
     del activated
     hidden, mask = _dropout(hidden, _transition_drop_rate(transition), training)
-    return F.avg_pool2d(hidden, kernel_size=2, stride=2), mask
+    return F.avg_pool2d(hidden, kernel_size=2, stride=2), mask, mean, invstd
 
 
 def _avg_pool2x2_backward(grad_output: Tensor, input_shape: Sequence[int]) -> Tensor:
@@ -388,19 +443,19 @@ class _TransitionFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, features: Tensor, transition: Transition, training: bool, *parameters: Tensor) -> Tensor:
         ctx.autocast = _autocast_state(features)
-        pooled, mask = _run_transition(features, transition, training)
+        pooled, mask, mean, invstd = _run_transition(features, transition, training)
         ctx.transition = transition
         ctx.training = training
         ctx.conv_output_shape = (*pooled.shape[:2], *features.shape[2:])
-        ctx.save_for_backward(features, mask)
+        ctx.save_for_backward(features, mask, mean, invstd)
         return pooled
 
     @staticmethod
     def backward(ctx, grad_pooled: Tensor):
-        features, mask = ctx.saved_tensors
+        features, mask, mean, invstd = ctx.saved_tensors
         transition: Transition = ctx.transition
         with _autocast(ctx.autocast), torch.no_grad():
-            activated, mean, invstd = _norm_relu(features, transition.norm, ctx.training, update_stats=False)
+            activated = _renormalize_relu(features, transition.norm, ctx.training, mean, invstd)
             grad_conv_output = _avg_pool2x2_backward(grad_pooled, ctx.conv_output_shape)
             grad_conv_output = _apply_dropout_mask(grad_conv_output, mask, _transition_drop_rate(transition))
             grad_activated, grad_conv = _conv_backward(grad_conv_output, activated, transition.conv)
@@ -437,16 +492,20 @@ def _pool_arguments(pool: nn.MaxPool2d) -> tuple[list[int], list[int], list[int]
 
 def _run_stem(
     images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn.MaxPool2d, training: bool
-) -> Tensor:
-    activated = _norm_relu(_conv(images, conv), norm, training, update_stats=True)[0]
-    return F.max_pool2d(activated, *_pool_arguments(pool))
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The pooled output, the max-pool indices and norm0's batch statistics."""
+    activated, mean, invstd = _norm_relu(_conv(images, conv), norm, training, update_stats=True)
+    pooled, indices = torch.ops.aten.max_pool2d_with_indices(activated, *_pool_arguments(pool))
+    return pooled, indices, mean, invstd
 
 
 class _StemFunction(torch.autograd.Function):
-    """Conv7x7-BN-ReLU-MaxPool; keeps only the images and recomputes the rest in backward.
+    """Conv7x7-BN-ReLU-MaxPool; keeps the images and the pooling's argmax positions.
 
     The 7x7 convolution is about 4% of the forward FLOPs; its output is as large
     as the whole first dense block's buffer, so it is recomputed rather than kept.
+    The argmax positions (int32, a quarter of the convolution output's size)
+    spare recomputing the max pooling, which is slow on CPUs.
     """
 
     @staticmethod
@@ -454,22 +513,23 @@ class _StemFunction(torch.autograd.Function):
         ctx.autocast = _autocast_state(images)
         ctx.modules = (conv, norm, pool)
         ctx.training = training
-        ctx.save_for_backward(images)
-        return _run_stem(images, conv, norm, pool, training)
+        pooled, indices, mean, invstd = _run_stem(images, conv, norm, pool, training)
+        # Positions inside a 112x112 map fit int32: half the bytes of int64.
+        plane = images.shape[-2] * images.shape[-1]  # indices point into a plane no larger than this
+        compact = indices.to(torch.int32) if plane < 2**31 else indices
+        ctx.save_for_backward(images, compact, mean, invstd)
+        return pooled
 
     @staticmethod
     def backward(ctx, grad_pooled: Tensor):
-        (images,) = ctx.saved_tensors
+        images, indices, mean, invstd = ctx.saved_tensors
         conv, norm, pool = ctx.modules
         with _autocast(ctx.autocast), torch.no_grad():
             conv_output = _conv(images, conv)
-            activated, mean, invstd = _norm_relu(conv_output, norm, ctx.training, update_stats=False)
-            arguments = _pool_arguments(pool)
-            _, indices = torch.ops.aten.max_pool2d_with_indices(activated, *arguments)
+            activated = _renormalize_relu(conv_output, norm, ctx.training, mean, invstd)
             grad_activated = torch.ops.aten.max_pool2d_with_indices_backward(
-                grad_pooled.to(activated.dtype), activated, *arguments, indices
+                grad_pooled.to(activated.dtype), activated, *_pool_arguments(pool), indices.long()
             )
-            del indices
             grad_normalized = _relu_backward_(grad_activated, activated)
             del activated, grad_activated
             grad_conv_output, grad_weight, grad_bias = _norm_backward(
@@ -489,5 +549,5 @@ def stem_forward(images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn
         raise ValueError("the memory-efficient stem expects conv0 without bias, as DenseNet builds it")
     if not _needs_graph([images, *parameters]):
         with torch.no_grad():
-            return _run_stem(images, conv, norm, pool, norm.training)
+            return _run_stem(images, conv, norm, pool, norm.training)[0]
     return _StemFunction.apply(images, conv, norm, pool, norm.training, *parameters)
