@@ -29,7 +29,8 @@ Targets (issue 6): zoo_me activation memory <= 0.5x tv_me (and the per-process
 peak confirming it), zoo_me step time <= 1.1x tv.
 
 Example: ``python benchmarks/bench_memory.py --device cpu --repeats 3``;
-on a GPU: ``python benchmarks/bench_memory.py --device cuda --amp bf16 --channels-last``.
+on a GPU: ``python benchmarks/bench_memory.py --device cuda --amp bf16 --channels-last``
+(add ``--batch-size 64 --skip-peak`` for training throughput next to torchvision's).
 """
 
 from __future__ import annotations
@@ -265,7 +266,8 @@ def main() -> None:
         for variant in variants:
             print(
                 f"  {variant:12s} min {times[variant] * 1000:8.1f} ms  {times[variant] / times['tv']:5.3f}x tv   "
-                f"median {medians[variant] * 1000:8.1f} ms  {medians[variant] / medians['tv']:5.3f}x tv"
+                f"median {medians[variant] * 1000:8.1f} ms  {medians[variant] / medians['tv']:5.3f}x tv   "
+                f"{args.batch_size / times[variant]:8.1f} images/s"
             )
 
     print("\nratios (targets: activation <= 0.5x tv_me, step time <= 1.1x tv):")

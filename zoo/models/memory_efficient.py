@@ -84,10 +84,10 @@ def _batch_norm(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``norm(features)`` as ``aten.native_batch_norm``: (output, batch mean, batch inverse std).
 
-    Mirrors ``nn.BatchNorm2d.forward`` (momentum, ``num_batches_tracked``), but
-    running statistics change only when ``update_stats``: recomputation in
-    backward normalises with the batch statistics alone, the same numbers the
-    forward pass used, and leaves the running statistics as they are.
+    Mirrors ``nn.BatchNorm2d.forward`` (momentum, ``num_batches_tracked``);
+    running statistics change only when ``update_stats``. Backward never calls
+    this in training mode: it renormalises with the batch statistics the
+    forward returned (:func:`_renormalize_relu`), so they are updated once.
     """
     weight, bias, eps = norm.weight, norm.bias, norm.eps
     if not _uses_batch_stats(norm, training):
