@@ -187,10 +187,12 @@ def test_channels_last_training_matches_plain_model():
         torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_bfloat16_autocast_training_matches_plain_model_within_bfloat16_precision():
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_bfloat16_autocast_training_matches_plain_model_within_bfloat16_precision(memory_format):
     plain, efficient = make_pair(tiny_config(), True)
     reference = copy.deepcopy(plain)
-    images = torch.randn(4, 3, 32, 32)
+    efficient = efficient.to(memory_format=memory_format)
+    images = torch.randn(4, 3, 32, 32).contiguous(memory_format=memory_format)
     labels = torch.tensor([0, 1, 2, 3])
     logits = []
     for model, autocast in ((plain, True), (efficient, True), (reference, False)):
