@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -150,7 +149,9 @@ def test_transitions_keep_floor_of_compressed_width():
 
 def test_cifar_stem_is_one_3x3_convolution_and_keeps_resolution():
     # DenseNet-BC (L=100, k=12) of the CIFAR experiments: 0.8M parameters in the paper.
-    config = DenseNetConfig(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, num_classes=10, stem="cifar")
+    config = DenseNetConfig(
+        growth_rate=12, block_config=(16, 16, 16), num_init_features=24, num_classes=10, stem="cifar"
+    )
     model = DenseNet(config)
     stem = [name for name, _ in model.features.named_children()][:2]
     assert stem == ["conv0", "denseblock1"]

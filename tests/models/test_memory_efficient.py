@@ -94,7 +94,9 @@ def test_sgd_steps_keep_models_in_step():
     generator = torch.Generator().manual_seed(3)
     images = torch.randn(4, 3, 32, 32, generator=generator)
     labels = torch.randint(0, 5, (4,), generator=generator)
-    optimizers = [torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True) for model in (plain, efficient)]
+    optimizers = [
+        torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True) for model in (plain, efficient)
+    ]
     for _ in range(3):
         for model, optimizer in zip((plain, efficient), optimizers):
             optimizer.zero_grad()

@@ -164,7 +164,11 @@ def _norm_backward(
         invstd,
         _uses_batch_stats(norm, training),
         norm.eps,
-        [True, norm.weight is not None and norm.weight.requires_grad, norm.bias is not None and norm.bias.requires_grad],
+        [
+            True,
+            norm.weight is not None and norm.weight.requires_grad,
+            norm.bias is not None and norm.bias.requires_grad,
+        ],
     )
 
 
@@ -226,7 +230,8 @@ def _conv_backward(
 
 
 def _layer_parameters(layer: DenseLayer) -> list[Tensor]:
-    return [layer.norm1.weight, layer.norm1.bias, layer.conv1.weight, layer.norm2.weight, layer.norm2.bias, layer.conv2.weight]
+    norm1, conv1, norm2, conv2 = layer.norm1, layer.conv1, layer.norm2, layer.conv2
+    return [norm1.weight, norm1.bias, conv1.weight, norm2.weight, norm2.bias, conv2.weight]
 
 
 # ---------------------------------------------------------------------------
@@ -509,7 +514,15 @@ class _StemFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn.MaxPool2d, training: bool, *parameters: Tensor):
+    def forward(
+        ctx,
+        images: Tensor,
+        conv: nn.Conv2d,
+        norm: nn.BatchNorm2d,
+        pool: nn.MaxPool2d,
+        training: bool,
+        *parameters: Tensor,
+    ) -> Tensor:
         ctx.autocast = _autocast_state(images)
         ctx.modules = (conv, norm, pool)
         ctx.training = training
