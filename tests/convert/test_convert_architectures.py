@@ -10,19 +10,8 @@ from lua_reference import lua_forward, relative_error
 from converters import t7
 from converters.densenet import convert, plan_conversion
 from converters.lua_layout import build_checkpoint
+from published import PUBLISHED_PARAMETER_COUNTS
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
-
-#: Parameter counts of the published models, from the issue.
-PUBLISHED_PARAMETERS = {
-    "densenet121": 7_978_856,
-    "densenet169": 14_149_480,
-    "densenet201": 20_013_928,
-    "densenet161": 28_681_000,
-    "densenet264": 33_337_704,
-    "densenet232": 55_570_984,
-    "densenet264_cosine": 33_337_704,
-    "densenet264_k48_cosine": 72_686_632,
-}
 
 SMALL_CONFIGS = {
     "tiny4": DenseNetConfig(growth_rate=4, block_config=(2, 3, 1, 2), num_init_features=8, num_classes=10),
@@ -57,11 +46,11 @@ def test_small_checkpoint_round_trip_matches_reference(name: str, layout: str, t
     assert relative_error(actual, expected) <= 1e-5
 
 
-@pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMETERS))
+@pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMETER_COUNTS))
 def test_full_size_standard_tree_infers_the_published_architecture(name: str) -> None:
     plan = plan_conversion(build_checkpoint(MODEL_CONFIGS[name], layout="standard", seed=0))
     assert plan.config == MODEL_CONFIGS[name]
-    assert plan.num_parameters == PUBLISHED_PARAMETERS[name]
+    assert plan.num_parameters == PUBLISHED_PARAMETER_COUNTS[name]
     with torch.device("meta"):
         expected = DenseNet(plan.config).state_dict()
     assert [(entry.key, entry.shape) for entry in plan.entries] == [(key, tuple(tensor.shape)) for key, tensor in expected.items()]
@@ -71,7 +60,7 @@ def test_full_size_standard_tree_infers_the_published_architecture(name: str) ->
 def test_full_size_custom_tree_infers_the_published_architecture(name: str) -> None:
     plan = plan_conversion(build_checkpoint(MODEL_CONFIGS[name], layout="custom", seed=0))
     assert plan.config == MODEL_CONFIGS[name]
-    assert plan.num_parameters == PUBLISHED_PARAMETERS[name]
+    assert plan.num_parameters == PUBLISHED_PARAMETER_COUNTS[name]
     assert plan.report.layout == "custom"
     assert plan.report.module_counts["nn.DenseConnectLayerCustom"] == sum(MODEL_CONFIGS[name].block_config)
 

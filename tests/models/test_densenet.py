@@ -11,19 +11,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 import zoo
+from published import PUBLISHED_PARAMETER_COUNTS
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
-#: Parameter counts given in issue 3 (from the published Lua models).
-PUBLISHED_PARAMETER_COUNTS = {
-    "densenet121": 7_978_856,
-    "densenet169": 14_149_480,
-    "densenet201": 20_013_928,
-    "densenet161": 28_681_000,
-    "densenet264": 33_337_704,
-    "densenet232": 55_570_984,
-    "densenet264_cosine": 33_337_704,
-    "densenet264_k48_cosine": 72_686_632,
-}
 TORCHVISION_NAMES = ("densenet121", "densenet169", "densenet201", "densenet161")
 
 
