@@ -16,7 +16,6 @@ renamed into place; an existing file is only replaced with ``force=True``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -29,8 +28,11 @@ import numpy as np
 import torch
 
 from converters.atomic import atomic_output
-from converters.densenet import CONVERTER_VERSION, ConversionPlan, TensorEntry, drop_file_pages, load_checkpoint, plan_conversion
+from converters.densenet import CONVERTER_VERSION, load_checkpoint, plan_conversion
+from converters.file_pages import drop_file_pages
+from converters.plan import ConversionPlan, TensorEntry
 from converters.errors import ConversionError
+from converters.hashing import file_sha256
 from zoo.models.densenet import DenseNetConfig
 
 __all__ = ["FORMATS", "config_from_state_dict", "convert_file", "file_sha256", "load_weights", "read_metadata", "save_plan", "save_weights"]
@@ -49,14 +51,6 @@ def resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     return format
-
-
-def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _metadata(config: DenseNetConfig, extra: Mapping[str, Any] | None) -> dict[str, str]:

@@ -71,7 +71,7 @@ def sample_manifest(sha256: str, size: int):
 
 def publish_sample(mirror_dir: Path) -> tuple[Path, str, int]:
     """Write the sample checkpoint into ``mirror_dir`` (once); returns (path, sha256, size)."""
-    from zoo.registry.cache import file_sha256
+    from converters.hashing import file_sha256
 
     path = mirror_dir / SAMPLE_FILENAME
     if not path.is_file():

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from converters.hashing import file_sha256
+
 __all__ = ["LoadedModel", "ModelSpecError", "file_sha256", "load_model", "registry_name_for_file", "state_dict_sha256"]
 
 
@@ -30,15 +32,6 @@ class LoadedModel:
     source: str
     kind: str  # "registry" | "t7" | "converted"
     weights_sha256: str | None = None
-
-
-def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def state_dict_sha256(model: nn.Module) -> str:

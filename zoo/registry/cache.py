@@ -9,7 +9,6 @@ download of the same name must have the same hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -17,11 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from converters.hashing import file_sha256
 from zoo.registry.errors import VerificationError
 
 HOME_ENV = "DENSENET_ZOO_HOME"
 RECORD_SUFFIX = ".record.json"
-HASH_CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
@@ -80,15 +79,6 @@ def write_record(path: Path, sha256: str, size: int, trust: str, origin: str) ->
     record = FileRecord(sha256=sha256, size=int(size), trust=trust, origin=origin, verified_at=time.time())
     write_text_atomic(record_path(path), json.dumps(record.to_dict(), indent=2) + "\n")
     return record
-
-
-def file_sha256(path: Path) -> str:
-    """Full sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cheap_verify(path: Path, expected_sha256: str | None = None) -> FileRecord | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
+from converters.hashing import update_from_file
 from zoo import __version__
 from zoo.registry.errors import DownloadError, HTMLPageError, HTTPStatusError, VerificationError
 
@@ -160,7 +161,7 @@ def download_url(
         if size is not None and partial.stat().st_size > size:
             partial.unlink()
         else:
-            state.offset = _hash_existing(partial, state.digest)
+            state.offset = update_from_file(state.digest, partial)
 
     bar = ProgressBar(label, size, enabled=progress)
     failures = 0
@@ -218,15 +219,6 @@ class _Retryable(Exception):
         self.reason = reason
         self.made_progress = made_progress
         self.retry_after = retry_after
-
-
-def _hash_existing(partial: Path, digest: Any) -> int:
-    offset = 0
-    with open(partial, "rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK_SIZE * 16), b""):
-            digest.update(chunk)
-            offset += len(chunk)
-    return offset
 
 
 def _stream_once(session, url, params, partial: Path, state: _StreamState, size, timeout, bar, requests) -> None:

@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from converters.hashing import file_sha256
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
 from zoo.registry.download import DownloadResult, copy_verified, download_url, new_session
 from zoo.registry.errors import (
@@ -142,8 +143,6 @@ def _trust_of(source: Source, expected: str | None) -> str:
 
 def _adopt_placed_file(source: Source, path: Path, expected: str | None) -> DownloadResult:
     """Verify a file that a user put into the cache by hand (it has no record yet)."""
-    from zoo.registry.cache import file_sha256
-
     size = path.stat().st_size
     sha256 = file_sha256(path)
     if (source.size is not None and size != source.size) or (expected is not None and not sha256.startswith(expected)):

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from converters.hashing import file_sha256
 from zoo.models.densenet import DenseNet, DenseNetConfig
-from zoo.registry.cache import FileRecord, cheap_verify, file_sha256, read_record, record_path, write_record
+from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
 from zoo.registry.errors import RegistryError, VerificationError
 from zoo.registry.fetch import FetchedFile, cached_path, fetch
 from zoo.registry.lock import FileLock
