@@ -28,9 +28,7 @@ import numpy as np
 import torch
 
 from converters.atomic import atomic_output
-from converters.densenet import CONVERTER_VERSION, load_checkpoint, plan_conversion
-from converters.file_pages import drop_file_pages
-from converters.plan import ConversionPlan, TensorEntry
+from converters.densenet import CONVERTER_VERSION, ConversionPlan, TensorEntry, drop_file_pages, load_checkpoint, plan_conversion
 from converters.errors import ConversionError
 from converters.hashing import file_sha256
 from zoo.models.densenet import DenseNetConfig
