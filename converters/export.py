@@ -28,9 +28,11 @@ import numpy as np
 import torch
 
 from converters.atomic import atomic_output
-from converters.densenet import CONVERTER_VERSION, ConversionPlan, TensorEntry, drop_file_pages, load_checkpoint, plan_conversion
+from converters.densenet import CONVERTER_VERSION, load_checkpoint, plan_conversion
 from converters.errors import ConversionError
+from converters.file_pages import drop_file_pages
 from converters.hashing import file_sha256
+from converters.plan import ConversionPlan, TensorEntry
 from zoo.models.densenet import DenseNetConfig
 
 __all__ = ["FORMATS", "config_from_state_dict", "convert_file", "file_sha256", "load_weights", "read_metadata", "save_plan", "save_weights"]
