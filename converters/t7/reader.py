@@ -67,6 +67,7 @@ Handler = Callable[["T7Reader", str, int, int], Any]
 _HANDLERS: dict[str, Handler] = {}
 
 _UNDER_CONSTRUCTION = object()
+_NO_KEY = object()  # _read_table: the next object read is a key
 
 # (typename, version, version_string, handler, torchfile handler) of one class header
 _ClassInfo = tuple[str, int, "str | None", "Handler | None", Any]
@@ -306,32 +307,18 @@ class T7Reader(torchfile.T7Reader):
             self._check_count(size, 8, "table size", size_offset)
         table = T7Table()
         self.objects[index] = table
-        # Hot loop of the whole parse: string keys and number/string/boolean values are
-        # decoded inline; anything else (and every malformed case) goes through read_obj.
+        # Hot loop of the whole parse. Keys and values alternate (2 * size objects);
+        # strings, numbers and booleans are decoded inline, anything else (and every
+        # malformed case) goes through read_obj. ``key`` is _NO_KEY while a key is expected.
         read_obj = self.read_obj
         buffer = self.buffer
         end = self.end
         strings = self._string_cache
         pair = _INT_INT.unpack_from
         number = _INT_DOUBLE.unpack_from
-        for _ in range(size):
-            position = self.position
-            try:
-                typeidx, length = pair(buffer, position)
-            except struct.error:
-                typeidx = length = -1
-            if typeidx == TYPE_STRING and 0 <= length <= end - position - 8:
-                position += 8
-                raw = buffer[position : position + length]
-                self.position = position + length
-                key = strings.get(raw)
-                if key is None:
-                    key = _decode(raw, strings)
-            else:
-                key = read_obj()
-                if key is None:
-                    raise self.error("a table key", "nil (Lua tables cannot have nil keys)", position)
-
+        no_key = _NO_KEY
+        key: Any = no_key
+        for _ in range(2 * size):
             position = self.position
             try:
                 typeidx, length = pair(buffer, position)
@@ -354,7 +341,13 @@ class T7Reader(torchfile.T7Reader):
                 value = length == 1
             else:
                 value = read_obj()
-            table[key] = value
+                if value is None and key is no_key:
+                    raise self.error("a table key", "nil (Lua tables cannot have nil keys)", position)
+            if key is no_key:
+                key = value
+            else:
+                table[key] = value
+                key = no_key
         if len(table) != size:
             raise self.error(
                 f"{size} distinct table keys",
