@@ -11,7 +11,7 @@ import pytest
 import torch.multiprocessing as mp
 
 from evaluation_helpers import ColorPrototypeModel, expected_counts, free_port
-from zoo.evaluation.distributed import shard_indices
+from zoo.evaluation.sharding import shard_indices
 
 WORLD_SIZE = 2
 LIMIT = 2  # 13 of the 21 painted images: an odd count

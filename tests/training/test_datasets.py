@@ -11,7 +11,7 @@ from zoo.data.augment import sample_generator
 from zoo.training.config import TrainConfig
 from zoo.training.data import build_training_data
 from zoo.training.datasets import CifarDataset, DataError, ResumableSampler
-from zoo.training.distributed import DistributedContext
+from zoo.runtime import DistributedContext
 from zoo.training.engine import train
 
 TINY_CIFAR = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem": "cifar"}

@@ -19,7 +19,8 @@ import sys
 
 import click
 
-from zoo.training.config import AMP_MODES, TrainConfig
+from zoo.runtime import AMP_MODES
+from zoo.training.config import TrainConfig
 from zoo.training.recipe import DATASETS
 from zoo.training.schedule import LR_SHAPES
 

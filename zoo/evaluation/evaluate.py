@@ -11,7 +11,7 @@ outputs, and the error is taken over every image exactly once.
 Speed on a GPU: decode workers, pinned host memory, non-blocking copies, channels_last
 and cuDNN autotuning; bf16/fp16 autocast on request (off by default: it changes the
 numbers). Under torchrun each process evaluates its own shard (see
-:mod:`zoo.evaluation.distributed`) and the counts are summed.
+:mod:`zoo.evaluation.sharding`) and the counts are summed.
 """
 
 from __future__ import annotations
@@ -32,20 +32,20 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from converters.atomic import write_text_atomic
-from zoo.evaluation.distributed import (
-    DistributedContext,
-    ShardSampler,
-    all_gather_objects,
-    all_reduce,
-    init_distributed,
-    shard_indices,
-)
 from zoo.evaluation.metrics import ErrorCounts, aggregate_crops, topk_correct
+from zoo.evaluation.sharding import ShardSampler, shard_indices
+from zoo.runtime import (
+    DistributedContext,
+    amp_dtype,
+    autocast,
+    default_workers,
+    init_distributed,
+    loader_options,
+)
 
-__all__ = ["AMP_MODES", "EvaluationResult", "PREPROCESS_KINDS", "evaluate", "resolve_transform"]
+__all__ = ["EvaluationResult", "PREPROCESS_KINDS", "evaluate", "resolve_transform"]
 
 PREPROCESS_KINDS = ("torch7", "torchvision")
-AMP_MODES = {None: None, "off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 RECORD_SCHEMA = "densenet-zoo/evaluation/1"
 
 
@@ -135,27 +135,6 @@ def resolve_transform(
     from zoo import transforms
 
     return transforms(None, kind=preprocess, ten_crop=ten_crop), preprocess
-
-
-def _resolve_device(device: torch.device | str | None, context: DistributedContext) -> torch.device:
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", context.local_rank if context.enabled else torch.cuda.current_device())
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return device
-
-
-def _default_workers(device: torch.device) -> int:
-    """Decode workers per process: all CPU cores split among the local processes, at most 16."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    if device.type == "cpu":
-        # The model needs the cores on a CPU run; decoding in the main process avoids contention.
-        return 0
-    return max(1, min(16, cores // max(1, local_processes) - 1))
 
 
 def num_outputs(model: nn.Module) -> int | None:
@@ -284,8 +263,7 @@ def evaluate(
         keep_predictions: include each image's index, label and top-5 classes in the result.
         progress: called as ``progress(images_done, images_in_this_shard)`` after each batch.
     """
-    if amp not in AMP_MODES:
-        raise ValueError(f"amp must be one of off, bf16, fp16 (or None), got {amp!r}")
+    amp_dtype(amp)  # an unknown mode fails before any process group is joined
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     context = init_distributed(device)
@@ -305,7 +283,7 @@ def _evaluate(
     from zoo.evaluation.loading import state_dict_sha256
     from zoo.evaluation.published import published_error
 
-    device = _resolve_device(device, context)
+    device = context.device
     if isinstance(data, Dataset):
         # The dataset preprocesses by itself; ``preprocess`` and ``limit`` do not apply.
         transform, preprocess_kind = getattr(data, "transform", None), "dataset"
@@ -314,9 +292,8 @@ def _evaluate(
     dataset, data_root, space, num_classes = _dataset_for(data, transform, limit, model)
     expected_crops = 10 if ten_crop else 1
     images_per_batch = max(1, batch_size // expected_crops)
-    workers = _default_workers(device) if workers is None else workers
+    workers = default_workers(device) if workers is None else workers
     channels_last = device.type == "cuda" if channels_last is None else channels_last
-    autocast_dtype = AMP_MODES[amp]
 
     state_digest = state_dict_sha256(model) if context.is_main else None
     model = model.to(device).eval()
@@ -328,23 +305,15 @@ def _evaluate(
         dataset,
         batch_size=images_per_batch,
         sampler=ShardSampler(shard),
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        prefetch_factor=4 if workers > 0 else None,
-        persistent_workers=False,
+        **loader_options(device, workers),
     )
 
     running = torch.zeros(3, dtype=torch.int64, device=device)  # images, top-1 hits, top-5 hits
     kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     seen_crops: set[int] = set()
     done = 0
-    autocast = (
-        torch.autocast(device_type=device.type, dtype=autocast_dtype)
-        if autocast_dtype is not None
-        else contextlib.nullcontext()
-    )
     start = time.perf_counter()
-    with _precision(device, allow_tf32), torch.inference_mode(), autocast:
+    with _precision(device, allow_tf32), torch.inference_mode(), autocast(amp, device):
         for images, labels, indices in loader:
             crops = images.shape[1] if images.dim() == 5 else 1
             seen_crops.add(crops)
@@ -367,13 +336,13 @@ def _evaluate(
     local_counts = running.cpu()
     local_seconds = time.perf_counter() - start
 
-    counts = ErrorCounts.from_tensor(all_reduce(local_counts, context, device))
-    seconds = float(all_reduce(torch.tensor([local_seconds], dtype=torch.float64), context, device, op="max")[0])
+    counts = ErrorCounts.from_tensor(context.all_reduce(local_counts))
+    seconds = float(context.all_reduce(torch.tensor([local_seconds], dtype=torch.float64), op="max")[0])
     if counts.total != len(dataset):
         raise RuntimeError(
             f"scored {counts.total} images but the dataset holds {len(dataset)}; every image must be counted once"
         )
-    crop_sets = all_gather_objects(sorted(seen_crops), context)
+    crop_sets = context.all_gather_object(sorted(seen_crops))
     observed = {crops for ranks in crop_sets for crops in ranks}
     if len(observed) != 1:
         raise RuntimeError(f"batches had different numbers of crops per image: {sorted(observed)}")
@@ -389,7 +358,7 @@ def _evaluate(
             for index, label, top in zip(batch_indices.tolist(), batch_labels.tolist(), batch_top.tolist())
         ]
         predictions = sorted(
-            (entry for rank_entries in all_gather_objects(local, context) for entry in rank_entries),
+            (entry for rank_entries in context.all_gather_object(local) for entry in rank_entries),
             key=lambda entry: entry["index"],
         )
         if [entry["index"] for entry in predictions] != list(range(len(dataset))):

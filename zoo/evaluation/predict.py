@@ -11,6 +11,7 @@ from torch import nn
 
 from zoo.evaluation.classes import IMAGENET_NUM_CLASSES, imagenet_class_names, imagenet_wnids
 from zoo.evaluation.evaluate import resolve_transform
+from zoo.runtime import resolve_device
 
 __all__ = ["ClassScore", "ImagePrediction", "predict"]
 
@@ -44,7 +45,7 @@ def predict(
     Probabilities are the softmax of the network's scores; with ten crops, of the mean
     of the ten crops' scores (the ranking is fb.resnet.torch's sum of scores).
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     transform, _ = resolve_transform(preprocess, ten_crop)
     model = model.to(device).eval()
     results = []

@@ -6,10 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo.runtime import AMP_MODES
 from zoo.training.recipe import DATASETS, recipe_for
 from zoo.training.schedule import LR_SHAPES
-
-AMP_MODES = ("off", "bf16", "fp16")
 
 #: Settings that may differ between a run and its resumption (they do not change the result).
 RUNTIME_FIELDS = ("out", "resume", "workers", "stop_after", "log_every", "tensorboard", "device", "progress")

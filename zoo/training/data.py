@@ -10,7 +10,6 @@ ColorNormalize), which shards it over the ranks without padding.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from zoo.data import augment
+from zoo.runtime import DistributedContext, default_workers, loader_options
 from zoo.training.config import TrainConfig
 from zoo.training.datasets import (
     AugmentedDataset,
@@ -28,7 +28,6 @@ from zoo.training.datasets import (
     SyntheticDataset,
     batches_per_epoch,
 )
-from zoo.training.distributed import DistributedContext
 
 
 @dataclass
@@ -138,34 +137,16 @@ def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
     return train_source, val_set, augment.imagenet_train_transform(size), num_classes
 
 
-def default_workers(use_cuda: bool) -> int:
-    """Decode workers per process: on GPUs the node's cores split among its processes (at most 16);
-    on the CPU none (the model needs the cores; decoding runs in the main process)."""
-    if not use_cuda:
-        return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return max(1, min(16, cores // max(1, local_processes) - 1))
-
-
 def build_training_data(config: TrainConfig, context: DistributedContext, micro_batch: int) -> TrainingData:
     """Loaders for this rank: ``micro_batch`` images per forward pass."""
     train_source, val_set, transform, num_classes = _datasets(config)
     num_classes = config.num_classes or num_classes
     train_set = AugmentedDataset(train_source, transform, config.seed)
     sampler = ResumableSampler(train_set, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=config.seed)
-    use_cuda = context.device.type == "cuda"
-    workers = default_workers(use_cuda) if config.workers is None else max(int(config.workers), 0)
-    loader_options: dict[str, Any] = {
-        "num_workers": workers,
-        "pin_memory": use_cuda,
-        "persistent_workers": workers > 0,
-    }
-    if workers > 0:
-        loader_options["prefetch_factor"] = 4
+    workers = default_workers(context.device) if config.workers is None else max(int(config.workers), 0)
     train_loader = DataLoader(
         train_set, batch_size=micro_batch, sampler=sampler, drop_last=False,
-        generator=torch.Generator().manual_seed(config.seed), **loader_options,
+        generator=torch.Generator().manual_seed(config.seed), **loader_options(context.device, workers, persistent=True),
     )
     steps = batches_per_epoch(len(train_set), context.world_size, micro_batch, config.accumulate)
     return TrainingData(sampler, train_loader, val_set if config.validate else None, num_classes, steps)

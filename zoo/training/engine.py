@@ -36,10 +36,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.models.densenet import DenseNet, DenseNetConfig
+from zoo.runtime import DistributedContext, autocast, init_distributed
 from zoo.training.checkpoint import CHECKPOINT_NAME, capture_rng_state, load_checkpoint, restore_rng_state, save_atomic
 from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
-from zoo.training.distributed import DistributedContext, init_distributed
 from zoo.training.export import export_weights
 from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb, topk_hits
 from zoo.training.optim import build_optimizer, set_lr
@@ -161,13 +161,6 @@ def build_model(config: TrainConfig, num_classes: int, model_config: dict[str, A
             replace_classifier(model, num_classes)
         return model
     return create_model(config.arch, num_classes=num_classes, **overrides)
-
-
-def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
-    if config.amp == "off":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 class Trainer:
@@ -308,7 +301,7 @@ class Trainer:
             last = position == len(batches) - 1
             sync = contextlib.nullcontext() if last or not self.context.distributed else self.network.no_sync()
             with sync:
-                with _autocast(config, self.device):
+                with autocast(config.amp, self.device):
                     output = self.network(images)
                 loss = F.cross_entropy(output.float(), targets)
                 scaled = loss / len(batches)
@@ -322,7 +315,7 @@ class Trainer:
         loss_value = torch.stack(losses).mean()
         # One all-reduce agrees on stopping across ranks; one device-to-host copy per step for everything.
         flags = torch.stack([(~torch.isfinite(loss_value)).float(), torch.tensor(float(stop.signum), device=loss_value.device)])
-        flags = self.context.all_reduce_max(flags)
+        flags = self.context.all_reduce(flags, op="max")
         nonfinite, signum, loss_host, top1, top5 = torch.cat([flags, loss_value.view(1).float(), torch.stack(hits).sum(0).float()]).tolist()
         if nonfinite > 0:
             self.optimizer.zero_grad(set_to_none=True)
@@ -427,7 +420,7 @@ class Trainer:
                         self.save_checkpoint(epoch, iteration)
                 del loader_iter
                 self._finish_epoch(epoch)
-                flag = self.context.all_reduce_max(torch.tensor([float(stop.signum)], device=self.device))
+                flag = self.context.all_reduce(torch.tensor([float(stop.signum)], device=self.device), op="max")
                 if flag.item():
                     raise TrainingInterrupted(
                         f"stopped by signal {int(flag.item())} after epoch {epoch}; checkpoint written to"
@@ -444,7 +437,7 @@ class Trainer:
         totals = torch.tensor(
             [self.epoch_totals[key] for key in ("loss", "top1", "top5", "count")], dtype=torch.float64, device=self.device
         )
-        totals = self.context.all_reduce_sum(totals).cpu()
+        totals = self.context.all_reduce(totals).cpu()
         count = max(totals[3].item(), 1.0)
         summary: dict[str, Any] = {
             "kind": "epoch", "epoch": epoch, "step": epoch * self.steps_per_epoch,
