@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 import zoo
 from click.testing import CliRunner
 from zoo.cli import main
@@ -15,8 +16,16 @@ def test_cli_reports_version():
 def test_import_zoo_does_not_pull_heavy_layers():
     code = (
         "import sys, zoo; "
-        "heavy = [m for m in ('torchvision', 'requests', 'safetensors', 'PIL', 'zoo.registry', 'zoo.training') "
+        "heavy = [m for m in ('torch', 'torchvision', 'requests', 'safetensors', 'PIL', 'zoo.registry', 'zoo.training') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_names_resolve_on_first_use():
+    assert set(zoo.__all__) <= set(dir(zoo))
+    assert zoo.DenseNet is __import__("zoo.models.densenet", fromlist=["DenseNet"]).DenseNet
+    assert zoo.create_model("densenet121").config == zoo.get_config("densenet121")
+    with pytest.raises(AttributeError, match="no attribute 'DenseNet121'"):
+        zoo.DenseNet121

@@ -1,14 +1,44 @@
 """densenet-zoo: the original Lua Torch7 DenseNet ImageNet models in PyTorch.
 
-The public API lives here. The model layer is imported first and stays free of
-the layers above it; heavier parts (registry, data, evaluation, training) are
-imported inside the functions that need them so that ``import zoo`` is fast.
+The public API lives here. Every name is resolved on first use (PEP 562), so
+``import zoo`` and the ``densenet-zoo`` command start without importing torch;
+``zoo.DenseNet`` or ``from zoo import create_model`` imports the model layer
+then. The registry, data, evaluation and training layers are imported inside
+the functions that need them, and the model layer never imports them.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig  # noqa: E402
-from zoo.factory import create_model, get_config, list_models  # noqa: E402
+if TYPE_CHECKING:
+    from zoo.factory import create_model, get_config, list_models
+    from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig
+
+# Public name -> the module that defines it.
+_LAZY_EXPORTS = {
+    "MODEL_CONFIGS": "zoo.models.densenet",
+    "DenseNet": "zoo.models.densenet",
+    "DenseNetConfig": "zoo.models.densenet",
+    "create_model": "zoo.factory",
+    "get_config": "zoo.factory",
+    "list_models": "zoo.factory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_EXPORTS:
+        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))
 
 
 def load(name, device=None):

@@ -1,6 +1,8 @@
 """The ``densenet-zoo`` command line: a thin click layer over the Python API.
 
-Each group of commands lives in its own module and is registered here.
+Each group of commands lives in its own module and is registered here. Those
+modules import only click at start-up (the API they call is imported inside
+each command), so ``densenet-zoo --help`` does not wait for torch.
 """
 
 from __future__ import annotations
@@ -8,6 +10,17 @@ from __future__ import annotations
 import click
 
 from zoo import __version__
+from zoo.cli.convert import convert_command, inspect_command
+from zoo.cli.evaluate import evaluate_command, predict_command
+from zoo.cli.registry import (
+    demo_command,
+    download_command,
+    info_command,
+    list_command,
+    manifest_group,
+    verify_command,
+)
+from zoo.cli.train import train_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,26 +29,20 @@ def main() -> None:
     """DenseNet models from the original Lua Torch7 checkpoints, in PyTorch."""
 
 
-from zoo.cli.train import train_command  # noqa: E402
-
-main.add_command(train_command)
-
-
-from zoo.cli.evaluate import evaluate_command, predict_command  # noqa: E402
-
-main.add_command(evaluate_command)
-main.add_command(predict_command)
-
-
-from zoo.cli.convert import convert_command, inspect_command  # noqa: E402
-
-main.add_command(convert_command)
-main.add_command(inspect_command)
-
-
-from zoo.cli.registry import register_registry_commands  # noqa: E402
-
-register_registry_commands(main)
+for command in (
+    demo_command,
+    list_command,
+    info_command,
+    download_command,
+    verify_command,
+    manifest_group,
+    convert_command,
+    inspect_command,
+    evaluate_command,
+    predict_command,
+    train_command,
+):
+    main.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -157,8 +157,3 @@ def demo_command(quiet: bool) -> None:
 
     with _registry_errors():
         run_demo(echo=(lambda line: None) if quiet else click.echo, result_echo=click.echo)
-
-
-def register_registry_commands(group: click.Group) -> None:
-    for command in (list_command, info_command, download_command, verify_command, manifest_group, demo_command):
-        group.add_command(command)
