@@ -65,20 +65,31 @@ CONVERTER_VERSION = "1"
 USED_TENSOR_FIELDS = frozenset({"weight", "bias", "running_mean", "running_var", "running_std"})
 
 
-def _infer_compression(transitions: list[tuple[int, int, str]]) -> float:
-    """The ``reduction`` with floor(in * reduction) == out for every transition (0.5 preferred)."""
+def compression_for(transitions: list[tuple[int, int]]) -> float | None:
+    """The compression factor ``c`` with ``floor(in * c) == out`` for every transition ``(in, out)``.
+
+    Lua's ``reduction`` (and ``DenseNetConfig.compression``) cannot be read
+    from a file, only recovered from the transition widths: 0.5 (the published
+    value) when it fits, else the shortest decimal that does. None when no
+    single factor explains every transition; 0.5 when there are none.
+    """
     if not transitions:
         return 0.5
-    low, high = 0.0, math.inf
-    for in_channels, out_channels, _ in transitions:
-        low = max(low, out_channels / in_channels)
-        high = min(high, (out_channels + 1) / in_channels)
+    low = max(out_channels / in_channels for in_channels, out_channels in transitions)
     candidates = [0.5] + [round(low, digits) for digits in range(1, 8)] + [math.ceil(low * 10**d) / 10**d for d in range(1, 8)] + [low]
     for candidate in candidates:
-        if 0 < candidate <= 1 and all(math.floor(i * candidate) == o for i, o, _ in transitions):
+        if 0 < candidate <= 1 and all(math.floor(i * candidate) == o for i, o in transitions):
             return candidate
-    in_channels, out_channels, path = transitions[-1]
-    raise ConversionError(f"transition widths are inconsistent with one compression factor (found {in_channels} -> {out_channels})", path)
+    return None
+
+
+def _infer_compression(transitions: list[tuple[int, int, str]]) -> float:
+    """:func:`compression_for` the transitions of a Lua model; raises naming the last one if none fits."""
+    compression = compression_for([(in_channels, out_channels) for in_channels, out_channels, _ in transitions])
+    if compression is None:
+        in_channels, out_channels, path = transitions[-1]
+        raise ConversionError(f"transition widths are inconsistent with one compression factor (found {in_channels} -> {out_channels})", path)
+    return compression
 
 
 def _count_modules(root: t7.T7Object) -> tuple[dict[str, int], dict[str, int]]:

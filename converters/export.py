@@ -17,7 +17,6 @@ renamed into place; an existing file is only replaced with ``force=True``.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import struct
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 from converters.atomic import atomic_output
-from converters.densenet import CONVERTER_VERSION, load_checkpoint, plan_conversion
+from converters.densenet import CONVERTER_VERSION, compression_for, load_checkpoint, plan_conversion
 from converters.errors import ConversionError
 from converters.file_pages import drop_file_pages
 from converters.hashing import file_sha256
@@ -232,11 +231,9 @@ def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetCo
         if transition is None:
             raise ConversionError(f"expected features.transition{block}.conv.weight")
         ratios.append((int(transition.shape[1]), int(transition.shape[0])))
-    compression = 0.5
-    for candidate in [0.5] + [round(o / i, d) for i, o in ratios[:1] for d in range(1, 8)] + [o / i for i, o in ratios[:1]]:
-        if all(math.floor(i * candidate) == o for i, o in ratios):
-            compression = candidate
-            break
+    compression = compression_for(ratios)
+    if compression is None:
+        compression = 0.5
     return DenseNetConfig(
         growth_rate=growth_rate,
         block_config=tuple(layers[block] for block in sorted(layers)),
