@@ -40,7 +40,6 @@ from zoo.runtime import DistributedContext, autocast, init_distributed
 from zoo.training.checkpoint import CHECKPOINT_NAME, capture_rng_state, load_checkpoint, restore_rng_state, save_atomic
 from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
-from zoo.training.export import export_weights
 from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb, topk_hits
 from zoo.training.optim import build_optimizer, set_lr
 from zoo.training.schedule import LRSchedule
@@ -284,6 +283,14 @@ class Trainer:
         self.last_checkpoint = (epoch, step)
         return path
 
+    def export_weights(self, filename: str, metadata: dict[str, str]) -> Path:
+        """Write the weights and config to ``out/filename`` (safetensors, atomically) for ``zoo.load_weights``."""
+        from converters.export import save_weights
+
+        return save_weights(
+            self.model.state_dict(), self.model.config, self.out / filename, format="safetensors", metadata=metadata, force=True
+        )
+
     # ----------------------------------------------------------------- steps
     def _micro_batches(self, loader_iter: Iterator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for _ in range(self.config.accumulate):
@@ -429,7 +436,7 @@ class Trainer:
                     )
         weights = None
         if context.is_main:
-            weights = export_weights(self.model, self.out / "model.safetensors", {"epochs": str(config.epochs)})
+            weights = self.export_weights("model.safetensors", {"epochs": str(config.epochs)})
         context.barrier()
         return self._result("finished", self.out / CHECKPOINT_NAME, weights)
 
@@ -450,7 +457,7 @@ class Trainer:
             if self.best_top1 is None or validation["top1"] > self.best_top1:
                 self.best_top1 = validation["top1"]
                 if self.context.is_main:
-                    export_weights(self.model, self.out / "best.safetensors", {"epoch": str(epoch), "val_top1": f"{validation['top1']:.4f}"})
+                    self.export_weights("best.safetensors", {"epoch": str(epoch), "val_top1": f"{validation['top1']:.4f}"})
             summary["best_top1"] = self.best_top1
         self.history.append(summary)
         self._write(summary)
