@@ -35,12 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo.evaluation.metrics import topk_correct
 from zoo.models.densenet import DenseNet, DenseNetConfig
 from zoo.runtime import DistributedContext, autocast, init_distributed
 from zoo.training.checkpoint import CHECKPOINT_NAME, capture_rng_state, load_checkpoint, restore_rng_state, save_atomic
 from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
-from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb, topk_hits
+from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb
 from zoo.training.optim import build_optimizer, set_lr
 from zoo.training.schedule import LRSchedule
 
@@ -317,7 +318,7 @@ class Trainer:
                 else:
                     scaled.backward()
             losses.append(loss.detach())
-            hits.append(topk_hits(output.detach(), targets))
+            hits.append(topk_correct(output.detach(), targets).sum(dim=0))  # stays on the device: no sync here
             counts += targets.shape[0]
         loss_value = torch.stack(losses).mean()
         # One all-reduce agrees on stopping across ranks; one device-to-host copy per step for everything.

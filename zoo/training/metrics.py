@@ -1,4 +1,4 @@
-"""Metrics of a run: top-k counts, JSON-lines log, optional TensorBoard, progress with ETA."""
+"""Metrics of a run: JSON-lines log, optional TensorBoard, progress with ETA (top-k scoring: ``zoo.evaluation.metrics``)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import torch
-from torch import Tensor
-
-
-def topk_hits(output: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> Tensor:
-    """For each ``k``, how many rows of ``output`` have ``target`` among their ``k`` largest scores.
-
-    Returned as a tensor on ``output``'s device, so training does not wait for the GPU here.
-    """
-    max_k = min(max(ks), output.shape[1])
-    predicted = output.topk(max_k, dim=1).indices
-    hits = predicted.eq(target.view(-1, 1))
-    return torch.stack([hits[:, : min(k, max_k)].any(dim=1).sum() for k in ks])
 
 
 def gpu_memory_mb(device: torch.device) -> float | None:
