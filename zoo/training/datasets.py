@@ -13,7 +13,7 @@ import math
 import os
 import pickle
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 import numpy as np
 import torch

@@ -21,7 +21,6 @@ checkpoint on disk is the last good one.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import signal
 import threading
@@ -36,11 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.evaluation.metrics import topk_correct
-from zoo.models.densenet import DenseNet, DenseNetConfig
 from zoo.runtime import DistributedContext, autocast, init_distributed
 from zoo.training.checkpoint import CHECKPOINT_NAME, capture_rng_state, load_checkpoint, restore_rng_state, save_atomic
 from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
+from zoo.training.model import build_model
 from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb
 from zoo.training.optim import build_optimizer, set_lr
 from zoo.training.schedule import LRSchedule
@@ -103,64 +102,6 @@ class StopFlag:
     def __exit__(self, *exc_info: Any) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
-
-
-def replace_classifier(model: DenseNet, num_classes: int) -> DenseNet:
-    """A fresh ``num_classes``-way classifier (Lua init: U(+-1/sqrt(fan_in)) weight, zero bias)."""
-    in_features = model.classifier.in_features
-    classifier = nn.Linear(in_features, num_classes)
-    bound = 1.0 / math.sqrt(in_features)
-    nn.init.uniform_(classifier.weight, -bound, bound)
-    nn.init.zeros_(classifier.bias)
-    model.classifier = classifier
-    model.config = model.config.replace(num_classes=num_classes)
-    return model
-
-
-def _densenet(config: DenseNetConfig, memory_efficient: bool) -> DenseNet:
-    return DenseNet(config, memory_efficient=True) if memory_efficient else DenseNet(config)
-
-
-def build_model(config: TrainConfig, num_classes: int, model_config: dict[str, Any] | None = None) -> DenseNet:
-    """The network of a run: a registry model (optionally pretrained), a named recipe net, an explicit
-    config, or the weights of an earlier run (``init_weights``, any file ``zoo.load_weights`` reads).
-    Pretrained and initial weights get a fresh classifier when ``num_classes`` differs.
-
-    ``model_config`` (from a checkpoint) wins over everything, so a resumed
-    fine-tuning run rebuilds its replaced classifier without downloading.
-    """
-    from zoo.factory import create_model, get_config
-    from zoo.training.recipe import TRAINING_ARCHS
-
-    if model_config is not None:
-        return _densenet(DenseNetConfig.from_dict(model_config), config.memory_efficient)
-    overrides: dict[str, Any] = {}
-    if config.drop_rate is not None:
-        overrides["drop_rate"] = config.drop_rate
-    if config.model_config is not None:
-        architecture = DenseNetConfig.from_dict(config.model_config).replace(num_classes=num_classes, **overrides)
-        return _densenet(architecture, config.memory_efficient)
-    if config.arch in TRAINING_ARCHS:
-        architecture = TRAINING_ARCHS[config.arch].replace(num_classes=num_classes, **overrides)
-        return _densenet(architecture, config.memory_efficient)
-    if config.init_weights:
-        from zoo import load_weights
-
-        model = load_weights(config.init_weights)
-        if config.memory_efficient:
-            model.set_memory_efficient(True)
-        if model.config.num_classes != num_classes:
-            replace_classifier(model, num_classes)
-        return model
-    get_config(config.arch)  # a clear error for unknown names
-    if config.memory_efficient:
-        overrides["memory_efficient"] = True
-    if config.pretrained:
-        model = create_model(config.arch, pretrained=True, **overrides)
-        if model.config.num_classes != num_classes:
-            replace_classifier(model, num_classes)
-        return model
-    return create_model(config.arch, num_classes=num_classes, **overrides)
 
 
 class Trainer:
@@ -371,7 +312,6 @@ class Trainer:
         config, context = self.config, self.context
         total_steps = config.epochs * self.steps_per_epoch
         progress = Progress(total_steps, self.progress_stream) if (context.is_main and config.progress) else None
-        global_images = self.micro_batch * context.world_size
         with StopFlag() as stop:
             while self.epoch <= config.epochs:
                 epoch = self.epoch
@@ -498,5 +438,5 @@ def train(config: TrainConfig, progress_stream: TextIO | None = None) -> TrainRe
 
 __all__ = [
     "NonFiniteLossError", "TrainConfig", "TrainResult", "Trainer", "TrainingError", "TrainingInterrupted",
-    "build_model", "replace_classifier", "train",
+    "train",
 ]

@@ -1,0 +1,75 @@
+"""The network a training run trains: a registry model, a recipe net, an explicit config, or earlier weights.
+
+Kept apart from the loop (:mod:`zoo.training.engine`) because it answers one question, which
+network, for a fresh run and for a resumed one alike.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from torch import nn
+
+from zoo.models.densenet import DenseNet, DenseNetConfig
+from zoo.training.config import TrainConfig
+
+__all__ = ["build_model", "replace_classifier"]
+
+
+def replace_classifier(model: DenseNet, num_classes: int) -> DenseNet:
+    """A fresh ``num_classes``-way classifier (Lua init: U(+-1/sqrt(fan_in)) weight, zero bias)."""
+    in_features = model.classifier.in_features
+    classifier = nn.Linear(in_features, num_classes)
+    bound = 1.0 / math.sqrt(in_features)
+    nn.init.uniform_(classifier.weight, -bound, bound)
+    nn.init.zeros_(classifier.bias)
+    model.classifier = classifier
+    model.config = model.config.replace(num_classes=num_classes)
+    return model
+
+
+def _densenet(config: DenseNetConfig, memory_efficient: bool) -> DenseNet:
+    return DenseNet(config, memory_efficient=True) if memory_efficient else DenseNet(config)
+
+
+def build_model(config: TrainConfig, num_classes: int, model_config: dict[str, Any] | None = None) -> DenseNet:
+    """The network of a run: a registry model (optionally pretrained), a named recipe net, an explicit
+    config, or the weights of an earlier run (``init_weights``, any file ``zoo.load_weights`` reads).
+    Pretrained and initial weights get a fresh classifier when ``num_classes`` differs.
+
+    ``model_config`` (from a checkpoint) wins over everything, so a resumed
+    fine-tuning run rebuilds its replaced classifier without downloading.
+    """
+    from zoo.factory import create_model, get_config
+    from zoo.training.recipe import TRAINING_ARCHS
+
+    if model_config is not None:
+        return _densenet(DenseNetConfig.from_dict(model_config), config.memory_efficient)
+    overrides: dict[str, Any] = {}
+    if config.drop_rate is not None:
+        overrides["drop_rate"] = config.drop_rate
+    if config.model_config is not None:
+        architecture = DenseNetConfig.from_dict(config.model_config).replace(num_classes=num_classes, **overrides)
+        return _densenet(architecture, config.memory_efficient)
+    if config.arch in TRAINING_ARCHS:
+        architecture = TRAINING_ARCHS[config.arch].replace(num_classes=num_classes, **overrides)
+        return _densenet(architecture, config.memory_efficient)
+    if config.init_weights:
+        from zoo import load_weights
+
+        model = load_weights(config.init_weights)
+        if config.memory_efficient:
+            model.set_memory_efficient(True)
+        if model.config.num_classes != num_classes:
+            replace_classifier(model, num_classes)
+        return model
+    get_config(config.arch)  # a clear error for unknown names
+    if config.memory_efficient:
+        overrides["memory_efficient"] = True
+    if config.pretrained:
+        model = create_model(config.arch, pretrained=True, **overrides)
+        if model.config.num_classes != num_classes:
+            replace_classifier(model, num_classes)
+        return model
+    return create_model(config.arch, num_classes=num_classes, **overrides)
