@@ -72,6 +72,15 @@ def test_download_warns_on_first_use_then_list_and_verify(tiny):
     assert failed.exit_code == 1 and "FAIL" in failed.output and "1 of 2 cached files failed" in failed.output
 
 
+def test_download_looks_every_name_up_before_fetching_any(tiny, server):
+    typo = run("download", "tiny", "densenet999")
+    assert typo.exit_code == 1 and "unknown model 'densenet999'" in typo.output
+    assert server.requests == [] and not list(home().glob("tiny*"))
+    result = run("download", "tiny")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == f"tiny: {next(home().glob('tiny-*.safetensors'))}"
+
+
 def test_download_from_a_mirror_directory(tiny, tmp_path, server, monkeypatch):
     manifest, content = tiny
     mirror = tmp_path / "mirror"

@@ -103,12 +103,8 @@ def download_command(names: tuple[str, ...], download_all: bool, mirror: str | N
             names = tuple(manifest.names())
         if not names:
             raise click.UsageError("name at least one model, or pass --all")
-        for name in names:
-            manifest[name]  # unknown names fail before any download
-        for name in names:
-            path = download([name], manifest=manifest, settings=_settings(quiet, mirror))[0]
-            if not quiet:
-                click.echo(f"{name}: {path}")
+        report = None if quiet else (lambda name, path: click.echo(f"{name}: {path}"))
+        download(names, manifest=manifest, settings=_settings(quiet, mirror), on_done=report)
 
 
 @click.command("verify")

@@ -67,7 +67,7 @@ def ensure_converted(
     with FileLock(target, timeout=settings.lock_timeout):
         record = cheap_verify(target)
         if record is None or not record.origin.endswith(fetched.record.sha256):
-            state_dict = _convert_source(entry, fetched)
+            state_dict = convert_source(entry, fetched)
             _save_converted(entry, fetched, state_dict, target)
             record = write_record(
                 target, file_sha256(target), target.stat().st_size, "derived",
@@ -92,7 +92,7 @@ def _cached_conversion(entry: ModelEntry, settings: Settings) -> ConvertedWeight
     return None
 
 
-def _convert_source(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
+def convert_source(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
     """State dict of a fetched source, checked against the manifest's architecture.
 
     A file that does not convert raises :class:`VerificationError`; if it was
@@ -221,7 +221,7 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, Any], DenseNet
 
         conversion = convert(str(path))
         return dict(conversion.state_dict), conversion.config
-    from converters.export import load_weights as read_exported
+    from converters.export import config_from_state_dict, load_weights as read_exported
 
     if suffix in (".pth", ".pt", ".bin"):
         try:
@@ -232,7 +232,7 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, Any], DenseNet
                 state_dict = read_torchvision_pth(path)
             except Exception:  # noqa: BLE001
                 raise error from None
-            return state_dict, infer_config(state_dict)
+            return state_dict, config_from_state_dict(state_dict)
     state_dict, config = read_exported(str(path))
     return dict(state_dict), config
 
@@ -258,41 +258,6 @@ def remap_torchvision_keys(state_dict: dict[str, Any]) -> dict[str, Any]:
             key = f"{match['prefix']}{match['kind']}{match['index']}.{match['param']}"
         remapped[key] = value
     return remapped
-
-
-def infer_config(state_dict: dict[str, Any]) -> DenseNetConfig:
-    """The architecture implied by the tensor shapes of a DenseNet state dict (torchvision key names)."""
-    try:
-        conv0 = state_dict["features.conv0.weight"]
-        layer_counts: dict[int, int] = {}
-        for key in state_dict:
-            match = re.match(r"^features\.denseblock(\d+)\.denselayer(\d+)\.", key)
-            if match:
-                block, layer = int(match[1]), int(match[2])
-                layer_counts[block] = max(layer_counts.get(block, 0), layer)
-        block_config = tuple(layer_counts[block] for block in sorted(layer_counts))
-        first = "features.denseblock1.denselayer1."
-        growth_rate = int(state_dict[first + "conv2.weight"].shape[0])
-        bn_size = int(state_dict[first + "conv1.weight"].shape[0]) // growth_rate
-        num_init_features = int(conv0.shape[0])
-        compression = 0.5
-        if "features.transition1.conv.weight" in state_dict:
-            block1_out = num_init_features + block_config[0] * growth_rate
-            compression = int(state_dict["features.transition1.conv.weight"].shape[0]) / block1_out
-        return DenseNetConfig(
-            growth_rate=growth_rate,
-            block_config=block_config,
-            num_init_features=num_init_features,
-            bn_size=bn_size,
-            compression=compression,
-            num_classes=int(state_dict["classifier.weight"].shape[0]),
-            stem="imagenet" if conv0.shape[-1] == 7 else "cifar",
-        )
-    except (KeyError, IndexError, ZeroDivisionError, ValueError) as error:
-        raise RegistryError(
-            f"cannot infer a DenseNet architecture from this state dict ({type(error).__name__}: {error}); "
-            "expected torchvision DenseNet key names such as features.conv0.weight"
-        ) from None
 
 
 def _check_fits(config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> dict[str, Any]:

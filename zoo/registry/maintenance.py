@@ -9,12 +9,12 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from zoo.registry.cache import cheap_verify, full_verify, read_record, record_path
 from zoo.registry.errors import RegistryError, VerificationError
 from zoo.registry.fetch import UnverifiedSourceWarning, cached_path, fetch_source
-from zoo.registry.loading import _convert_source, converted_path, ensure_converted
+from zoo.registry.loading import convert_source, converted_path, ensure_converted
 from zoo.registry.manifest import Manifest, ModelEntry, Source, load_manifest, manifest_path, pin_source
 from zoo.registry.settings import Settings
 
@@ -114,12 +114,26 @@ def model_info(name: str, manifest: Manifest | None = None, settings: Settings |
 
 
 def download(
-    names: Iterable[str], manifest: Manifest | None = None, settings: Settings | None = None
+    names: Iterable[str],
+    manifest: Manifest | None = None,
+    settings: Settings | None = None,
+    on_done: Callable[[str, Path], None] | None = None,
 ) -> list[Path]:
-    """Fetch, verify and convert each named model; returns the converted weight files."""
+    """Fetch, verify and convert each named model; returns the converted weight files.
+
+    Every name is looked up first, so a typo fails before any download starts.
+    ``on_done(name, path)`` is called as each model is ready (the CLI prints it).
+    """
     manifest = manifest if manifest is not None else load_manifest()
     settings = settings if settings is not None else Settings.from_env()
-    return [ensure_converted(name, manifest=manifest, settings=settings).path for name in names]
+    entries = [manifest[name] for name in names]
+    paths = []
+    for entry in entries:
+        path = ensure_converted(entry.name, manifest=manifest, settings=settings).path
+        if on_done is not None:
+            on_done(entry.name, path)
+        paths.append(path)
+    return paths
 
 
 @dataclass
@@ -197,7 +211,7 @@ def pin(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedSourceWarning)  # pinning is the act of trusting it
         fetched = fetch_source(source, settings)
-    _convert_source(entry, fetched)
+    convert_source(entry, fetched)
     pin_source(target, name, source.filename, fetched.record.sha256, fetched.record.size)
     return PinResult(name, source.filename, fetched.record.sha256, fetched.record.size, target.resolve(),
                      [f"record: {record_path(fetched.path)}"])
