@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from converters import t7
+from converters.t7.objects import contiguous_strides
 from zoo.models.densenet import DenseNetConfig
 
 LAYOUTS = ("standard", "custom")
@@ -83,10 +84,7 @@ class _Builder:
 
     @staticmethod
     def table(values: dict[Any, Any] | None = None) -> t7.T7Table:
-        lua_table = t7.T7Table()
-        for key, value in (values or {}).items():
-            lua_table[key] = value
-        return lua_table
+        return t7.T7Table(values or {})
 
     def module(self, typename: str, fields: dict[str, Any], version: int = 1) -> t7.T7Object:
         fields = {"_type": self.tensor_type, "train": True, **fields}
@@ -373,7 +371,7 @@ class _Builder:
         weight_storage = t7.T7Storage.from_numpy(weights, self.storage_type)
         gradient_storage = t7.T7Storage.from_numpy(gradients, self.storage_type)
         for param in self.parameters:
-            strides = _contiguous_strides(param.shape)
+            strides = contiguous_strides(param.shape)
             param.tensor = t7.T7Tensor(self.tensor_type, param.shape, strides, param.offset, weight_storage)
             param.grad = t7.T7Tensor(self.tensor_type, param.shape, strides, param.offset, gradient_storage)
         _attach_parameters(root, set())
@@ -392,24 +390,12 @@ class _Builder:
         return rng.uniform(-bound, bound, numel)
 
 
-def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    strides = []
-    step = 1
-    for extent in reversed(shape):
-        strides.append(step)
-        step *= extent
-    return tuple(reversed(strides))
-
-
 def _deep_copy(lua_value: Any) -> Any:
     """fb.resnet.torch's ``deepCopy``: new Lua tables all the way down, the same tensors and storages."""
     if isinstance(lua_value, t7.T7Object):
         return t7.T7Object(lua_value.typename, _deep_copy(lua_value.fields), version=lua_value.version)
     if isinstance(lua_value, t7.T7Table):
-        copy = t7.T7Table()
-        for key, value in lua_value.items():
-            copy[key] = _deep_copy(value)
-        return copy
+        return t7.T7Table((key, _deep_copy(value)) for key, value in lua_value.items())
     return lua_value
 
 
