@@ -241,3 +241,14 @@ def test_evaluate_registry_name_through_a_local_mirror(painted_folder, tmp_path,
     assert (record["images"], record["top1_correct"], record["top5_correct"]) == _reference(
         load_weights(checkpoint), root, limit=1)
     assert f"difference {record['top1_error'] - 42.5:+.3f} points" in result.output
+
+
+def test_amp_choices_of_both_commands_are_the_runtime_modes() -> None:
+    """The evaluate command spells its --amp choices out (it imports no torch at start-up); they must not drift."""
+    from zoo.cli.evaluate import evaluate_command
+    from zoo.cli.train import train_command
+    from zoo.runtime import AMP_MODES
+
+    for command in (evaluate_command, train_command):
+        amp = next(option for option in command.params if option.name == "amp")
+        assert tuple(amp.type.choices) == AMP_MODES

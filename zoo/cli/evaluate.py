@@ -15,8 +15,6 @@ from typing import NoReturn
 
 import click
 
-from zoo.runtime import AMP_MODES
-
 
 def _fail(error: BaseException) -> NoReturn:
     click.echo(f"error: {' '.join(str(error).split())}", err=True)
@@ -73,7 +71,7 @@ class _Progress:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N images of each class.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the evaluation record (JSON) here.")
-@click.option("--amp", type=click.Choice(AMP_MODES), default="off", show_default=True,
+@click.option("--amp", type=click.Choice(["off", "bf16", "fp16"]), default="off", show_default=True,
               help="Autocast precision; off reproduces the float32 numbers.")
 @click.option("--channels-last/--no-channels-last", default=None,
               help="NHWC memory format [default: on for CUDA].")
