@@ -46,7 +46,11 @@ def _megabytes(value: float | None) -> str:
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(as_json: bool) -> None:
-    """The registry's models: parameters, published top-1 error, size, and whether they are cached."""
+    """List the models, their published error and what is cached.
+
+    Columns: parameters, published single-crop top-1 error, published download
+    size, and whether the source is cached (or already converted).
+    """
     from zoo.registry.maintenance import list_models_status
 
     with _registry_errors():
@@ -65,7 +69,11 @@ def list_command(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info_command(name: str, as_json: bool) -> None:
-    """Everything the registry knows about NAME: architecture, published error, sources, cache state."""
+    """Show what the registry knows about model NAME.
+
+    Architecture, parameter count, published error, and each source with its
+    sha256, size, cache path and cache state.
+    """
     from zoo.registry.maintenance import model_info
 
     with _registry_errors():
@@ -91,9 +99,15 @@ def info_command(name: str, as_json: bool) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--all", "download_all", is_flag=True, help="Download every model in the manifest.")
 @click.option("--mirror", metavar="DIR_OR_URL", help="Look files up here first (like DENSENET_ZOO_MIRROR).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-model lines.")
 def download_command(names: tuple[str, ...], download_all: bool, mirror: str | None, quiet: bool) -> None:
-    """Download, verify and convert NAMES (or --all) into the cache."""
+    """Download, verify and convert models into the cache.
+
+    NAMES are registry names (see `densenet-zoo list`). Each file is checked
+    against the manifest's sha256 and size, converted once to .safetensors, and
+    the converted file's path is printed. The cache is DENSENET_ZOO_HOME (default
+    ~/.cache/densenet-zoo); DENSENET_ZOO_OFFLINE=1 and DENSENET_ZOO_STRICT=1 apply.
+    """
     from zoo.registry import load_manifest
     from zoo.registry.maintenance import download
 
@@ -110,7 +124,11 @@ def download_command(names: tuple[str, ...], download_all: bool, mirror: str | N
 @click.command("verify")
 @click.argument("names", nargs=-1)
 def verify_command(names: tuple[str, ...]) -> None:
-    """Fully re-hash the cached files of NAMES (default: all) against their records."""
+    """Re-hash cached files against their records.
+
+    Every cached source and converted file of NAMES (default: all models) is
+    hashed in full; the exit status is 1 when any of them differs.
+    """
     from zoo.registry.maintenance import verify_cache
 
     with _registry_errors():
@@ -127,7 +145,7 @@ def verify_command(names: tuple[str, ...]) -> None:
 
 @click.group("manifest")
 def manifest_group() -> None:
-    """Maintain weights_manifest.json."""
+    """Maintain the weights manifest (weights_manifest.json)."""
 
 
 @manifest_group.command("pin")
@@ -137,7 +155,12 @@ def manifest_group() -> None:
 @click.option("--mirror", metavar="DIR_OR_URL", help="Look the file up here first.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def pin_command(name: str, filename: str | None, manifest_file: str | None, mirror: str | None, quiet: bool) -> None:
-    """Download NAME's source, check that it converts, and write its sha256 and size into the manifest."""
+    """Pin a source's sha256 and size in the manifest.
+
+    Downloads NAME's source, checks that it converts to the manifest's
+    architecture, and writes its full sha256 and size into the manifest, so
+    later downloads are verified and DENSENET_ZOO_STRICT=1 accepts it.
+    """
     from zoo.registry.maintenance import pin
 
     with _registry_errors():
@@ -148,7 +171,11 @@ def pin_command(name: str, filename: str | None, manifest_file: str | None, mirr
 @click.command("demo")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the top-5 result.")
 def demo_command(quiet: bool) -> None:
-    """The whole chain offline on a generated sample: registry -> mirror -> verify -> convert -> load -> classify."""
+    """Run the whole chain offline on a generated sample.
+
+    registry -> mirror -> verify -> convert -> load -> classify, on a small
+    checkpoint written by this project's Torch7 writer; no network needed.
+    """
     from zoo.demo import run_demo
 
     with _registry_errors():
