@@ -34,7 +34,7 @@ from converters.hashing import file_sha256
 from converters.plan import ConversionPlan, TensorEntry
 from zoo.models.densenet import DenseNetConfig
 
-__all__ = ["FORMATS", "config_from_state_dict", "convert_file", "file_sha256", "load_weights", "read_metadata", "save_plan", "save_weights"]
+__all__ = ["FORMATS", "config_from_state_dict", "convert_file", "file_sha256", "load_weights", "read_metadata", "save_plan", "save_weights", "source_metadata"]
 
 FORMATS = ("safetensors", "pth")
 _SAFETENSORS_DTYPES = {"float32": ("F32", "<f4"), "int64": ("I64", "<i8")}
@@ -160,8 +160,15 @@ def convert_file(
     if target.exists() and not force:  # fail before the (long) parse
         raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
     plan = plan_conversion(load_checkpoint(source))
-    metadata = {"source_sha256": file_sha256(source), "source_name": Path(source).name}
-    return save_plan(plan, target, format=format, metadata=metadata, force=force, progress=progress), plan
+    return save_plan(plan, target, format=format, metadata=source_metadata(source), force=force, progress=progress), plan
+
+
+def source_metadata(source: str | os.PathLike[str]) -> dict[str, str]:
+    """The safetensors metadata naming the checkpoint the weights came from: its sha256 and file name.
+
+    Recorded so a converted file can be traced back to (and checked against) the original ``.t7``.
+    """
+    return {"source_sha256": file_sha256(source), "source_name": Path(source).name}
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:

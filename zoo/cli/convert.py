@@ -84,7 +84,7 @@ def _progress(total_bytes: int) -> tuple[Callable[[int, int], None] | None, Call
 def convert_command(source: Path, output: Path | None, output_format: str | None, force: bool) -> None:
     """Convert a Lua Torch7 DenseNet checkpoint SOURCE (.t7) into PyTorch weights."""
     from converters.densenet import load_checkpoint, plan_conversion
-    from converters.export import file_sha256, resolve_format, save_plan
+    from converters.export import resolve_format, save_plan, source_metadata
 
     fmt = resolve_format(output, output_format) if output is not None else (output_format or "safetensors")
     target = output if output is not None else Path.cwd() / (source.stem + (".pth" if fmt == "pth" else ".safetensors"))
@@ -97,8 +97,7 @@ def convert_command(source: Path, output: Path | None, output_format: str | None
             click.echo(line)
         update, close = _progress(plan.nbytes)
         try:
-            metadata = {"source_sha256": file_sha256(source), "source_name": source.name}
-            written = save_plan(plan, target, format=fmt, metadata=metadata, force=force, progress=update)
+            written = save_plan(plan, target, format=fmt, metadata=source_metadata(source), force=force, progress=update)
         finally:
             close()
     except _checkpoint_errors() as error:
