@@ -13,8 +13,7 @@ def _entrypoint(name):
     def entrypoint(pretrained=True, **overrides):
         from zoo import create_model
 
-        model = create_model(name, pretrained=pretrained, **overrides)
-        return model.eval() if pretrained else model
+        return create_model(name, pretrained=pretrained, **overrides)  # pretrained models come in eval mode
 
     entrypoint.__name__ = name
     entrypoint.__doc__ = f"{name}: the published Lua Torch7 model in PyTorch (pretrained=True by default)."
