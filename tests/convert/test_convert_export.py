@@ -58,6 +58,18 @@ def test_pth_is_a_plain_state_dict_and_config_is_inferred(checkpoint, tmp_path) 
     assert config == CONFIG.replace(drop_rate=0.0)  # a .pth has no room for drop_rate
 
 
+def test_pth_config_has_the_compression_the_t7_conversion_infers(tmp_path) -> None:
+    # compression 0.66 gives transitions 16 -> 10 and 22 -> 14; no rounding of 10/16 explains both
+    config = DenseNetConfig(growth_rate=4, block_config=(2, 3, 2), num_init_features=8, num_classes=6, compression=0.66)
+    source = tmp_path / "model.t7"
+    t7.save(build_checkpoint(config, seed=0), source)
+    output, plan = convert_file(source, tmp_path / "out.pth")
+    assert plan.config.block_widths() == config.block_widths()
+    state_dict, loaded = load_weights(output)
+    assert loaded == plan.config
+    DenseNet(loaded).load_state_dict(state_dict, strict=True)
+
+
 @pytest.mark.parametrize("name", sorted(MODEL_CONFIGS))
 def test_config_is_recoverable_from_state_dict_shapes(name: str) -> None:
     with torch.device("meta"):
