@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reference_image_c import reference_scale
-from zoo.data.torch7 import axis_plan, image_scale, scale_region
+from zoo.data.image_scale import axis_plan, image_scale, scale_region
 
 TOLERANCE = 1e-5
 

@@ -22,6 +22,17 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from zoo.data.torch7 import (
+    BYTE_TO_FLOAT,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    CenterCrop,
+    ColorNormalize,
+    Scale,
+    hflip,
+    image_scale,
+)
+
 #: PCA of ImageNet RGB pixels (fb.resnet.torch ``datasets/imagenet.lua``).
 IMAGENET_PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
 IMAGENET_PCA_EIGVEC = (
@@ -70,11 +81,6 @@ def lua_round(value: float) -> int:
     return int(math.copysign(magnitude, value))
 
 
-def hflip(image: Tensor) -> Tensor:
-    """``image.hflip``: mirror the width axis of a ``[C, H, W]`` tensor."""
-    return image.flip(-1)
-
-
 class RandomSizedCrop:
     """Inception-style crop of 8%-100% of the area, aspect ratio in [3/4, 4/3], scaled to ``size``.
 
@@ -114,8 +120,6 @@ class RandomSizedCrop:
         return None
 
     def __call__(self, image: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        from zoo.data.torch7 import BYTE_TO_FLOAT, CenterCrop, Scale, image_scale
-
         box = self.crop_box(image.shape[-2], image.shape[-1], generator)
         if box is None:
             result = CenterCrop(self.size)(Scale(self.size, self.interpolation)(image))
@@ -285,8 +289,6 @@ def imagenet_train_transform(size: int = 224) -> RandomCompose:
     RandomSizedCrop(size), ColorJitter(0.4, 0.4, 0.4), Lighting(0.1),
     ColorNormalize(ImageNet mean/std), HorizontalFlip(0.5).
     """
-    from zoo.data.torch7 import IMAGENET_MEAN, IMAGENET_STD, ColorNormalize
-
     return RandomCompose(
         [
             RandomSizedCrop(size),
@@ -304,8 +306,6 @@ def cifar_train_transform(mean: Sequence[float], std: Sequence[float], augment: 
     With augmentation: ColorNormalize, HorizontalFlip(0.5), RandomCrop(32, padding 4).
     Without (the "C10"/"C100" setting, trained with dropout 0.2): ColorNormalize only.
     """
-    from zoo.data.torch7 import ColorNormalize
-
     if not augment:
         return RandomCompose([ColorNormalize(mean, std)])
     return RandomCompose([ColorNormalize(mean, std), HorizontalFlip(0.5), RandomCrop(32, 4)])

@@ -26,7 +26,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 import torch
 
-from zoo.data.torch7 import BYTE_TO_FLOAT
+from zoo.data.image_scale import BYTE_TO_FLOAT
 
 __all__ = ["ImageDecodeError", "load_image", "load_image_uint8", "pil_to_uint8"]
 

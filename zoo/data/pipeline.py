@@ -8,15 +8,8 @@ from typing import Any, Optional
 import torch
 
 from zoo.data.decode import JPEG_MAGIC, load_image_uint8, pil_to_uint8
-from zoo.data.torch7 import (
-    CenterCrop,
-    ValidationTransform,
-    center_offsets,
-    region_plan,
-    scale_region_width_major,
-    scaled_size,
-    validation_transform,
-)
+from zoo.data.image_scale import region_plan, scale_region_width_major
+from zoo.data.torch7 import CenterCrop, ValidationTransform, center_offsets, scaled_size, validation_transform
 
 __all__ = ["KINDS", "EvalTransform", "transforms"]
 
