@@ -54,6 +54,7 @@ class FileRecord:
 
 
 def record_path(path: Path) -> Path:
+    """The record vouching for ``path``: ``<path>.record.json`` beside it."""
     return path.with_name(path.name + RECORD_SUFFIX)
 
 

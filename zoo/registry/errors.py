@@ -26,6 +26,26 @@ class DownloadError(RegistryError):
     """A file could not be fetched (network failure, HTTP error, an HTML page instead of a model)."""
 
 
+class HTTPStatusError(DownloadError):
+    """A server answered with an HTTP error status that retrying will not fix (e.g. 403, 404)."""
+
+    def __init__(self, message: str, url: str, status_code: int, page: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status_code = status_code
+        self.page = page
+
+
+class HTMLPageError(DownloadError):
+    """A server sent an HTML page where a model file was expected; nothing was saved."""
+
+    def __init__(self, message: str, url: str, page: str, status_code: int = 200) -> None:
+        super().__init__(message)
+        self.url = url
+        self.page = page
+        self.status_code = status_code
+
+
 class GoogleDriveError(DownloadError):
     """Google Drive answered with a page instead of the file."""
 
@@ -52,23 +72,3 @@ class OfflineError(RegistryError):
 
 class LockTimeoutError(RegistryError):
     """Another process held a download lock for longer than the wait limit."""
-
-
-class HTTPStatusError(DownloadError):
-    """A server answered with an HTTP error status that retrying will not fix (e.g. 403, 404)."""
-
-    def __init__(self, message: str, url: str, status_code: int, page: str | None = None) -> None:
-        super().__init__(message)
-        self.url = url
-        self.status_code = status_code
-        self.page = page
-
-
-class HTMLPageError(DownloadError):
-    """A server sent an HTML page where a model file was expected; nothing was saved."""
-
-    def __init__(self, message: str, url: str, page: str, status_code: int = 200) -> None:
-        super().__init__(message)
-        self.url = url
-        self.page = page
-        self.status_code = status_code

@@ -11,13 +11,14 @@ downloads a file at a time; the others wait on its lock and then use it.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from converters.hashing import file_sha256
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
-from zoo.registry.download import DownloadResult, copy_verified, download_url, new_session
+from zoo.registry.download import DownloadResult, copy_verified, download_url, looks_like_html, new_session
 from zoo.registry.errors import (
     DownloadError,
     HTTPStatusError,
@@ -45,6 +46,7 @@ class FetchedFile:
 
 
 def cached_path(source: Source, settings: Settings) -> Path:
+    """Where ``source``'s file lives in the cache (its manifest file name in the cache directory)."""
     return settings.cache_dir / source.filename
 
 
@@ -128,8 +130,6 @@ def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFil
 
 def _waiting_notice(settings: Settings):
     """A one-line notice on an interactive stderr while another process downloads the same file."""
-    import sys
-
     if not settings.progress or not sys.stderr.isatty():
         return None
     return lambda message: print(f"densenet-zoo: {message} (it is downloading the same file)", file=sys.stderr)
@@ -152,8 +152,6 @@ def _adopt_placed_file(source: Source, path: Path, expected: str | None) -> Down
             "replace it with the published file"
         )
     with open(path, "rb") as stream:
-        from zoo.registry.download import looks_like_html
-
         if looks_like_html(stream.read(512)):
             raise VerificationError(f"{path} is an HTML page, not a model file; it is not used. Delete it")
     return DownloadResult(path=path, sha256=sha256, size=size)

@@ -4,7 +4,8 @@ The direct link is ``<base>?export=download&id=ID[&resourcekey=KEY]``. For
 large files Drive answers with an HTML "can't scan this file for viruses"
 page whose ``#download-form`` (an action URL and hidden inputs such as
 ``id``, ``export``, ``confirm`` and ``uuid``) must be submitted to get the
-file (older pages instead link ``#uc-download-link`` with a ``confirm`` token). Drive also answers with HTML for its download quota ("Too many users
+file (older pages instead link ``#uc-download-link`` with a ``confirm``
+token). Drive also answers with HTML for its download quota ("Too many users
 have viewed or downloaded this file recently", in ``uc-error-subcaption``),
 for files that need a resourcekey or a login, and for deleted files: those
 become clear errors, and no HTML is ever saved as a model.
@@ -39,6 +40,7 @@ MISSING_PHRASES = ("does not exist", "not found", "file you have requested does 
 
 
 def base_url() -> str:
+    """Drive's download endpoint, or ``DENSENET_ZOO_GDRIVE_URL`` when set."""
     return os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
 
@@ -92,6 +94,7 @@ class _PageParser(HTMLParser):
 
 
 def parse_page(page: str) -> _PageParser:
+    """The download form or link, title and error caption of a Drive HTML page."""
     parser = _PageParser()
     parser.feed(page)
     parser.close()

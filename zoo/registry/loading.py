@@ -45,6 +45,7 @@ class ConvertedWeights:
 
 
 def converted_path(name: str, source_sha256: str, settings: Settings) -> Path:
+    """``<cache>/<name>-<sha256[:8]>.safetensors``: one conversion per verified source file."""
     return settings.cache_dir / f"{name}-{source_sha256[:8]}.safetensors"
 
 

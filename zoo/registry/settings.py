@@ -53,13 +53,16 @@ class Settings:
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (the settings are frozen)."""
         return dataclasses.replace(self, **changes)
 
     @property
     def mirror_is_url(self) -> bool:
+        """True when the mirror is an ``http(s)://`` URL prefix rather than a directory."""
         return bool(self.mirror) and self.mirror.split("://", 1)[0].lower() in ("http", "https")
 
     def mirror_directory(self) -> Path | None:
+        """The mirror as a local directory (a ``file://`` prefix is dropped); None for no mirror or a URL."""
         if not self.mirror or self.mirror_is_url:
             return None
         mirror = self.mirror[len("file://"):] if self.mirror.startswith("file://") else self.mirror
