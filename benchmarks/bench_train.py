@@ -45,6 +45,7 @@ def build_models(args):
 
 
 def time_training(model, args, device, num_classes):
+    from zoo.runtime import autocast
     from zoo.training.optim import build_optimizer
 
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
@@ -55,11 +56,10 @@ def time_training(model, args, device, num_classes):
     generator = torch.Generator(device="cpu").manual_seed(0)
     images = torch.randn(args.batch_size, 3, args.size, args.size, generator=generator).to(device, memory_format=memory_format)
     targets = torch.randint(0, num_classes, (args.batch_size,), generator=generator).to(device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp)
     scaler = torch.amp.GradScaler(device.type) if args.amp == "fp16" else None
 
     def step():
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        with autocast(args.amp, device):
             loss = F.cross_entropy(model(images).float(), targets)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -117,11 +117,13 @@ def time_augmentation(repeats: int) -> dict[str, float]:
 
 
 def main() -> None:
+    from zoo.runtime import AMP_MODES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="densenet121")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--size", type=int, default=None)
-    parser.add_argument("--amp", choices=["off", "bf16", "fp16"], default=None)
+    parser.add_argument("--amp", choices=AMP_MODES, default=None)
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--memory-efficient", action="store_true")
