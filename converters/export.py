@@ -197,12 +197,12 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
         if not isinstance(state_dict, dict):
             raise ConversionError(f"expected a state dict in {path}, found {type(state_dict).__name__}")
         return dict(state_dict), config_from_state_dict(state_dict)
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors import SafetensorError, safe_open
 
     try:
-        state_dict = load_file(os.fspath(path))
-        metadata = read_metadata(path)
+        with safe_open(os.fspath(path), framework="pt") as weights:  # one open for tensors and metadata
+            metadata = weights.metadata() or {}
+            state_dict = {key: weights.get_tensor(key) for key in weights.keys()}
     except (SafetensorError, OSError) as error:
         raise ConversionError(f"{path} is neither a safetensors file nor a torch zip file: {error}") from error
     if "config" in metadata:
