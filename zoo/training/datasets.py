@@ -170,19 +170,6 @@ class ResumableSampler(DistributedSampler):
         return self.num_samples - self.start
 
 
-class ShardSampler(torch.utils.data.Sampler):
-    """Every ``world_size``-th index from ``rank``, in order, without padding (for exact validation counts)."""
-
-    def __init__(self, length: int, num_replicas: int, rank: int) -> None:
-        self.indices = list(range(rank, length, num_replicas))
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
 def batches_per_epoch(num_samples: int, world_size: int, micro_batch: int, accumulate: int) -> int:
     """Optimizer steps per epoch: ``ceil(ceil(N / world) / micro_batch / accumulate)`` (Lua keeps the last partial batch)."""
     per_rank = math.ceil(num_samples / world_size)
