@@ -81,10 +81,6 @@ class EvaluationResult:
     environment: dict[str, Any] = field(default_factory=dict)
     predictions: list[dict[str, Any]] | None = None
 
-    @property
-    def counts(self) -> ErrorCounts:
-        return ErrorCounts(self.images, self.top1_correct, self.top5_correct)
-
     def to_dict(self) -> dict[str, Any]:
         record = {"schema": RECORD_SCHEMA, **asdict(self)}
         if record["predictions"] is None:
@@ -207,10 +203,10 @@ def _dataset_for(
     from zoo.data.folder import ImageFolder, find_class_root, find_classes
     from zoo.evaluation.classes import IMAGENET_NUM_CLASSES, label_space
 
-    class_root = find_class_root(data)
-    classes, space = label_space(find_classes(class_root), num_outputs(model))
-    dataset = ImageFolder(data, transform=transform, limit=limit, classes=classes)
     outputs = num_outputs(model)
+    class_root = find_class_root(data)
+    classes, space = label_space(find_classes(class_root), outputs)
+    dataset = ImageFolder(data, transform=transform, limit=limit, classes=classes)
     if outputs == IMAGENET_NUM_CLASSES and space == "sorted-folders" and len(classes) != outputs:
         warnings.warn(
             f"{class_root} has {len(classes)} class folders that are not all ImageNet wnids; they are numbered "
