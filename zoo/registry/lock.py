@@ -27,13 +27,12 @@ from zoo.registry.errors import LockTimeoutError
 
 
 def _pid_alive(pid: int) -> bool:
+    """False only when no process ``pid`` exists on this host (another user's process counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    except OSError:
+    except OSError:  # PermissionError: it exists, owned by another user
         return True
     return True
 
@@ -66,9 +65,14 @@ class FileLock:
 
     @property
     def owner(self) -> dict:
+        """What this lock writes into the lock file: host, PID, its token and the time."""
         return {"host": socket.gethostname(), "pid": os.getpid(), "token": self.token, "created": time.time()}
 
     def acquire(self) -> None:
+        """Wait until the lock file can be created (breaking stale ones), then keep it fresh.
+
+        Raises :class:`LockTimeoutError` when another owner holds it longer than ``timeout``.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         told = False
@@ -92,6 +96,7 @@ class FileLock:
             time.sleep(self.poll_interval)
 
     def release(self) -> None:
+        """Stop the heartbeat and remove the lock file if it is still ours."""
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join()
