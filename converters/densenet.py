@@ -92,6 +92,18 @@ def _infer_compression(transitions: list[tuple[int, int, str]]) -> float:
     return compression
 
 
+def _same_everywhere(observed: list[tuple[Any, str]], expectation: str) -> Any:
+    """The value every ``(value, Lua path)`` in ``observed`` has; raises at the first that differs.
+
+    ``expectation`` says what was expected, with ``{}`` for the first value.
+    """
+    expected = observed[0][0]
+    for value, path in observed:
+        if value != expected:
+            raise ConversionError(f"expected {expectation.format(expected)}, found {value}", path)
+    return expected
+
+
 def _count_modules(root: t7.T7Object) -> tuple[dict[str, int], dict[str, int]]:
     """Module classes as ``print(model)`` shows them, and tensor fields never read."""
     counts: collections.Counter[str] = collections.Counter()
@@ -150,8 +162,7 @@ def plan_conversion(root: Any) -> ConversionPlan:
 
     blocks: list[int] = []
     transitions: list[tuple[int, int, str]] = []
-    num_classes = 0
-    while True:
+    while True:  # dense blocks, each followed by BN-ReLU and a transition or the head
         block = len(blocks) + 1
         layers, layouts = 0, set()
         while index < len(modules) and module_kind(modules[index][0]) in ("sequential", "concat", "custom"):
@@ -179,71 +190,61 @@ def plan_conversion(root: Any) -> ConversionPlan:
         norm, norm_path = parser.expect(modules, index, "bn", path)
         parser.relu(*parser.expect(modules, index + 1, "relu", path))
         following = modules[index + 2][0] if index + 2 < len(modules) else None
-        if module_kind(following) == "conv":
-            key = f"features.transition{block}"
-            parser.batchnorm(norm, norm_path, f"{key}.norm", channels, shift)
-            conv, conv_path = modules[index + 2]
-            out_channels, _, shift = parser.conv(conv, conv_path, f"{key}.conv", channels, 1, 1, 0)
-            transitions.append((channels, out_channels, conv_path))
-            index = parser.skip_dropout(modules, index + 3)
-            parser.pool(*parser.expect(modules, index, "avgpool", path), 2, 2, 0)
-            channels, index = out_channels, index + 1
-            continue
-        if module_kind(following) != "avgpool":
-            found = describe(following) if following is not None else "the end of the model"
-            raise ConversionError(
-                f"expected a transition Conv1x1 or the final SpatialAveragePooling after BN-ReLU, found {found}",
-                modules[index + 2][1] if following is not None else path,
-            )
-        parser.batchnorm(norm, norm_path, "features.norm5", channels, shift)
-        report.final_pool_size = parser.pool(*modules[index + 2], None, None, 0)
-        canonical = (56 if stem == "imagenet" else 32) >> (len(blocks) - 1)
-        if report.final_pool_size != canonical:
-            report.notes.append(
-                f"{modules[index + 2][1]}: the Lua model ends with {report.final_pool_size}x{report.final_pool_size} average "
-                f"pooling, zoo.DenseNet pools globally; they agree when the final feature map is that size"
-            )
-        reshape, reshape_path = parser.expect(modules, index + 3, "reshape", path)
-        sizes = reshape.get("size")
-        reshape_numel = int(np.prod(sizes.numpy())) if isinstance(sizes, (t7.T7Storage, t7.T7Tensor)) else reshape.get("nelement", channels)
-        if reshape_numel != channels:
-            raise ConversionError(f"expected a reshape to {channels} features, found {reshape_numel}", reshape_path)
-        linear, linear_path = parser.expect(modules, index + 4, "linear", path)
-        weight = tensor_field(linear, "weight", linear_path, ndim=(2,))
-        if weight.size[1] != channels:
-            raise ConversionError(f"expected nn.Linear({channels} -> classes), found weight of size {tuple(weight.size)}", linear_path)
-        num_classes = int(weight.size[0])
-        parser.record_type(weight)
-        parser.entries.append(TensorEntry("classifier.weight", (num_classes, channels), "float32", lazy_view(weight, (num_classes, channels))))
-        if linear.get("bias") is not None:
-            bias = tensor_field(linear, "bias", linear_path, ndim=(1,))
-            if tuple(bias.size) != (num_classes,):
-                raise ConversionError(f"expected a bias of size {num_classes}, found {tuple(bias.size)}", linear_path)
-            read_bias = lazy_view(bias, (num_classes,))
-        else:
-            report.notes.append(f"{linear_path}: nn.Linear without bias; stored zeros")
-            read_bias = lambda: np.zeros(num_classes, np.float32)  # noqa: E731
-        parser.entries.append(TensorEntry("classifier.bias", (num_classes,), "float32", read_bias))
-        if index + 5 != len(modules):
-            raise ConversionError(f"expected the model to end with nn.Linear, found {describe(modules[index + 5][0])} after it", modules[index + 5][1])
-        break
+        if module_kind(following) != "conv":
+            break
+        key = f"features.transition{block}"
+        parser.batchnorm(norm, norm_path, f"{key}.norm", channels, shift)
+        conv, conv_path = modules[index + 2]
+        out_channels, _, shift = parser.conv(conv, conv_path, f"{key}.conv", channels, 1, 1, 0)
+        transitions.append((channels, out_channels, conv_path))
+        index = parser.skip_dropout(modules, index + 3)
+        parser.pool(*parser.expect(modules, index, "avgpool", path), 2, 2, 0)
+        channels, index = out_channels, index + 1
 
-    growth_rate = parser.growth_rates[0][0]
-    for growth, conv_path in parser.growth_rates:
-        if growth != growth_rate:
-            raise ConversionError(f"expected every dense layer to add {growth_rate} channels (the growth rate), found {growth}", conv_path)
-    width = parser.bottleneck_widths[0][0]
-    for layer_width, conv_path in parser.bottleneck_widths:
-        if layer_width != width:
-            raise ConversionError(f"expected every bottleneck to have {width} channels, found {layer_width}", conv_path)
+    # Head: BN-ReLU (read above), final average pooling, reshape, classifier.
+    if module_kind(following) != "avgpool":
+        found = describe(following) if following is not None else "the end of the model"
+        raise ConversionError(
+            f"expected a transition Conv1x1 or the final SpatialAveragePooling after BN-ReLU, found {found}",
+            modules[index + 2][1] if following is not None else path,
+        )
+    parser.batchnorm(norm, norm_path, "features.norm5", channels, shift)
+    report.final_pool_size = parser.pool(*modules[index + 2], None, None, 0)
+    canonical = (56 if stem == "imagenet" else 32) >> (len(blocks) - 1)
+    if report.final_pool_size != canonical:
+        report.notes.append(
+            f"{modules[index + 2][1]}: the Lua model ends with {report.final_pool_size}x{report.final_pool_size} average "
+            f"pooling, zoo.DenseNet pools globally; they agree when the final feature map is that size"
+        )
+    reshape, reshape_path = parser.expect(modules, index + 3, "reshape", path)
+    sizes = reshape.get("size")
+    reshape_numel = int(np.prod(sizes.numpy())) if isinstance(sizes, (t7.T7Storage, t7.T7Tensor)) else reshape.get("nelement", channels)
+    if reshape_numel != channels:
+        raise ConversionError(f"expected a reshape to {channels} features, found {reshape_numel}", reshape_path)
+    linear, linear_path = parser.expect(modules, index + 4, "linear", path)
+    weight = tensor_field(linear, "weight", linear_path, ndim=(2,))
+    if weight.size[1] != channels:
+        raise ConversionError(f"expected nn.Linear({channels} -> classes), found weight of size {tuple(weight.size)}", linear_path)
+    num_classes = int(weight.size[0])
+    parser.record_type(weight)
+    parser.entries.append(TensorEntry("classifier.weight", (num_classes, channels), "float32", lazy_view(weight, (num_classes, channels))))
+    if linear.get("bias") is not None:
+        bias = tensor_field(linear, "bias", linear_path, ndim=(1,))
+        if tuple(bias.size) != (num_classes,):
+            raise ConversionError(f"expected a bias of size {num_classes}, found {tuple(bias.size)}", linear_path)
+        read_bias = lazy_view(bias, (num_classes,))
+    else:
+        report.notes.append(f"{linear_path}: nn.Linear without bias; stored zeros")
+        read_bias = lambda: np.zeros(num_classes, np.float32)  # noqa: E731
+    parser.entries.append(TensorEntry("classifier.bias", (num_classes,), "float32", read_bias))
+    if index + 5 != len(modules):
+        raise ConversionError(f"expected the model to end with nn.Linear, found {describe(modules[index + 5][0])} after it", modules[index + 5][1])
+
+    growth_rate = _same_everywhere(parser.growth_rates, "every dense layer to add {} channels (the growth rate)")
+    width = _same_everywhere(parser.bottleneck_widths, "every bottleneck to have {} channels")
     if width % growth_rate:
         raise ConversionError(f"expected a bottleneck width that is a multiple of the growth rate {growth_rate}, found {width}", parser.bottleneck_widths[0][1])
-    drop_rate = 0.0
-    if parser.drop_rates:
-        drop_rate = parser.drop_rates[0][0]
-        for p, dropout_path in parser.drop_rates:
-            if p != drop_rate:
-                raise ConversionError(f"expected one dropout rate ({drop_rate}) everywhere, found {p}", dropout_path)
+    drop_rate = _same_everywhere(parser.drop_rates, "one dropout rate ({}) everywhere") if parser.drop_rates else 0.0
     try:
         config = DenseNetConfig(
             growth_rate=growth_rate,

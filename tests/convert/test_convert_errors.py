@@ -125,3 +125,11 @@ def test_sum_pooling_nn_average_pooling_is_refused() -> None:
     _refused(root, "model.modules[10]", "divide")
     pool.fields["divide"] = True
     assert convert(root).config == CONFIG
+
+
+def test_differing_dropout_rates_are_refused_at_the_first_that_differs() -> None:
+    root = build_checkpoint(CONFIG.replace(drop_rate=0.2), seed=0)
+    dropout = _layer_branch(root, layer=6)["modules"][4]
+    assert dropout.typename == "nn.Dropout"
+    dropout.fields["p"] = 0.3
+    _refused(root, "model.modules[6].modules[1].modules[2].modules[4]", "expected one dropout rate (0.2) everywhere, found 0.3")
