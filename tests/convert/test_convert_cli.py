@@ -95,3 +95,13 @@ def test_non_densenet_checkpoint_fails_with_module_path(tmp_path) -> None:
 def test_usage_errors_exit_2(args, checkpoint) -> None:
     result = _run(*[arg.format(checkpoint=checkpoint) for arg in args])
     assert result.exit_code == 2, result.output
+
+
+def test_convert_shows_progress_for_large_outputs(checkpoint, tmp_path, monkeypatch) -> None:
+    import zoo.cli.convert as convert_cli
+
+    monkeypatch.setattr(convert_cli, "PROGRESS_THRESHOLD_BYTES", 1)
+    result = _run("convert", str(checkpoint), "-o", str(tmp_path / "out.safetensors"))
+    assert result.exit_code == 0, result.output
+    assert "writing weights" in result.stderr
+    assert load_weights(tmp_path / "out.safetensors")[1] == CONFIG

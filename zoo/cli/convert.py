@@ -6,11 +6,12 @@ malformed or not a convertible DenseNet or the output exists, 2 on usage errors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -60,18 +61,11 @@ def _summary_lines(plan: Any) -> list[str]:
     return lines
 
 
-def _progress(total_bytes: int) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+def _progress_bar(total_bytes: int) -> contextlib.AbstractContextManager[Any]:
+    """A progress bar on stderr for writes of at least PROGRESS_THRESHOLD_BYTES; else a context yielding None."""
     if total_bytes < PROGRESS_THRESHOLD_BYTES:
-        return None, lambda: None
-    bar = click.progressbar(length=total_bytes, label="writing weights", file=sys.stderr)
-    bar.__enter__()
-    state = {"done": 0}
-
-    def update(done: int, total: int) -> None:
-        bar.update(done - state["done"])
-        state["done"] = done
-
-    return update, lambda: bar.__exit__(None, None, None)
+        return contextlib.nullcontext()
+    return click.progressbar(length=total_bytes, label="writing weights", file=sys.stderr)
 
 
 @click.command("convert")
@@ -95,11 +89,9 @@ def convert_command(source: Path, output: Path | None, output_format: str | None
         plan = plan_conversion(load_checkpoint(source))
         for line in _summary_lines(plan):
             click.echo(line)
-        update, close = _progress(plan.nbytes)
-        try:
+        with _progress_bar(plan.nbytes) as bar:
+            update = None if bar is None else lambda done, total: bar.update(done - bar.pos)
             written = save_plan(plan, target, format=fmt, metadata=source_metadata(source), force=force, progress=update)
-        finally:
-            close()
     except _checkpoint_errors() as error:
         _fail(error)
     except (FileExistsError, PermissionError, IsADirectoryError) as error:
