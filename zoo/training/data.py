@@ -102,9 +102,8 @@ def _imagenet(config: TrainConfig) -> tuple[Dataset, Dataset | None, int]:
     if (root / "val").is_dir():
         # The validation labels follow the training folders, so fine-tuning on a subset keeps them aligned.
         size = config.image_size or 224
-        if size == 224:
-            val_folder = ImageFolder(root, transform=transforms(None, kind="torch7"), classes=train_folder.classes, split="val")
-            val_set = ValidationDataset(val_folder)
+        if size == 224:  # the evaluation's transform (with its JPEG fast path); items are already (image, label, index)
+            val_set = ImageFolder(root, transform=transforms(None, kind="torch7"), classes=train_folder.classes, split="val")
         else:  # other crop sizes keep the 256/224 ratio of the Scale
             from zoo.data.torch7 import ValidationTransform
 
