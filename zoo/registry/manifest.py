@@ -55,6 +55,7 @@ class Source:
 
     @property
     def has_full_hash(self) -> bool:
+        """True when the manifest publishes the whole digest, not just a prefix."""
         return self.sha256 is not None and len(self.sha256) == 64
 
     def describe(self) -> str:
@@ -69,6 +70,7 @@ class Source:
         return self.sha256 is None or sha256.lower().startswith(self.sha256)
 
     def to_dict(self) -> dict[str, Any]:
+        """The source as the manifest writes it (the fields of its type only)."""
         if self.type == "google_drive":
             keys = ("type", "file_id", "resourcekey", "filename", "format", "sha256", "size")
         else:
@@ -87,18 +89,6 @@ class ModelEntry:
     top1_error: float | None = None
     error_source: str | None = None
     published_size_mb: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "config": self.config.to_dict(),
-            "published": {
-                "top1_error": self.top1_error,
-                "source": self.error_source,
-                "size_mb": self.published_size_mb,
-            },
-            "sources": [source.to_dict() for source in self.sources],
-        }
 
 
 @dataclass(frozen=True)
@@ -129,14 +119,8 @@ class Manifest:
         return len(self.models)
 
     def names(self) -> list[str]:
+        """Model names in manifest order."""
         return list(self.models)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": self.schema_version,
-            "description": self.description,
-            "models": {name: entry.to_dict() for name, entry in self.models.items()},
-        }
 
 
 def manifest_path() -> Path:
