@@ -10,8 +10,8 @@ from PIL import Image
 from zoo.data.augment import sample_generator
 from zoo.training.config import TrainConfig
 from zoo.training.data import build_training_data
-from zoo.training.datasets import CifarDataset, DataError, ResumableSampler
 from zoo.runtime import DistributedContext
+from zoo.training.datasets import CifarDataset, DataError, ResumableSampler
 from zoo.training.engine import train
 
 TINY_CIFAR = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem": "cifar"}
@@ -117,3 +117,21 @@ def test_imagenet_folder_training_with_jpeg_files(tmp_path):
     image, label = dataset[(1, 0)]
     assert image.shape == (3, 32, 32) and image.dtype == torch.float32 and label == 0
     assert torch.equal(image, dataset[(1, 0)][0]) and not torch.equal(image, dataset[(2, 0)][0])
+
+
+def test_imagenet_validation_at_224_pixels_is_the_evaluation_pipeline(tmp_path):
+    """At the recipe's crop size the validation items are what ``zoo.transforms`` gives each file, with their index."""
+    from zoo import transforms
+
+    write_image_folder(tmp_path / "imagenet")
+    config = TrainConfig(
+        arch="tiny", model_config={**TINY_CIFAR, "stem": "imagenet"}, data=str(tmp_path / "imagenet"),
+        out=str(tmp_path / "run"), epochs=1, batch_size=4, workers=0, progress=False,
+    )
+    val_set = build_training_data(config.resolved(), DistributedContext(), micro_batch=4).val_dataset
+    files = sorted((tmp_path / "imagenet" / "val").glob("*/*.JPEG"))
+    assert len(val_set) == len(files) == 4
+    for index, path in enumerate(files):
+        image, label, item_index = val_set[index]
+        assert item_index == index and label == ("cat", "dog").index(path.parent.name)
+        assert image.shape == (3, 224, 224) and torch.equal(image, transforms(None, kind="torch7")(str(path)))
