@@ -147,8 +147,6 @@ def download_url(
     no file is left at ``destination`` or as ``.part`` (except a partial file
     whose bytes so far were all received correctly, which a retry resumes).
     """
-    import requests
-
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     retry = retry or RetryPolicy()
@@ -170,7 +168,7 @@ def download_url(
     try:
         while True:
             try:
-                _stream_once(session, url, params, partial, state, size, timeout, bar, requests)
+                _stream_once(session, url, params, partial, state, size, timeout, bar)
                 break
             except _Retryable as retryable:
                 failures = 1 if retryable.made_progress else failures + 1
@@ -221,8 +219,11 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _stream_once(session, url, params, partial: Path, state: _StreamState, size, timeout, bar, requests) -> None:
+def _stream_once(session, url, params, partial: Path, state: _StreamState, size, timeout, bar) -> None:
     """One HTTP request, appending to ``partial`` and updating ``state``."""
+    import requests  # here, not at module level: ``import zoo.registry`` stays free of requests
+    import urllib3
+
     headers = {"Accept-Encoding": "identity"}
     if state.offset:
         headers["Range"] = f"bytes={state.offset}-"
@@ -271,8 +272,6 @@ def _stream_once(session, url, params, partial: Path, state: _StreamState, size,
             if length and length.isdigit():
                 bar.total = offset + int(length)
         mode = "ab" if offset else "wb"
-        import urllib3
-
         try:
             with open(partial, mode) as stream:
                 for chunk in _body_chunks(response):
