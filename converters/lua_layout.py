@@ -26,16 +26,18 @@ import numpy as np
 
 from converters import t7
 from converters.t7.objects import contiguous_strides
+from converters.t7.typenames import STORAGE_OF_TENSOR, TENSOR_DTYPES
 from zoo.models.densenet import DenseNetConfig
 
 LAYOUTS = ("standard", "custom")
 
-#: Tensor type -> (storage type, numpy dtype, cudnn data type name).
-TENSOR_TYPES: dict[str, tuple[str, type, str]] = {
-    "torch.FloatTensor": ("torch.FloatStorage", np.float32, "CUDNN_DATA_FLOAT"),
-    "torch.DoubleTensor": ("torch.DoubleStorage", np.float64, "CUDNN_DATA_DOUBLE"),
-    "torch.CudaTensor": ("torch.CudaStorage", np.float32, "CUDNN_DATA_FLOAT"),
-    "torch.CudaDoubleTensor": ("torch.CudaDoubleStorage", np.float64, "CUDNN_DATA_DOUBLE"),
+#: The tensor types a checkpoint can be built with -> the cudnn data type name its convolutions record
+#: (storage class and element type come from ``converters.t7.typenames``).
+TENSOR_TYPES: dict[str, str] = {
+    "torch.FloatTensor": "CUDNN_DATA_FLOAT",
+    "torch.DoubleTensor": "CUDNN_DATA_DOUBLE",
+    "torch.CudaTensor": "CUDNN_DATA_FLOAT",
+    "torch.CudaDoubleTensor": "CUDNN_DATA_DOUBLE",
 }
 
 
@@ -65,11 +67,11 @@ class _Builder:
     # -- small helpers ---------------------------------------------------------------
     @property
     def storage_type(self) -> str:
-        return TENSOR_TYPES[self.tensor_type][0]
+        return STORAGE_OF_TENSOR[self.tensor_type]
 
     @property
     def dtype(self) -> type:
-        return TENSOR_TYPES[self.tensor_type][1]
+        return TENSOR_DTYPES[self.tensor_type].type
 
     def empty(self) -> t7.T7Tensor:
         """``torch.Tensor()`` after clearState: no size, no storage."""
@@ -100,7 +102,7 @@ class _Builder:
     # -- modules ---------------------------------------------------------------------
     def conv(self, n_in: int, n_out: int, kernel: int, stride: int, pad: int, size: int, *, first: bool = False, grad_output: bool = False) -> t7.T7Object:
         out_size = (size + 2 * pad - kernel) // stride + 1
-        cudnn_type = TENSOR_TYPES[self.tensor_type][2]
+        cudnn_type = TENSOR_TYPES[self.tensor_type]
         fields: dict[str, Any] = {
             "autotunerHash": (
                 f"-dimA{self.batch_size},{n_in},{size},{size} -filtA{n_out},{n_in},{kernel},{kernel} "
