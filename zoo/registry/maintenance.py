@@ -53,13 +53,15 @@ def count_parameters(entry: ModelEntry) -> int:
 
 
 def model_status(entry: ModelEntry, settings: Settings) -> ModelStatus:
+    """``entry``'s row: its numbers, the first source cached, and whether a conversion is cached."""
     cached_source = None
     converted = False
     for source in entry.sources:
-        record = read_record(cached_path(source, settings))
+        path = cached_path(source, settings)
+        record = read_record(path)
         if record is None:
             continue
-        if cached_path(source, settings).is_file() and cached_source is None:
+        if path.is_file() and cached_source is None:
             cached_source = source.filename
         converted = converted or converted_path(entry.name, record.sha256, settings).is_file()
     return ModelStatus(
@@ -74,6 +76,7 @@ def model_status(entry: ModelEntry, settings: Settings) -> ModelStatus:
 
 
 def list_models_status(manifest: Manifest | None = None, settings: Settings | None = None) -> list[ModelStatus]:
+    """One :class:`ModelStatus` per manifest model, in manifest order (``densenet-zoo list``)."""
     manifest = manifest if manifest is not None else load_manifest()
     settings = settings if settings is not None else Settings.from_env()
     return [model_status(manifest[name], settings) for name in manifest]
@@ -138,6 +141,8 @@ def download(
 
 @dataclass
 class VerifyResult:
+    """One re-hashed cache file: whether it matches its record, and what was found."""
+
     path: Path
     ok: bool
     message: str
@@ -174,6 +179,8 @@ def _verify_file(path: Path, source: Source | None) -> VerifyResult:
 
 @dataclass
 class PinResult:
+    """What ``manifest pin`` wrote, and into which manifest."""
+
     name: str
     filename: str
     sha256: str
