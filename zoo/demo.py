@@ -34,6 +34,8 @@ SAMPLE_SEED = 0
 
 @dataclass(frozen=True)
 class DemoResult:
+    """What the demo made: the published sample, its converted file, the image and the top 5 (class, probability)."""
+
     checkpoint: Path
     sha256: str
     converted: Path
