@@ -42,3 +42,23 @@ def test_diverging_run_exits_with_a_clear_message(tmp_path):
     result = CliRunner().invoke(main, arguments(tmp_path, "--lr", "1e8", "--quiet"))
     assert result.exit_code == 3
     assert "the training loss became" in result.output and "Lower --lr" in result.output
+
+
+def test_option_choices_match_their_sources():
+    """The train command spells its --dataset and --amp choices out (no torch at start-up); they must not drift."""
+    from zoo.cli.train import train_command
+    from zoo.runtime import AMP_MODES
+    from zoo.training.recipe import DATASETS
+
+    choices = {option.name: tuple(option.type.choices) for option in train_command.params if hasattr(option.type, "choices")}
+    assert choices["dataset"] == tuple(name for name in DATASETS if name != "synthetic")
+    assert choices["amp"] == AMP_MODES
+
+
+def test_the_command_line_starts_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, zoo.cli; print([m for m in ('torch', 'torchvision', 'PIL') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

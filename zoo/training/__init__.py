@@ -3,12 +3,48 @@
 ``train(TrainConfig(...))`` runs or resumes a run in this process; under
 torchrun each process is one rank of a DDP job. See :mod:`zoo.training.recipe`
 for the defaults and :mod:`zoo.training.engine` for the loop.
+
+Names resolve on first use (PEP 562), so that the ``densenet-zoo train`` command can
+read its option choices from :mod:`zoo.training.schedule` without importing torch.
 """
 
-from zoo.training.config import TrainConfig
-from zoo.training.engine import NonFiniteLossError, TrainingError, TrainingInterrupted, TrainResult, train
-from zoo.training.recipe import CIFAR_RECIPE, IMAGENET_RECIPE, Recipe
-from zoo.training.schedule import LRSchedule
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoo.training.config import TrainConfig
+    from zoo.training.engine import NonFiniteLossError, TrainingError, TrainingInterrupted, TrainResult, train
+    from zoo.training.recipe import CIFAR_RECIPE, IMAGENET_RECIPE, Recipe
+    from zoo.training.schedule import LRSchedule
+
+# Public name -> the module that defines it.
+_LAZY_EXPORTS = {
+    "CIFAR_RECIPE": "zoo.training.recipe",
+    "IMAGENET_RECIPE": "zoo.training.recipe",
+    "LRSchedule": "zoo.training.schedule",
+    "NonFiniteLossError": "zoo.training.engine",
+    "Recipe": "zoo.training.recipe",
+    "TrainConfig": "zoo.training.config",
+    "TrainResult": "zoo.training.engine",
+    "TrainingError": "zoo.training.engine",
+    "TrainingInterrupted": "zoo.training.engine",
+    "train": "zoo.training.engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_EXPORTS:
+        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'zoo.training' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+
 
 __all__ = [
     "CIFAR_RECIPE", "IMAGENET_RECIPE", "LRSchedule", "NonFiniteLossError", "Recipe", "TrainConfig", "TrainResult",
