@@ -36,6 +36,7 @@ class TensorEntry:
 
     @property
     def nbytes(self) -> int:
+        """Size of the output tensor (float32 or int64) in bytes."""
         return int(np.prod(self.shape, dtype=np.int64)) * (4 if self.dtype == "float32" else 8)
 
 
@@ -55,6 +56,7 @@ class ConversionReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with sorted counters (what ``densenet-zoo inspect --json`` prints as ``report``)."""
         return {
             "layout": self.layout,
             "module_counts": dict(sorted(self.module_counts.items())),
@@ -79,6 +81,7 @@ class ConversionPlan:
 
     @property
     def nbytes(self) -> int:
+        """Size of all output tensors in bytes (what a progress bar counts up to)."""
         return sum(entry.nbytes for entry in self.entries)
 
     @property
