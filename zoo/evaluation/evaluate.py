@@ -262,57 +262,122 @@ def evaluate(
     amp_dtype(amp)  # an unknown mode fails before any process group is joined
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    context = init_distributed(device)
-    try:
-        return _evaluate(
-            model, data, batch_size, workers, device, ten_crop, preprocess, amp, channels_last, limit,
-            model_name, weights_sha256, allow_tf32, keep_predictions, progress, context,
-        )
-    finally:
-        context.close()
-
-
-def _evaluate(
-    model, data, batch_size, workers, device, ten_crop, preprocess, amp, channels_last, limit,
-    model_name, weights_sha256, allow_tf32, keep_predictions, progress, context: DistributedContext,
-) -> EvaluationResult:
     from zoo.evaluation.loading import state_dict_sha256
     from zoo.evaluation.published import published_error
 
-    device = context.device
-    if isinstance(data, Dataset):
-        # The dataset preprocesses by itself; ``preprocess`` and ``limit`` do not apply.
-        transform, preprocess_kind = getattr(data, "transform", None), "dataset"
-    else:
-        transform, preprocess_kind = resolve_transform(preprocess, ten_crop)
-    dataset, data_root, space, num_classes = _dataset_for(data, transform, limit, model)
-    expected_crops = 10 if ten_crop else 1
-    images_per_batch = max(1, batch_size // expected_crops)
-    workers = default_workers(device) if workers is None else workers
-    channels_last = device.type == "cuda" if channels_last is None else channels_last
+    with contextlib.closing(init_distributed(device)) as context:
+        device = context.device
+        if isinstance(data, Dataset):
+            # The dataset preprocesses by itself; ``preprocess`` and ``limit`` do not apply.
+            transform, preprocess_kind = getattr(data, "transform", None), "dataset"
+        else:
+            transform, preprocess_kind = resolve_transform(preprocess, ten_crop)
+        dataset, data_root, space, num_classes = _dataset_for(data, transform, limit, model)
+        expected_crops = 10 if ten_crop else 1
+        workers = default_workers(device) if workers is None else workers
+        channels_last = device.type == "cuda" if channels_last is None else channels_last
 
-    state_digest = state_dict_sha256(model) if context.is_main else None
-    model = model.to(device).eval()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        state_digest = state_dict_sha256(model) if context.is_main else None
+        model = model.to(device).eval()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        loader = DataLoader(
+            dataset,
+            batch_size=max(1, batch_size // expected_crops),
+            sampler=ShardSampler(shard_indices(len(dataset), context.rank, context.world_size)),
+            **loader_options(device, workers),
+        )
+        shard = _score_shard(model, loader, device, channels_last, amp, allow_tf32, keep_predictions, progress)
 
-    shard = shard_indices(len(dataset), context.rank, context.world_size)
-    loader = DataLoader(
-        dataset,
-        batch_size=images_per_batch,
-        sampler=ShardSampler(shard),
-        **loader_options(device, workers),
-    )
+        counts = ErrorCounts.from_tensor(context.all_reduce(shard.counts))
+        seconds = float(context.all_reduce(torch.tensor([shard.seconds], dtype=torch.float64), op="max")[0])
+        if counts.total != len(dataset):
+            raise RuntimeError(
+                f"scored {counts.total} images but the dataset holds {len(dataset)}; every image must be counted once"
+            )
+        crop_sets = context.all_gather_object(sorted(shard.crops_seen))
+        observed = {crops for ranks in crop_sets for crops in ranks}
+        if len(observed) != 1:
+            raise RuntimeError(f"batches had different numbers of crops per image: {sorted(observed)}")
+        crops = observed.pop()
+        if preprocess_kind in PREPROCESS_KINDS and crops != expected_crops:
+            raise RuntimeError(f"ten_crop={ten_crop} but the transform produced {crops} crops per image")
 
+        predictions = None
+        if keep_predictions:
+            predictions = sorted(
+                (entry for rank_entries in context.all_gather_object(shard.predictions) for entry in rank_entries),
+                key=lambda entry: entry["index"],
+            )
+            if [entry["index"] for entry in predictions] != list(range(len(dataset))):
+                raise RuntimeError("the gathered predictions do not cover each image exactly once")
+
+        published = published_error(model_name)
+        difference = None
+        if published is not None and crops == published.crops:
+            difference = counts.top1_error - published.top1_error
+        return EvaluationResult(
+            model=model_name,
+            weights_sha256=weights_sha256,
+            state_dict_sha256=state_digest,
+            data=data_root,
+            preprocess=preprocess_kind,
+            transform=repr(transform),
+            crops=crops,
+            limit=limit,
+            label_space=space,
+            num_classes=num_classes,
+            images=counts.total,
+            top1_correct=counts.top1_correct,
+            top5_correct=counts.top5_correct,
+            top1_error=counts.top1_error,
+            top5_error=counts.top5_error,
+            published_top1_error=published.top1_error if published else None,
+            published_source=published.source if published else None,
+            top1_difference=difference,
+            seconds=seconds,
+            images_per_second=counts.total / seconds if seconds > 0 else math.inf,
+            batch_size=batch_size,
+            workers=workers,
+            amp=amp or "off",
+            channels_last=bool(channels_last),
+            tf32=bool(allow_tf32 and device.type == "cuda"),
+            environment=environment(device, context),
+            predictions=predictions,
+        )
+
+
+@dataclass
+class _ShardScores:
+    """What one rank measured: counts ``[images, top-1 hits, top-5 hits]`` (CPU), seconds, crops per image seen,
+    and each image's ``{"index", "label", "top5"}`` when predictions are kept."""
+
+    counts: torch.Tensor
+    seconds: float
+    crops_seen: set[int]
+    predictions: list[dict[str, Any]]
+
+
+def _score_shard(
+    model: nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    channels_last: bool,
+    amp: str | None,
+    allow_tf32: bool,
+    keep_predictions: bool,
+    progress: Callable[[int, int], None] | None,
+) -> _ShardScores:
+    """Run ``model`` over this rank's batches; the counts stay on the device until the end (no sync per batch)."""
     running = torch.zeros(3, dtype=torch.int64, device=device)  # images, top-1 hits, top-5 hits
     kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    seen_crops: set[int] = set()
-    done = 0
+    crops_seen: set[int] = set()
+    done, shard_size = 0, len(loader.sampler)
     start = time.perf_counter()
     with _precision(device, allow_tf32), torch.inference_mode(), autocast(amp, device):
         for images, labels, indices in loader:
             crops = images.shape[1] if images.dim() == 5 else 1
-            seen_crops.add(crops)
+            crops_seen.add(crops)
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
             if crops > 1:
@@ -328,68 +393,12 @@ def _evaluate(
                 kept.append((indices, labels.cpu(), scores.topk(min(5, scores.shape[1]), dim=1).indices.cpu()))
             done += len(indices)
             if progress is not None:
-                progress(done, len(shard))
-    local_counts = running.cpu()
-    local_seconds = time.perf_counter() - start
-
-    counts = ErrorCounts.from_tensor(context.all_reduce(local_counts))
-    seconds = float(context.all_reduce(torch.tensor([local_seconds], dtype=torch.float64), op="max")[0])
-    if counts.total != len(dataset):
-        raise RuntimeError(
-            f"scored {counts.total} images but the dataset holds {len(dataset)}; every image must be counted once"
-        )
-    crop_sets = context.all_gather_object(sorted(seen_crops))
-    observed = {crops for ranks in crop_sets for crops in ranks}
-    if len(observed) != 1:
-        raise RuntimeError(f"batches had different numbers of crops per image: {sorted(observed)}")
-    crops = observed.pop()
-    if preprocess_kind in PREPROCESS_KINDS and crops != expected_crops:
-        raise RuntimeError(f"ten_crop={ten_crop} but the transform produced {crops} crops per image")
-
-    predictions = None
-    if keep_predictions:
-        local = [
-            {"index": int(index), "label": int(label), "top5": [int(value) for value in top]}
-            for batch_indices, batch_labels, batch_top in kept
-            for index, label, top in zip(batch_indices.tolist(), batch_labels.tolist(), batch_top.tolist())
-        ]
-        predictions = sorted(
-            (entry for rank_entries in context.all_gather_object(local) for entry in rank_entries),
-            key=lambda entry: entry["index"],
-        )
-        if [entry["index"] for entry in predictions] != list(range(len(dataset))):
-            raise RuntimeError("the gathered predictions do not cover each image exactly once")
-
-    published = published_error(model_name)
-    difference = None
-    if published is not None and crops == published.crops:
-        difference = counts.top1_error - published.top1_error
-    return EvaluationResult(
-        model=model_name,
-        weights_sha256=weights_sha256,
-        state_dict_sha256=state_digest,
-        data=data_root,
-        preprocess=preprocess_kind,
-        transform=repr(transform),
-        crops=crops,
-        limit=limit,
-        label_space=space,
-        num_classes=num_classes,
-        images=counts.total,
-        top1_correct=counts.top1_correct,
-        top5_correct=counts.top5_correct,
-        top1_error=counts.top1_error,
-        top5_error=counts.top5_error,
-        published_top1_error=published.top1_error if published else None,
-        published_source=published.source if published else None,
-        top1_difference=difference,
-        seconds=seconds,
-        images_per_second=counts.total / seconds if seconds > 0 else math.inf,
-        batch_size=batch_size,
-        workers=workers,
-        amp=amp or "off",
-        channels_last=bool(channels_last),
-        tf32=bool(allow_tf32 and device.type == "cuda"),
-        environment=environment(device, context),
-        predictions=predictions,
-    )
+                progress(done, shard_size)
+    counts = running.cpu()
+    seconds = time.perf_counter() - start
+    predictions = [
+        {"index": int(index), "label": int(label), "top5": [int(value) for value in top]}
+        for batch_indices, batch_labels, batch_top in kept
+        for index, label, top in zip(batch_indices.tolist(), batch_labels.tolist(), batch_top.tolist())
+    ]
+    return _ShardScores(counts, seconds, crops_seen, predictions)
