@@ -57,6 +57,17 @@ def test_unknown_names_are_a_clean_error():
     assert "Traceback" not in result.output
 
 
+def test_info_of_a_model_without_published_numbers(tmp_path, monkeypatch):
+    manifest = write_manifest(tmp_path / "manifest.json", {"tiny": [url_source("http://127.0.0.1:9/t.t7", "t.t7", None)]})
+    raw = json.loads(manifest.read_text())
+    raw["models"]["tiny"]["published"] = {"top1_error": None}
+    manifest.write_text(json.dumps(raw))
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
+    result = run("info", "tiny")
+    assert result.exit_code == 0, result.output
+    assert "  top-1 error    not published\n" in result.output and "None" not in result.output
+
+
 def test_download_warns_on_first_use_then_list_and_verify(tiny):
     result = CliRunner().invoke(main, ["download", "tiny", "--quiet"])
     assert result.exit_code == 0, result.output

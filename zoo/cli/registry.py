@@ -84,7 +84,8 @@ def info_command(name: str, as_json: bool) -> None:
     click.echo(f"{info['name']}: {info['title']}")
     click.echo(f"  architecture   {json.dumps(info['config'])}")
     click.echo(f"  parameters     {info['num_params']:,}")
-    click.echo(f"  top-1 error    {info['top1_error']}% ({info['top1_error_source']})")
+    published_error = "not published" if info["top1_error"] is None else f"{info['top1_error']}%"
+    click.echo(f"  top-1 error    {published_error}" + (f" ({info['top1_error_source']})" if info["top1_error_source"] else ""))
     click.echo(f"  published size {_megabytes(info['published_size_mb'])}")
     click.echo(f"  converted      {'yes' if info['converted'] else 'no'}")
     for index, source in enumerate(info["sources"], 1):
