@@ -106,9 +106,10 @@ def test_wnid_folders_keep_imagenet_label_numbers(tmp_path):
 def test_non_wnid_folders_with_a_1000_way_model_warn(tmp_path):
     build_folder(tmp_path, ["cat", "dog"], plan={0: [PROTOTYPES[0]], 1: [PROTOTYPES[1]]})
     model = ColorPrototypeModel(PROTOTYPES[:2], num_outputs=1000, positions=[0, 1])
-    with pytest.warns(UserWarning, match="not all ImageNet wnids"):
+    with pytest.warns(UserWarning, match="not all ImageNet wnids") as caught:
         result = evaluate(model, tmp_path, device="cpu")
     assert result.label_space == "sorted-folders" and result.top1_correct == 2
+    assert [warning.filename for warning in caught] == [__file__]  # points at the caller of evaluate()
 
 
 def test_more_folders_than_outputs_is_an_error(painted_folder):

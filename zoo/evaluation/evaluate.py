@@ -211,7 +211,7 @@ def _dataset_for(
         warnings.warn(
             f"{class_root} has {len(classes)} class folders that are not all ImageNet wnids; they are numbered "
             f"0..{len(classes) - 1} in sorted order, which is not the 1000-class model's label order",
-            stacklevel=4,
+            stacklevel=3,  # the caller of evaluate()
         )
     if outputs is not None and len(classes) > outputs:
         raise ValueError(
