@@ -10,11 +10,14 @@ the functions that need them, and the model layer never imports them.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import os
+from typing import TYPE_CHECKING, Any, Callable
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    import torch
+
     from zoo.factory import create_model, get_config, list_models
     from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
@@ -41,7 +44,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY_EXPORTS))
 
 
-def load(name, device=None):
+def load(name: str, device: torch.device | str | None = None) -> DenseNet:
     """The published model ``name`` with its pretrained weights, in eval mode (``zoo.load("densenet264")``).
 
     Downloads, verifies and converts the weights once, then uses the cache. See :mod:`zoo.registry`.
@@ -51,14 +54,14 @@ def load(name, device=None):
     return registry_load(name, device=device)
 
 
-def load_weights(path, device=None):
+def load_weights(path: str | os.PathLike[str], device: torch.device | str | None = None) -> DenseNet:
     """A model (eval mode) from a .t7 checkpoint, a converted .safetensors/.pth file or a torchvision .pth."""
     from zoo.registry import load_weights as registry_load_weights
 
     return registry_load_weights(path, device=device)
 
 
-def transforms(name=None, kind="torch7", ten_crop=False):
+def transforms(name: str | None = None, kind: str = "torch7", ten_crop: bool = False) -> Callable[[Any], Any]:
     """Evaluation preprocessing for ``name``: path/PIL/tensor -> ``[3,224,224]`` (``[10,3,224,224]`` with ten_crop).
 
     ``kind="torch7"`` reproduces fb.resnet.torch (the published errors); ``"torchvision"`` is
@@ -69,4 +72,7 @@ def transforms(name=None, kind="torch7", ten_crop=False):
     return build_transforms(name, kind=kind, ten_crop=ten_crop)
 
 
-__all__ = ["MODEL_CONFIGS", "DenseNet", "DenseNetConfig", "create_model", "get_config", "list_models", "load", "load_weights", "transforms", "__version__"]
+__all__ = [
+    "MODEL_CONFIGS", "DenseNet", "DenseNetConfig", "create_model", "get_config", "list_models",
+    "load", "load_weights", "transforms", "__version__",
+]
