@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.models.densenet import MODEL_CONFIGS, DenseNet
+from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 
 def list_models() -> list[str]:
@@ -12,7 +12,7 @@ def list_models() -> list[str]:
     return list(MODEL_CONFIGS)
 
 
-def get_config(name: str):
+def get_config(name: str) -> DenseNetConfig:
     """The architecture config of a named model; a clear KeyError for unknown names."""
     try:
         return MODEL_CONFIGS[name]
