@@ -16,7 +16,7 @@ from torch import nn
 
 from converters.hashing import file_sha256
 
-__all__ = ["LoadedModel", "ModelSpecError", "file_sha256", "load_model", "registry_name_for_file", "state_dict_sha256"]
+__all__ = ["LoadedModel", "ModelSpecError", "load_model", "registry_name_for_file", "state_dict_sha256"]
 
 
 class ModelSpecError(ValueError):
