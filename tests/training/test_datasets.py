@@ -9,8 +9,8 @@ from PIL import Image
 
 from zoo.data.augment import sample_generator
 from zoo.training.config import TrainConfig
-from zoo.training.data import build_training_data
 from zoo.runtime import DistributedContext
+from zoo.training.data import build_training_data
 from zoo.training.datasets import CifarDataset, DataError, ResumableSampler
 from zoo.training.engine import train
 
@@ -135,3 +135,17 @@ def test_imagenet_validation_at_224_pixels_is_the_evaluation_pipeline(tmp_path):
         image, label, item_index = val_set[index]
         assert item_index == index and label == ("cat", "dog").index(path.parent.name)
         assert image.shape == (3, 224, 224) and torch.equal(image, transforms(None, kind="torch7")(str(path)))
+
+
+def test_synthetic_images_take_the_stem_of_torch7_initial_weights(tmp_path):
+    """Without --image-size, synthetic images are sized for the network's stem, read from any file
+    ``zoo.load_weights`` reads: here a Lua checkpoint written by our Torch7 writer."""
+    from converters import t7
+    from converters.lua_layout import build_checkpoint
+    from zoo.models.densenet import DenseNetConfig
+
+    checkpoint = tmp_path / "tiny.t7"
+    t7.save(build_checkpoint(DenseNetConfig(growth_rate=4, block_config=(1, 1, 1, 1), num_init_features=8, num_classes=5)), checkpoint)
+    config = TrainConfig(data="synthetic", init_weights=str(checkpoint), out=str(tmp_path / "run"), workers=0, progress=False)
+    dataset = build_training_data(config.resolved(), DistributedContext(), micro_batch=4).train_loader.dataset
+    assert dataset[(1, 0)][0].shape == (3, 224, 224)

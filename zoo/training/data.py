@@ -47,9 +47,9 @@ def model_stem(config: TrainConfig) -> str:
     if config.model_config is not None:
         return str(config.model_config.get("stem", "imagenet"))
     if config.init_weights:
-        from converters.export import load_weights
+        from zoo.registry import read_weights  # the reader build_model's zoo.load_weights uses (.t7 included)
 
-        return load_weights(config.init_weights)[1].stem
+        return read_weights(config.init_weights)[1].stem
     if config.arch in TRAINING_ARCHS:
         return TRAINING_ARCHS[config.arch].stem
     return get_config(config.arch).stem
