@@ -308,6 +308,24 @@ class Trainer:
         if self.log is not None:
             self.log.write(record)
 
+    def _log_step(
+        self, epoch: int, iteration: int, result: dict[str, float], images_per_s: float | None, progress: Progress | None
+    ) -> None:
+        """A ``train`` record (metrics.jsonl, TensorBoard) and a progress line: this step's loss, accuracy and LR,
+        and the speed since the previous record (rank 0 only)."""
+        record = {
+            "kind": "train", "epoch": epoch, "iteration": iteration, "step": (epoch - 1) * self.steps_per_epoch + iteration,
+            "loss": result["loss"], "top1": 100 * result["top1"] / result["count"],
+            "top5": 100 * result["top5"] / result["count"], "lr": self.optimizer.param_groups[0]["lr"],
+            "images_per_s": images_per_s, "gpu_memory_mb": gpu_memory_mb(self.device),
+        }
+        self._write(record)
+        if progress is not None:
+            progress.update(
+                record["step"], epoch, self.config.epochs, iteration, self.steps_per_epoch,
+                loss=record["loss"], lr=record["lr"], img_s=record["images_per_s"],
+            )
+
     def run(self) -> TrainResult:
         config, context = self.config, self.context
         total_steps = config.epochs * self.steps_per_epoch
@@ -340,19 +358,7 @@ class Trainer:
                         if self.device.type == "cuda":
                             torch.cuda.synchronize(self.device)
                         elapsed = time.perf_counter() - interval_start
-                        record = {
-                            "kind": "train", "epoch": epoch, "iteration": iteration, "step": global_step,
-                            "loss": result["loss"], "top1": 100 * result["top1"] / result["count"],
-                            "top5": 100 * result["top5"] / result["count"], "lr": self.optimizer.param_groups[0]["lr"],
-                            "images_per_s": interval_images / elapsed if elapsed > 0 else None,
-                            "gpu_memory_mb": gpu_memory_mb(self.device),
-                        }
-                        self._write(record)
-                        if progress is not None:
-                            progress.update(
-                                global_step, epoch, config.epochs, iteration, self.steps_per_epoch,
-                                loss=record["loss"], lr=record["lr"], img_s=record["images_per_s"],
-                            )
+                        self._log_step(epoch, iteration, result, interval_images / elapsed if elapsed > 0 else None, progress)
                         interval_start, interval_images = time.perf_counter(), 0
                     if result["signal"]:
                         path = self.save_checkpoint(epoch, iteration)
