@@ -131,6 +131,7 @@ class ImageFolder(Dataset):
 
     @property
     def targets(self) -> list[int]:
+        """Every sample's label, in dataset order (torchvision's ``ImageFolder.targets``)."""
         return [label for _, label in self.samples]
 
     def __len__(self) -> int:

@@ -82,12 +82,14 @@ class EvaluationResult:
     predictions: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON record: ``schema`` first, then every field (``predictions`` only when kept)."""
         record = {"schema": RECORD_SCHEMA, **asdict(self)}
         if record["predictions"] is None:
             del record["predictions"]
         return record
 
     def to_json(self, indent: int = 2) -> str:
+        """:meth:`to_dict` as JSON text (NaN errors of an empty run stay ``NaN``), newline-terminated."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=True) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> Path:

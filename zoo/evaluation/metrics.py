@@ -67,10 +67,12 @@ class ErrorCounts:
         )
 
     def as_tensor(self) -> torch.Tensor:
+        """``[total, top1_correct, top5_correct]`` as int64, the form ranks all-reduce."""
         return torch.tensor([self.total, self.top1_correct, self.top5_correct], dtype=torch.int64)
 
     @classmethod
     def from_tensor(cls, counts: torch.Tensor) -> "ErrorCounts":
+        """The counts :meth:`as_tensor` (or a reduction of several) holds."""
         total, top1, top5 = (int(value) for value in counts.tolist())
         return cls(total, top1, top5)
 

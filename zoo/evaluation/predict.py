@@ -28,6 +28,8 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class ImagePrediction:
+    """One image's ranked classes, most probable first."""
+
     path: str
     classes: list[ClassScore]
 

@@ -104,10 +104,12 @@ class TrainConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain values (stored in checkpoints)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config :meth:`to_dict` stored; keys this version does not know are ignored."""
         known = {item.name for item in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
 

@@ -32,6 +32,9 @@ from zoo.training.datasets import (
 
 @dataclass
 class TrainingData:
+    """This rank's training loader and its resumable sampler, the validation set (or None), the label count
+    and the optimizer steps per epoch."""
+
     train_sampler: ResumableSampler
     train_loader: DataLoader
     val_dataset: Dataset | None

@@ -327,6 +327,7 @@ class Trainer:
             )
 
     def run(self) -> TrainResult:
+        """Train from the current position to the last epoch (or ``stop_after``), then export the weights."""
         config, context = self.config, self.context
         total_steps = config.epochs * self.steps_per_epoch
         progress = Progress(total_steps, self.progress_stream) if (context.is_main and config.progress) else None
@@ -425,6 +426,7 @@ class Trainer:
         return TrainResult(status, epoch, step, global_step, self.best_top1, checkpoint, weights, list(self.history))
 
     def close(self) -> None:
+        """Close the metrics log (and TensorBoard writer)."""
         if self.log is not None:
             self.log.close()
 

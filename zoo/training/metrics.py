@@ -40,6 +40,7 @@ class MetricsLog:
                 self.writer = SummaryWriter(str(Path(directory) / "tensorboard"))
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append ``record`` as one JSON line; its numbers also go to TensorBoard under ``kind/key`` at ``step``."""
         with open(self.path, "a", encoding="utf-8") as stream:
             stream.write(json.dumps(record, sort_keys=True) + "\n")
         if self.writer is not None and "step" in record:
@@ -48,11 +49,13 @@ class MetricsLog:
                     self.writer.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record["step"])
 
     def close(self) -> None:
+        """Flush and close the TensorBoard writer, if any."""
         if self.writer is not None:
             self.writer.close()
 
 
 def format_duration(seconds: float) -> str:
+    """``H:MM:SS`` for an ETA (``?`` when it is not known yet)."""
     if not math.isfinite(seconds):
         return "?"
     seconds = int(seconds)
@@ -75,6 +78,7 @@ class Progress:
         self.first_step: int | None = None
 
     def update(self, step: int, epoch: int, num_epochs: int, iteration: int, num_batches: int, **values: float) -> None:
+        """Write the status line for global ``step`` (``iteration`` of ``num_batches`` in ``epoch``) with ``values``."""
         now = time.perf_counter()
         if self.first_step is None:
             self.first_step, self.started = step - 1, now
@@ -86,5 +90,6 @@ class Progress:
         self.stream.flush()
 
     def message(self, text: str) -> None:
+        """Write one free-form line (e.g. an epoch summary)."""
         self.stream.write(text + "\n")
         self.stream.flush()
