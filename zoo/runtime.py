@@ -117,16 +117,13 @@ def init_distributed(device: torch.device | str | None = None) -> DistributedCon
     around its validation) is used as it is and left open by :meth:`DistributedContext.close`.
     """
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if dist.is_available() and dist.is_initialized():
-        rank, world_size, backend = dist.get_rank(), dist.get_world_size(), str(dist.get_backend())
-        resolved = resolve_device(device, local_rank if world_size > 1 else None)
-        if resolved.type == "cuda":
-            torch.cuda.set_device(resolved)
-        return DistributedContext(rank, world_size, local_rank, resolved, backend, owns_group=False)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    joined = dist.is_available() and dist.is_initialized()
+    world_size = dist.get_world_size() if joined else int(os.environ.get("WORLD_SIZE", "1"))
     resolved = resolve_device(device, local_rank if world_size > 1 else None)
     if resolved.type == "cuda":
         torch.cuda.set_device(resolved)
+    if joined:
+        return DistributedContext(dist.get_rank(), world_size, local_rank, resolved, str(dist.get_backend()))
     if world_size <= 1:
         return DistributedContext(device=resolved)
     if not dist.is_available():
