@@ -136,3 +136,22 @@ def test_resume_with_a_different_number_of_loader_workers(tmp_path):
     train(tiny_run(tmp_path / "parts", resume=str(tmp_path / "parts"), workers=2))  # persistent decode workers
     assert whole.global_step == 8
     assert_bitwise_equal(final_state(tmp_path / "whole")[0], final_state(tmp_path / "parts")[0])
+
+
+def test_validation_each_epoch_does_not_hash_the_weights(tmp_path, monkeypatch):
+    """Per-epoch validation needs top-1/top-5, not the state-dict digest of an evaluation record."""
+    import zoo.evaluation.loading
+
+    hashed = []
+    digest = zoo.evaluation.loading.state_dict_sha256
+    monkeypatch.setattr(zoo.evaluation.loading, "state_dict_sha256", lambda model: hashed.append(1) or digest(model))
+    result = train(tiny_run(tmp_path, epochs=2))
+    assert len(result.history) == 2 and all("val_top1" in epoch for epoch in result.history)
+    assert hashed == []
+    from zoo.evaluation import evaluate
+    from zoo.training.data import ValidationDataset
+    from zoo.training.datasets import SyntheticDataset
+
+    val_set = ValidationDataset(SyntheticDataset(8, 4, 12))
+    record = evaluate(DenseNet(DenseNetConfig.from_dict({**TINY, "num_classes": 4})), val_set, device="cpu")
+    assert len(hashed) == 1 and len(record.state_dict_sha256) == 64  # a plain evaluate() still records it

@@ -236,6 +236,7 @@ def evaluate(
     limit: int | None = None,
     model_name: str | None = None,
     weights_sha256: str | None = None,
+    hash_state_dict: bool = True,
     allow_tf32: bool = False,
     keep_predictions: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -257,6 +258,8 @@ def evaluate(
         limit: only the first ``limit`` images of each class (for quick checks).
         model_name: registry name, for the record and the published error.
         weights_sha256: sha256 of the weights file, for the record.
+        hash_state_dict: record ``state_dict_sha256`` (a digest of every tensor, copied to the CPU);
+            False leaves it None, for repeated evaluations such as per-epoch validation that need no record.
         allow_tf32: let CUDA use TF32 for float32 (faster, less exact); off for reproduction.
         keep_predictions: include each image's index, label and top-5 classes in the result.
         progress: called as ``progress(images_done, images_in_this_shard)`` after each batch.
@@ -279,7 +282,7 @@ def evaluate(
         workers = default_workers(device) if workers is None else workers
         channels_last = device.type == "cuda" if channels_last is None else channels_last
 
-        state_digest = state_dict_sha256(model) if context.is_main else None
+        state_digest = state_dict_sha256(model) if hash_state_dict and context.is_main else None
         model = model.to(device).eval()
         if channels_last:
             model = model.to(memory_format=torch.channels_last)

@@ -294,6 +294,7 @@ class Trainer:
         result = evaluate(
             self.model, self.data.val_dataset, batch_size=self.micro_batch, workers=self.config.workers,
             device=self.device, amp=self.config.amp, channels_last=self.config.channels_last,
+            hash_state_dict=False,
         )
         images = max(result.images, 1)
         return {"top1": 100.0 * result.top1_correct / images, "top5": 100.0 * result.top5_correct / images, "images": result.images}
