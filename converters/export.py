@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from converters.atomic import atomic_output
-from converters.densenet import CONVERTER_VERSION, compression_for, load_checkpoint, plan_conversion
+from converters.densenet import CONVERTER_VERSION, _infer_compression, load_checkpoint, plan_conversion
 from converters.errors import ConversionError
 from converters.file_pages import drop_file_pages
 from converters.hashing import file_sha256
@@ -216,7 +216,11 @@ _LAYER_KEY = re.compile(r"features\.denseblock(\d+)\.denselayer(\d+)\.conv2\.wei
 
 
 def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetConfig:
-    """Infer a ``DenseNetConfig`` from torchvision-named DenseNet tensors (``drop_rate`` cannot be seen: 0)."""
+    """Infer a ``DenseNetConfig`` from torchvision-named DenseNet tensors (``drop_rate`` cannot be seen: 0).
+
+    Raises :class:`ConversionError` when the tensors are not a DenseNet-BC this project builds,
+    e.g. transition widths that no single compression factor explains.
+    """
     try:
         conv0 = state_dict["features.conv0.weight"]
         classifier = state_dict["classifier.weight"]
@@ -232,15 +236,14 @@ def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetCo
             growth_rate, bottleneck = int(tensor.shape[0]), int(tensor.shape[1])
     if not layers or growth_rate == 0:
         raise ConversionError("expected features.denseblock*.denselayer*.conv2.weight tensors, found none")
-    ratios = []
+    transitions = []
     for block in sorted(layers)[:-1]:
-        transition = state_dict.get(f"features.transition{block}.conv.weight")
+        key = f"features.transition{block}.conv.weight"
+        transition = state_dict.get(key)
         if transition is None:
-            raise ConversionError(f"expected features.transition{block}.conv.weight")
-        ratios.append((int(transition.shape[1]), int(transition.shape[0])))
-    compression = compression_for(ratios)
-    if compression is None:
-        compression = 0.5
+            raise ConversionError(f"expected {key}")
+        transitions.append((int(transition.shape[1]), int(transition.shape[0]), key))
+    compression = _infer_compression(transitions)  # the .t7 conversion's check: raises naming the transition
     return DenseNetConfig(
         growth_rate=growth_rate,
         block_config=tuple(layers[block] for block in sorted(layers)),

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from converters import t7
+from converters import ConversionError, t7
 from converters.densenet import plan_conversion
 from converters.export import config_from_state_dict, convert_file, file_sha256, load_weights, read_metadata, save_plan, save_weights
 from converters.lua_layout import build_checkpoint
@@ -92,3 +92,13 @@ def test_failed_write_leaves_nothing_behind(tmp_path) -> None:
     with pytest.raises(ValueError, match="broken"):
         save_weights(state_dict, CONFIG, tmp_path / "out.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_transition_widths_no_compression_explains_are_refused() -> None:
+    config = DenseNetConfig(growth_rate=4, block_config=(2, 3, 2), num_init_features=8, num_classes=6)
+    with torch.device("meta"):
+        state_dict = DenseNet(config).state_dict()
+    assert tuple(state_dict["features.transition1.conv.weight"].shape[:2]) == (8, 16)  # compression 0.5
+    state_dict["features.transition2.conv.weight"] = torch.empty(20, 22, 1, 1, device="meta")  # 22 -> 20: about 0.9
+    with pytest.raises(ConversionError, match=r"features\.transition2\.conv\.weight: .*compression factor \(found 22 -> 20\)"):
+        config_from_state_dict(state_dict)
