@@ -48,7 +48,7 @@ def test_convert_refuses_to_overwrite_without_force(checkpoint, tmp_path) -> Non
     result = _run("convert", str(checkpoint), "-o", str(output))
     assert result.exit_code == 1
     assert output.read_bytes() == b"keep me"
-    assert "--force" in result.output
+    assert "--force" in result.output and result.stderr.startswith(f"error: {output} already exists")
     assert _run("convert", str(checkpoint), "-o", str(output), "--force").exit_code == 0
     assert load_weights(output)[1] == CONFIG
 

@@ -189,6 +189,7 @@ def test_predict_prints_top5_names(painted_folder):
 def test_unknown_model_and_bad_folder(tmp_path, tiny_weights):
     result = CliRunner().invoke(main, ["evaluate", "densenet999", "--data", str(tmp_path)])
     assert result.exit_code == 1 and "neither an existing file nor a registry name" in result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert "densenet121" in result.output
 
     result = CliRunner().invoke(main, ["evaluate", str(tiny_weights[0]), "--data", str(tmp_path), "--device", "cpu"])

@@ -53,7 +53,7 @@ def test_info_names_sources_and_cache_paths():
 
 def test_unknown_names_are_a_clean_error():
     result = run("info", "densenet999")
-    assert result.exit_code == 1 and "Error: unknown model 'densenet999'" in result.output
+    assert result.exit_code == 1 and result.stderr.startswith("error: unknown model 'densenet999'")
     assert "Traceback" not in result.output
 
 

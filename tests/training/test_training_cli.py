@@ -35,12 +35,12 @@ def test_missing_data_and_bad_values_are_usage_errors(tmp_path):
     missing = runner.invoke(main, ["train", "--out", str(tmp_path)])
     assert missing.exit_code == 2 and "--data is required" in missing.output
     bad = runner.invoke(main, arguments(tmp_path, "--batch-size", "10", "--accumulate", "4"))
-    assert bad.exit_code == 1 and "multiple of 4" in bad.output
+    assert bad.exit_code == 1 and "multiple of 4" in bad.output and bad.stderr.startswith("error: ")
 
 
 def test_diverging_run_exits_with_a_clear_message(tmp_path):
     result = CliRunner().invoke(main, arguments(tmp_path, "--lr", "1e8", "--quiet"))
-    assert result.exit_code == 3
+    assert result.exit_code == 3 and result.stderr.startswith("error: ")
     assert "the training loss became" in result.output and "Lower --lr" in result.output
 
 

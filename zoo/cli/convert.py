@@ -11,31 +11,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from zoo.cli.errors import reports_errors
+
 #: Files above this size get a progress bar while the weights are written.
 PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
-
-
-def _fail(error: BaseException) -> NoReturn:
-    message = " ".join(str(error).split())
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def _checkpoint_errors() -> tuple[type[BaseException], ...]:
-    from converters import t7
-    from converters.errors import ConversionError
-
-    return (t7.T7FormatError, ConversionError)
-
-
-def _matching_names(config: Any) -> list[str]:
-    from zoo import MODEL_CONFIGS
-
-    return [name for name, named in MODEL_CONFIGS.items() if named.replace(drop_rate=config.drop_rate) == config]
 
 
 def describe_config(config: Any) -> str:
@@ -46,6 +29,12 @@ def describe_config(config: Any) -> str:
         f"bn_size={config.bn_size} compression={config.compression:g} drop_rate={config.drop_rate:g} "
         f"classes={config.num_classes} stem={config.stem}"
     )
+
+
+def _matching_names(config: Any) -> list[str]:
+    from zoo import MODEL_CONFIGS
+
+    return [name for name, named in MODEL_CONFIGS.items() if named.replace(drop_rate=config.drop_rate) == config]
 
 
 def _summary_lines(plan: Any) -> list[str]:
@@ -75,6 +64,7 @@ def _progress_bar(total_bytes: int) -> contextlib.AbstractContextManager[Any]:
 @click.option("--format", "output_format", type=click.Choice(["safetensors", "pth"]), default=None,
               help="Output format (default: from the output suffix, else safetensors).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@reports_errors
 def convert_command(source: Path, output: Path | None, output_format: str | None, force: bool) -> None:
     """Convert a Lua Torch7 DenseNet checkpoint SOURCE (.t7) into PyTorch weights."""
     from converters.densenet import load_checkpoint, plan_conversion
@@ -83,33 +73,26 @@ def convert_command(source: Path, output: Path | None, output_format: str | None
     fmt = resolve_format(output, output_format) if output is not None else (output_format or "safetensors")
     target = output if output is not None else Path.cwd() / (source.stem + (".pth" if fmt == "pth" else ".safetensors"))
     if target.exists() and not force:
-        _fail(FileExistsError(f"{target} already exists; pass --force to overwrite it"))
+        raise FileExistsError(f"{target} already exists; pass --force to overwrite it")
     click.echo(f"reading {source} ({os.path.getsize(source) / 1e6:.1f} MB)", err=True)
-    try:
-        plan = plan_conversion(load_checkpoint(source))
-        for line in _summary_lines(plan):
-            click.echo(line)
-        with _progress_bar(plan.nbytes) as bar:
-            update = None if bar is None else lambda done, total: bar.update(done - bar.pos)
-            written = save_plan(plan, target, format=fmt, metadata=source_metadata(source), force=force, progress=update)
-    except _checkpoint_errors() as error:
-        _fail(error)
-    except (FileExistsError, PermissionError, IsADirectoryError) as error:
-        _fail(error)
+    plan = plan_conversion(load_checkpoint(source))
+    for line in _summary_lines(plan):
+        click.echo(line)
+    with _progress_bar(plan.nbytes) as bar:
+        update = None if bar is None else lambda done, total: bar.update(done - bar.pos)
+        written = save_plan(plan, target, format=fmt, metadata=source_metadata(source), force=force, progress=update)
     click.echo(f"wrote {written} ({os.path.getsize(written) / 1e6:.1f} MB, {fmt})")
 
 
 @click.command("inspect")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
+@reports_errors
 def inspect_command(source: Path, as_json: bool) -> None:
     """Show the module tree summary and the inferred architecture of SOURCE (.t7) without converting."""
     from converters.densenet import load_checkpoint, plan_conversion
 
-    try:
-        plan = plan_conversion(load_checkpoint(source))
-    except _checkpoint_errors() as error:
-        _fail(error)
+    plan = plan_conversion(load_checkpoint(source))
     report = plan.report
     if as_json:
         document = {

@@ -9,31 +9,11 @@ used, 2 on usage errors.
 from __future__ import annotations
 
 import os
-import sys
 import time
-from typing import NoReturn
 
 import click
 
-
-def _fail(error: BaseException) -> NoReturn:
-    click.echo(f"error: {' '.join(str(error).split())}", err=True)
-    sys.exit(1)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors that are the user's to fix (bad file, bad folder, unknown name): one line, exit 1."""
-    from zoo.data.folder import DatasetLayoutError
-    from zoo.evaluation.loading import ModelSpecError
-
-    errors: list[type[BaseException]] = [DatasetLayoutError, ModelSpecError, FileNotFoundError]
-    for module, name in (("converters.errors", "ConversionError"), ("converters.t7", "T7FormatError"),
-                         ("zoo.registry.errors", "RegistryError")):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):  # pragma: no cover - optional layers absent
-            pass
-    return tuple(errors)
+from zoo.cli.errors import reports_errors
 
 
 def _is_main_process() -> bool:
@@ -79,22 +59,20 @@ class _Progress:
 @click.option("--name", "model_name", default=None,
               help="Registry name to compare with when MODEL is a file the manifest does not list.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@reports_errors
 def evaluate_command(model: str, data_dir: str, ten_crop: bool, preprocess: str, batch_size: int, workers: int | None,
                      device: str | None, limit: int | None, json_path: str | None, amp: str, channels_last: bool | None,
                      tf32: bool, model_name: str | None, quiet: bool) -> None:
     """Top-1/top-5 error of MODEL (registry name, .t7 checkpoint, or converted file) on an image folder."""
     from zoo.evaluation import evaluate, load_model
 
-    try:
-        loaded = load_model(model, name=model_name)
-        result = evaluate(
-            loaded.model, data_dir, batch_size=batch_size, workers=workers, device=device, ten_crop=ten_crop,
-            preprocess=preprocess, amp=amp, channels_last=channels_last, limit=limit, model_name=loaded.name,
-            weights_sha256=loaded.weights_sha256, allow_tf32=tf32,
-            progress=None if quiet or not _is_main_process() else _Progress(),
-        )
-    except _user_errors() as error:
-        _fail(error)
+    loaded = load_model(model, name=model_name)
+    result = evaluate(
+        loaded.model, data_dir, batch_size=batch_size, workers=workers, device=device, ten_crop=ten_crop,
+        preprocess=preprocess, amp=amp, channels_last=channels_last, limit=limit, model_name=loaded.name,
+        weights_sha256=loaded.weights_sha256, allow_tf32=tf32,
+        progress=None if quiet or not _is_main_process() else _Progress(),
+    )
     if not _is_main_process():
         return
     click.echo(result.summary())
@@ -110,17 +88,15 @@ def evaluate_command(model: str, data_dir: str, ten_crop: bool, preprocess: str,
 @click.option("--preprocess", type=click.Choice(["torch7", "torchvision"]), default="torch7", show_default=True)
 @click.option("--ten-crop", is_flag=True, help="Average the scores of ten crops.")
 @click.option("--device", default=None, help="cpu, cuda, ... [default: cuda when available].")
+@reports_errors
 def predict_command(model: str, images: tuple[str, ...], top_k: int, preprocess: str, ten_crop: bool,
                     device: str | None) -> None:
     """The top-k ImageNet classes of each IMAGE according to MODEL, with probabilities."""
     from zoo.evaluation import load_model, predict
 
-    try:
-        loaded = load_model(model)
-        predictions = predict(loaded.model, list(images), top_k=top_k, preprocess=preprocess, ten_crop=ten_crop,
-                              device=device)
-    except _user_errors() as error:
-        _fail(error)
+    loaded = load_model(model)
+    predictions = predict(loaded.model, list(images), top_k=top_k, preprocess=preprocess, ten_crop=ten_crop,
+                          device=device)
     for prediction in predictions:
         click.echo(prediction.path)
         for rank, score in enumerate(prediction.classes, start=1):

@@ -12,11 +12,13 @@ from typing import Iterator
 
 import click
 
+from zoo.cli.errors import CommandError, reports_errors
+
 
 @contextlib.contextmanager
-def _registry_errors() -> Iterator[None]:
-    """Registry errors become one clean ``Error: ...`` line; trust-on-first-use warnings stay loud."""
-    from zoo.registry import RegistryError, UnverifiedSourceWarning
+def _loud_unverified_sources() -> Iterator[None]:
+    """Trust-on-first-use warnings (a source without a published sha256) show as a yellow ``WARNING:`` line."""
+    from zoo.registry import UnverifiedSourceWarning
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, UnverifiedSourceWarning):
@@ -27,10 +29,7 @@ def _registry_errors() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.showwarning = show
         warnings.simplefilter("always", UnverifiedSourceWarning)
-        try:
-            yield
-        except RegistryError as error:
-            raise click.ClickException(str(error)) from None
+        yield
 
 
 def _settings(quiet: bool = False, mirror: str | None = None):
@@ -45,6 +44,7 @@ def _megabytes(value: float | None) -> str:
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@reports_errors
 def list_command(as_json: bool) -> None:
     """List the models, their published error and what is cached.
 
@@ -53,7 +53,7 @@ def list_command(as_json: bool) -> None:
     """
     from zoo.registry.maintenance import list_models_status
 
-    with _registry_errors():
+    with _loud_unverified_sources():
         rows = list_models_status(settings=_settings())
     if as_json:
         click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
@@ -68,6 +68,7 @@ def list_command(as_json: bool) -> None:
 @click.command("info")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reports_errors
 def info_command(name: str, as_json: bool) -> None:
     """Show what the registry knows about model NAME.
 
@@ -76,7 +77,7 @@ def info_command(name: str, as_json: bool) -> None:
     """
     from zoo.registry.maintenance import model_info
 
-    with _registry_errors():
+    with _loud_unverified_sources():
         info = model_info(name, settings=_settings())
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -101,6 +102,7 @@ def info_command(name: str, as_json: bool) -> None:
 @click.option("--all", "download_all", is_flag=True, help="Download every model in the manifest.")
 @click.option("--mirror", metavar="DIR_OR_URL", help="Look files up here first (like DENSENET_ZOO_MIRROR).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-model lines.")
+@reports_errors
 def download_command(names: tuple[str, ...], download_all: bool, mirror: str | None, quiet: bool) -> None:
     """Download, verify and convert models into the cache.
 
@@ -112,7 +114,7 @@ def download_command(names: tuple[str, ...], download_all: bool, mirror: str | N
     from zoo.registry import load_manifest
     from zoo.registry.maintenance import download
 
-    with _registry_errors():
+    with _loud_unverified_sources():
         manifest = load_manifest()
         if download_all:
             names = tuple(manifest.names())
@@ -124,6 +126,7 @@ def download_command(names: tuple[str, ...], download_all: bool, mirror: str | N
 
 @click.command("verify")
 @click.argument("names", nargs=-1)
+@reports_errors
 def verify_command(names: tuple[str, ...]) -> None:
     """Re-hash cached files against their records.
 
@@ -132,7 +135,7 @@ def verify_command(names: tuple[str, ...]) -> None:
     """
     from zoo.registry.maintenance import verify_cache
 
-    with _registry_errors():
+    with _loud_unverified_sources():
         results = verify_cache(names or None, settings=_settings())
     if not results:
         click.echo("nothing cached to verify")
@@ -141,7 +144,7 @@ def verify_command(names: tuple[str, ...]) -> None:
         click.echo(f"{'OK  ' if result.ok else 'FAIL'} {result.path}: {result.message}")
     failed = sum(not result.ok for result in results)
     if failed:
-        raise click.ClickException(f"{failed} of {len(results)} cached files failed verification")
+        raise CommandError(f"{failed} of {len(results)} cached files failed verification")
 
 
 @click.group("manifest")
@@ -155,6 +158,7 @@ def manifest_group() -> None:
 @click.option("--manifest", "manifest_file", type=click.Path(dir_okay=False), help="Manifest to rewrite (default: the one in use).")
 @click.option("--mirror", metavar="DIR_OR_URL", help="Look the file up here first.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@reports_errors
 def pin_command(name: str, filename: str | None, manifest_file: str | None, mirror: str | None, quiet: bool) -> None:
     """Pin a source's sha256 and size in the manifest.
 
@@ -164,13 +168,14 @@ def pin_command(name: str, filename: str | None, manifest_file: str | None, mirr
     """
     from zoo.registry.maintenance import pin
 
-    with _registry_errors():
+    with _loud_unverified_sources():
         result = pin(name, filename=filename, manifest_file=manifest_file, settings=_settings(quiet, mirror))
     click.echo(f"pinned {result.name}/{result.filename}: sha256 {result.sha256}, {result.size} bytes -> {result.manifest}")
 
 
 @click.command("demo")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the top-5 result.")
+@reports_errors
 def demo_command(quiet: bool) -> None:
     """Run the whole chain offline on a generated sample.
 
@@ -179,5 +184,5 @@ def demo_command(quiet: bool) -> None:
     """
     from zoo.demo import run_demo
 
-    with _registry_errors():
+    with _loud_unverified_sources():
         run_demo(echo=(lambda line: None) if quiet else click.echo, result_echo=click.echo)

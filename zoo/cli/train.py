@@ -19,6 +19,7 @@ import sys
 
 import click
 
+from zoo.cli.errors import CommandError, error_message, reports_errors
 from zoo.training.schedule import LR_SHAPES
 
 # Spelled out rather than imported: zoo.runtime and zoo.training.recipe import torch, and the CLI
@@ -63,12 +64,11 @@ DATASETS = ("imagenet", "cifar10", "cifar100")  # zoo.training.recipe.DATASETS w
 @click.option("--tensorboard/--no-tensorboard", default=False)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+@reports_errors
 def train_command(**options) -> None:
     """Train or fine-tune a DenseNet with the recipe of the published models."""
-    from zoo.training.checkpoint import CheckpointError
     from zoo.training.config import TrainConfig
-    from zoo.training.datasets import DataError
-    from zoo.training.engine import NonFiniteLossError, TrainingError, TrainingInterrupted, train
+    from zoo.training.engine import NonFiniteLossError, TrainingInterrupted, train
     from zoo.training.recipe import cifar_drop_rate
 
     if options["model_config"]:
@@ -90,10 +90,9 @@ def train_command(**options) -> None:
         click.echo(str(interrupted), err=True)
         sys.exit(128 + interrupted.signum)
     except NonFiniteLossError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(3)
-    except (TrainingError, CheckpointError, DataError, ValueError, KeyError) as error:
-        raise click.ClickException(str(error)) from error
+        raise CommandError(str(error), exit_code=3) from error
+    except (ValueError, KeyError) as error:  # an option value TrainConfig or the recipe rejects
+        raise CommandError(error_message(error)) from error
     summary = {
         "status": result.status, "epoch": result.epoch, "step": result.step, "global_step": result.global_step,
         "best_top1": result.best_top1, "checkpoint": str(result.checkpoint) if result.checkpoint else None,
