@@ -13,6 +13,14 @@ def test_cli_reports_version():
     assert zoo.__version__ in result.output
 
 
+def test_matching_models_ignores_drop_rate_and_rejects_other_architectures():
+    densenet264 = zoo.get_config("densenet264")
+    assert zoo.matching_models(zoo.get_config("densenet121")) == ["densenet121"]
+    assert zoo.matching_models(densenet264.replace(drop_rate=0.2)) == ["densenet264", "densenet264_cosine"]
+    assert zoo.matching_models(densenet264.replace(num_classes=10)) == []
+    assert zoo.matching_models(zoo.DenseNetConfig(growth_rate=4, block_config=(2, 2), num_init_features=8)) == []
+
+
 def test_import_zoo_does_not_pull_heavy_layers():
     code = (
         "import sys, zoo; "

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     import torch
 
-    from zoo.factory import create_model, get_config, list_models
+    from zoo.factory import create_model, get_config, list_models, matching_models
     from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 # Public name -> the module that defines it.
@@ -29,6 +29,7 @@ _LAZY_EXPORTS = {
     "create_model": "zoo.factory",
     "get_config": "zoo.factory",
     "list_models": "zoo.factory",
+    "matching_models": "zoo.factory",
 }
 
 
@@ -74,5 +75,5 @@ def transforms(name: str | None = None, kind: str = "torch7", ten_crop: bool = F
 
 __all__ = [
     "MODEL_CONFIGS", "DenseNet", "DenseNetConfig", "create_model", "get_config", "list_models",
-    "load", "load_weights", "transforms", "__version__",
+    "matching_models", "load", "load_weights", "transforms", "__version__",
 ]

@@ -20,6 +20,16 @@ def get_config(name: str) -> DenseNetConfig:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODEL_CONFIGS)}") from None
 
 
+def matching_models(config: DenseNetConfig) -> list[str]:
+    """Names of the published models whose architecture is ``config``, in :func:`list_models` order.
+
+    ``drop_rate`` is ignored: dropout has no weights, so a converted checkpoint
+    cannot tell it. Several names can match (densenet264 and densenet264_cosine
+    differ only in their training schedule); none matches a custom architecture.
+    """
+    return [name for name, published in MODEL_CONFIGS.items() if published.replace(drop_rate=config.drop_rate) == config]
+
+
 def create_model(
     name: str, pretrained: bool = False, memory_efficient: bool | str = False, **overrides: Any
 ) -> DenseNet:

@@ -37,6 +37,7 @@ def test_convert_prints_architecture_and_writes_default_output(checkpoint, tmp_p
     assert result.exit_code == 0, result.output
     assert "growth_rate=4 blocks=2-2 init_features=8" in result.output
     assert "layout:       custom" in result.output
+    assert "same shape as: (no published model)" in result.output
     written = tmp_path / "small.safetensors"
     assert f"wrote {written}" in result.output
     assert load_weights(written)[1] == CONFIG
@@ -58,6 +59,7 @@ def test_inspect_json(checkpoint) -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert DenseNetConfig.from_dict(document["config"]) == CONFIG
+    assert document["matches"] == []
     assert document["report"]["layout"] == "custom"
     assert document["report"]["module_counts"]["nn.DenseConnectLayerCustom"] == 4
     assert document["report"]["ignored_fields"]["gradWeight"] > 0

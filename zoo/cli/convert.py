@@ -21,7 +21,7 @@ from zoo.cli.errors import reports_errors
 PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
 
 
-def describe_config(config: Any) -> str:
+def _describe_config(config: Any) -> str:
     """One line naming the inferred architecture."""
     blocks = "-".join(str(n) for n in config.block_config)
     return (
@@ -31,17 +31,13 @@ def describe_config(config: Any) -> str:
     )
 
 
-def _matching_names(config: Any) -> list[str]:
-    from zoo import MODEL_CONFIGS
-
-    return [name for name, named in MODEL_CONFIGS.items() if named.replace(drop_rate=config.drop_rate) == config]
-
-
 def _summary_lines(plan: Any) -> list[str]:
+    from zoo.factory import matching_models
+
     report = plan.report
-    names = _matching_names(plan.config)
+    names = matching_models(plan.config)
     lines = [
-        f"architecture: DenseNet-BC {describe_config(plan.config)}",
+        f"architecture: DenseNet-BC {_describe_config(plan.config)}",
         f"same shape as: {', '.join(names) if names else '(no published model)'}",
         f"parameters:   {plan.num_parameters:,}",
         f"layout:       {report.layout} | batchnorm: {report.batchnorm_format} | tensors: "
@@ -91,6 +87,7 @@ def convert_command(source: Path, output: Path | None, output_format: str | None
 def inspect_command(source: Path, as_json: bool) -> None:
     """Show the module tree summary and the inferred architecture of SOURCE (.t7) without converting."""
     from converters.densenet import load_checkpoint, plan_conversion
+    from zoo.factory import matching_models
 
     plan = plan_conversion(load_checkpoint(source))
     report = plan.report
@@ -98,7 +95,7 @@ def inspect_command(source: Path, as_json: bool) -> None:
         document = {
             "source": str(source),
             "config": plan.config.to_dict(),
-            "matches": _matching_names(plan.config),
+            "matches": matching_models(plan.config),
             "parameters": plan.num_parameters,
             "output_bytes": plan.nbytes,
             "report": report.to_dict(),
