@@ -13,6 +13,14 @@ def test_cli_reports_version():
     assert zoo.__version__ in result.output
 
 
+def test_cli_help_shows_every_command_on_one_untruncated_line():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    listed = result.output.split("Commands:\n", 1)[1].splitlines()
+    assert sorted(line.split()[0] for line in listed) == sorted(main.commands)
+    assert [line for line in listed if line.endswith("...")] == []
+
+
 def test_matching_models_ignores_drop_rate_and_rejects_other_architectures():
     densenet264 = zoo.get_config("densenet264")
     assert zoo.matching_models(zoo.get_config("densenet121")) == ["densenet121"]

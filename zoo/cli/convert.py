@@ -62,7 +62,11 @@ def _progress_bar(total_bytes: int) -> contextlib.AbstractContextManager[Any]:
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @reports_errors
 def convert_command(source: Path, output: Path | None, output_format: str | None, force: bool) -> None:
-    """Convert a Lua Torch7 DenseNet checkpoint SOURCE (.t7) into PyTorch weights."""
+    """Convert a Torch7 checkpoint into PyTorch weights.
+
+    SOURCE is a Lua Torch7 DenseNet checkpoint (.t7); the weights are written as
+    .safetensors (with the architecture in its metadata) or as a plain .pth state dict.
+    """
     from converters.densenet import load_checkpoint, plan_conversion
     from converters.export import resolve_format, save_plan, source_metadata
 
@@ -85,7 +89,10 @@ def convert_command(source: Path, output: Path | None, output_format: str | None
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
 @reports_errors
 def inspect_command(source: Path, as_json: bool) -> None:
-    """Show the module tree summary and the inferred architecture of SOURCE (.t7) without converting."""
+    """Show what a Torch7 checkpoint holds, without converting.
+
+    The module tree summary and the inferred architecture of SOURCE (.t7).
+    """
     from converters.densenet import load_checkpoint, plan_conversion
     from zoo.factory import matching_models
 

@@ -63,7 +63,10 @@ class _Progress:
 def evaluate_command(model: str, data_dir: str, ten_crop: bool, preprocess: str, batch_size: int, workers: int | None,
                      device: str | None, limit: int | None, json_path: str | None, amp: str, channels_last: bool | None,
                      tf32: bool, model_name: str | None, quiet: bool) -> None:
-    """Top-1/top-5 error of MODEL (registry name, .t7 checkpoint, or converted file) on an image folder."""
+    """Top-1/top-5 error of a model on an image folder.
+
+    MODEL is a registry name, a .t7 checkpoint, or a converted file.
+    """
     from zoo.evaluation import evaluate, load_model
 
     loaded = load_model(model, name=model_name)
@@ -91,7 +94,10 @@ def evaluate_command(model: str, data_dir: str, ten_crop: bool, preprocess: str,
 @reports_errors
 def predict_command(model: str, images: tuple[str, ...], top_k: int, preprocess: str, ten_crop: bool,
                     device: str | None) -> None:
-    """The top-k ImageNet classes of each IMAGE according to MODEL, with probabilities."""
+    """Classify images: the top-k ImageNet classes.
+
+    The top-k ImageNet classes of each IMAGE according to MODEL, with probabilities.
+    """
     from zoo.evaluation import load_model, predict
 
     loaded = load_model(model)

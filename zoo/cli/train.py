@@ -66,7 +66,10 @@ DATASETS = ("imagenet", "cifar10", "cifar100")  # zoo.training.recipe.DATASETS w
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @reports_errors
 def train_command(**options) -> None:
-    """Train or fine-tune a DenseNet with the recipe of the published models."""
+    """Train or fine-tune a DenseNet.
+
+    The recipe of the published models (fb.resnet.torch) is the default; every option can change it.
+    """
     from zoo.training.config import TrainConfig
     from zoo.training.engine import NonFiniteLossError, TrainingInterrupted, train
     from zoo.training.recipe import cifar_drop_rate
