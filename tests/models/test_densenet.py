@@ -213,3 +213,29 @@ def test_create_model_passes_overrides_to_the_config_and_memory_efficient_to_the
         zoo.create_model("densenet122")
     with pytest.raises(TypeError, match="memory_efficent"):
         zoo.create_model("densenet121", memory_efficent=True)  # a typo is not silently ignored
+
+
+def test_init_weights_false_builds_shapes_only_and_needs_every_tensor():
+    config = tiny_config()
+    torch.manual_seed(0)
+    source = DenseNet(config).eval()
+    empty = DenseNet(config, init_weights=False)
+    assert {key: value.shape for key, value in empty.state_dict().items()} == {
+        key: value.shape for key, value in source.state_dict().items()
+    }
+    assert {value.device.type for value in empty.state_dict().values()} == {"meta"}
+
+    loaded = DenseNet(config, init_weights=False)
+    loaded.load_state_dict(source.state_dict(), strict=True, assign=True)
+    assert {value.device.type for value in loaded.state_dict().values()} == {"cpu"}
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(images), source(images))
+
+    partial = {key: value for key, value in source.state_dict().items() if key != "features.norm5.running_var"}
+    with pytest.raises(RuntimeError, match="features.norm5.running_var"):
+        DenseNet(config, init_weights=False).load_state_dict(partial, strict=True, assign=True)
+    leftover = DenseNet(config, init_weights=False)
+    leftover.load_state_dict(partial, strict=False, assign=True)
+    with pytest.raises((RuntimeError, NotImplementedError)):  # the tensor without values is never computed with
+        leftover.eval()(images)

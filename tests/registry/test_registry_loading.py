@@ -174,6 +174,24 @@ def test_load_weights_reads_t7_safetensors_and_old_torchvision_pth(tmp_path, lua
         assert torch.equal(from_pth.state_dict()[key], value), key
 
 
+def test_load_weights_builds_without_random_init_yet_every_tensor_comes_from_the_file(tmp_path):
+    from converters.export import save_weights
+    from zoo.models.densenet import DenseNet
+
+    torch.manual_seed(0)
+    source = DenseNet(TINY_CONFIG).eval()
+    save_weights(source.state_dict(), TINY_CONFIG, tmp_path / "full.safetensors")
+    loaded = zoo.load_weights(tmp_path / "full.safetensors")
+    for key, value in source.state_dict().items():
+        assert loaded.state_dict()[key].device.type == "cpu" and torch.equal(loaded.state_dict()[key], value), key
+    with torch.no_grad():
+        assert torch.equal(loaded(fixed_input(TINY_CONFIG)), source(fixed_input(TINY_CONFIG)))
+    partial = {key: value for key, value in source.state_dict().items() if key != "features.norm5.running_var"}
+    save_weights(partial, TINY_CONFIG, tmp_path / "partial.safetensors")
+    with pytest.raises(VerificationError, match=r"missing 1 keys.*features\.norm5\.running_var"):
+        zoo.load_weights(tmp_path / "partial.safetensors")
+
+
 def test_create_model_pretrained_and_torch_hub_use_a_torchvision_source(server, tmp_path, monkeypatch):
     config = MODEL_CONFIGS["densenet121"]
     content, state_dict = old_torchvision_pth_bytes(tmp_path, config)

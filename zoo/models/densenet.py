@@ -224,10 +224,30 @@ class DenseNet(nn.Module):
     It changes only how ``forward`` runs; parameters, buffers and state-dict
     keys are identical, and it can be switched later with
     :meth:`set_memory_efficient`.
+
+    ``init_weights=False`` skips the random Lua initialisation for a network whose
+    tensors are all replaced right away: parameters and buffers are built on the
+    ``meta`` device (shapes only, no memory) and must then be given with
+    ``load_state_dict(state_dict, strict=True, assign=True)``. A tensor left out
+    stays on ``meta`` and fails loudly when used, so no uninitialised values can
+    reach a computation.
     """
 
-    def __init__(self, config: DenseNetConfig | None = None, memory_efficient: bool | str = False) -> None:
+    def __init__(
+        self, config: DenseNetConfig | None = None, memory_efficient: bool | str = False, init_weights: bool = True
+    ) -> None:
         super().__init__()
+        if not init_weights:
+            with torch.device("meta"):
+                self._build(config)
+        else:
+            self._build(config)
+            self.reset_parameters()
+        self.memory_efficient: str | None = None
+        self.set_memory_efficient(memory_efficient)
+
+    def _build(self, config: DenseNetConfig | None) -> None:
+        """The modules of ``config`` (torchvision names), as PyTorch initialises them."""
         self.config = config if config is not None else DenseNetConfig()
         cfg = self.config
         if cfg.stem == "imagenet":
@@ -250,9 +270,6 @@ class DenseNet(nn.Module):
                 self.features.add_module(f"transition{index + 1}", transition)
         self.features.add_module("norm5", nn.BatchNorm2d(cfg.num_features))
         self.classifier = nn.Linear(cfg.num_features, cfg.num_classes)
-        self.reset_parameters()
-        self.memory_efficient: str | None = None
-        self.set_memory_efficient(memory_efficient)
 
     def set_memory_efficient(self, memory_efficient: bool | str) -> DenseNet:
         """Switch the training-memory mode (False, True/"balanced", "norm", "full"); returns ``self``."""

@@ -263,8 +263,8 @@ def remap_torchvision_keys(state_dict: dict[str, Any]) -> dict[str, Any]:
 
 def _check_fits(config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> dict[str, Any]:
     """The state dict completed with zero ``num_batches_tracked`` (old files lack it), checked key by key and
-    shape by shape against ``DenseNet(config)``."""
-    return _fit(DenseNet(config), state_dict, where, allow_missing_prefix)
+    shape by shape against ``DenseNet(config)`` (built without weights: only its keys and shapes are compared)."""
+    return _fit(DenseNet(config, init_weights=False), state_dict, where, allow_missing_prefix)
 
 
 def _fit(model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> dict[str, Any]:
@@ -304,8 +304,11 @@ def _build_with_weights(
     """``DenseNet(config)`` holding ``state_dict`` (all of it, or all but ``allow_missing_prefix`` keys).
 
     The loaded tensors are assigned, not copied: they are freshly read and owned by nobody else.
+    When every tensor is loaded the network is built without its random initialisation
+    (``init_weights=False``) and loaded strictly, so a missing key fails instead of leaving a
+    tensor without values; only a network that keeps some initialised tensors draws them.
     """
-    model = DenseNet(config)
+    model = DenseNet(config, init_weights=allow_missing_prefix is not None)
     completed = _fit(model, state_dict, where, allow_missing_prefix)
     completed = {key: value.contiguous() for key, value in completed.items()}
     model.load_state_dict(completed, strict=not allow_missing_prefix, assign=True)
