@@ -34,6 +34,8 @@ def test_missing_data_and_bad_values_are_usage_errors(tmp_path):
     runner = CliRunner()
     missing = runner.invoke(main, ["train", "--out", str(tmp_path)])
     assert missing.exit_code == 2 and "--data is required" in missing.output
+    not_json = runner.invoke(main, ["train", "--data", "synthetic", "--model-config", "{growth_rate: 4}", "--out", str(tmp_path)])
+    assert not_json.exit_code == 2 and "--model-config" in not_json.output and "invalid JSON" in not_json.output
     bad = runner.invoke(main, arguments(tmp_path, "--batch-size", "10", "--accumulate", "4"))
     assert bad.exit_code == 1 and "multiple of 4" in bad.output and bad.stderr.startswith("error: ")
 

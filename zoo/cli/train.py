@@ -28,9 +28,22 @@ AMP_MODES = ("off", "bf16", "fp16")  # zoo.runtime.AMP_MODES
 DATASETS = ("imagenet", "cifar10", "cifar100")  # zoo.training.recipe.DATASETS without "synthetic"
 
 
+def _json_object(context: click.Context, parameter: click.Parameter, value: str | None) -> dict | None:
+    """--model-config's value parsed: a JSON object, else a usage error naming the option."""
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"expected a JSON object such as '{{\"growth_rate\": 32, ...}}', found invalid JSON ({error})") from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter(f"expected a JSON object of DenseNetConfig fields, found {type(parsed).__name__}")
+    return parsed
+
+
 @click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--arch", default="densenet121", show_default=True, help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar).")
-@click.option("--model-config", "model_config", default=None, help="A DenseNetConfig as JSON, instead of --arch.")
+@click.option("--model-config", "model_config", default=None, callback=_json_object, help="A DenseNetConfig as JSON, instead of --arch.")
 @click.option("--data", default=None, help="Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or 'synthetic' [resume: the run's].")
 @click.option("--dataset", type=click.Choice(DATASETS), default="imagenet", show_default=True)
 @click.option("--out", default=None, help="Run folder for checkpoints, metrics and weights [default: the --resume folder, else runs/train].")
@@ -74,8 +87,6 @@ def train_command(**options) -> None:
     from zoo.training.engine import NonFiniteLossError, TrainingInterrupted, train
     from zoo.training.recipe import cifar_drop_rate
 
-    if options["model_config"]:
-        options["model_config"] = json.loads(options["model_config"])
     if options["out"] is None:
         options["out"] = options["resume"] or "runs/train"
     if options["data"] is None and options["resume"] is None:
