@@ -57,7 +57,7 @@ from converters.lua_modules import child_modules, describe, lazy_view, module_ki
 from converters.plan import Conversion, ConversionPlan, ConversionReport, TensorEntry
 from zoo.models.densenet import DenseNetConfig
 
-__all__ = ["Conversion", "ConversionPlan", "ConversionReport", "TensorEntry", "convert", "load_checkpoint", "plan_conversion"]
+__all__ = ["Conversion", "ConversionPlan", "ConversionReport", "TensorEntry", "convert", "infer_compression", "load_checkpoint", "plan_conversion"]
 
 CONVERTER_VERSION = "1"
 
@@ -65,31 +65,28 @@ CONVERTER_VERSION = "1"
 USED_TENSOR_FIELDS = frozenset({"weight", "bias", "running_mean", "running_var", "running_std"})
 
 
-def compression_for(transitions: list[tuple[int, int]]) -> float | None:
-    """The compression factor ``c`` with ``floor(in * c) == out`` for every transition ``(in, out)``.
+def infer_compression(transitions: list[tuple[int, int, str]]) -> float:
+    """The compression factor ``c`` with ``floor(in * c) == out`` for every transition ``(in, out, where)``.
 
-    Lua's ``reduction`` (and ``DenseNetConfig.compression``) cannot be read
-    from a file, only recovered from the transition widths: 0.5 (the published
-    value) when it fits, else the shortest decimal that does. None when no
-    single factor explains every transition; 0.5 when there are none.
+    Lua's ``reduction`` (and ``DenseNetConfig.compression``) is not stored in a
+    checkpoint, only recoverable from the transition widths: 0.5 (the published
+    value) when it fits, else the shortest decimal that does; 0.5 when there are
+    no transitions. ``where`` names each transition (a Lua path or a state-dict
+    key) for the ConversionError raised when no single factor explains them all.
     """
     if not transitions:
         return 0.5
-    low = max(out_channels / in_channels for in_channels, out_channels in transitions)
+    low = max(out_channels / in_channels for in_channels, out_channels, _ in transitions)
     candidates = [0.5] + [round(low, digits) for digits in range(1, 8)] + [math.ceil(low * 10**d) / 10**d for d in range(1, 8)] + [low]
     for candidate in candidates:
-        if 0 < candidate <= 1 and all(math.floor(i * candidate) == o for i, o in transitions):
+        if 0 < candidate <= 1 and all(math.floor(i * candidate) == o for i, o, _ in transitions):
             return candidate
-    return None
-
-
-def _infer_compression(transitions: list[tuple[int, int, str]]) -> float:
-    """:func:`compression_for` the transitions of a Lua model; raises naming the last one if none fits."""
-    compression = compression_for([(in_channels, out_channels) for in_channels, out_channels, _ in transitions])
-    if compression is None:
-        in_channels, out_channels, path = transitions[-1]
-        raise ConversionError(f"transition widths are inconsistent with one compression factor (found {in_channels} -> {out_channels})", path)
-    return compression
+    widths = ", ".join(f"{i} -> {o}" for i, o, _ in transitions)
+    raise ConversionError(
+        f"transition widths are inconsistent with one compression factor (found {widths}); "
+        "the checkpoint is not a DenseNet-BC this converter can represent",
+        transitions[-1][2],
+    )
 
 
 def _same_everywhere(observed: list[tuple[Any, str]], expectation: str) -> Any:
@@ -251,7 +248,7 @@ def plan_conversion(root: Any) -> ConversionPlan:
             block_config=tuple(blocks),
             num_init_features=num_init_features,
             bn_size=width // growth_rate,
-            compression=_infer_compression(transitions),
+            compression=infer_compression(transitions),
             drop_rate=drop_rate,
             num_classes=num_classes,
             stem=stem,

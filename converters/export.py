@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from converters.atomic import atomic_output
-from converters.densenet import CONVERTER_VERSION, _infer_compression, load_checkpoint, plan_conversion
+from converters.densenet import CONVERTER_VERSION, infer_compression, load_checkpoint, plan_conversion
 from converters.errors import ConversionError
 from converters.file_pages import drop_file_pages
 from converters.hashing import file_sha256
@@ -241,9 +241,9 @@ def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetCo
         key = f"features.transition{block}.conv.weight"
         transition = state_dict.get(key)
         if transition is None:
-            raise ConversionError(f"expected {key}")
+            raise ConversionError(f"expected {key} (a DenseNet with {len(layers)} dense blocks has a transition after each but the last), found none")
         transitions.append((int(transition.shape[1]), int(transition.shape[0]), key))
-    compression = _infer_compression(transitions)  # the .t7 conversion's check: raises naming the transition
+    compression = infer_compression(transitions)
     return DenseNetConfig(
         growth_rate=growth_rate,
         block_config=tuple(layers[block] for block in sorted(layers)),

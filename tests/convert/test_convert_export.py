@@ -100,5 +100,5 @@ def test_transition_widths_no_compression_explains_are_refused() -> None:
         state_dict = DenseNet(config).state_dict()
     assert tuple(state_dict["features.transition1.conv.weight"].shape[:2]) == (8, 16)  # compression 0.5
     state_dict["features.transition2.conv.weight"] = torch.empty(20, 22, 1, 1, device="meta")  # 22 -> 20: about 0.9
-    with pytest.raises(ConversionError, match=r"features\.transition2\.conv\.weight: .*compression factor \(found 22 -> 20\)"):
+    with pytest.raises(ConversionError, match=r"features\.transition2\.conv\.weight: .*compression factor \(found 16 -> 8, 22 -> 20\)"):
         config_from_state_dict(state_dict)
