@@ -52,6 +52,18 @@ def resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
     return format
 
 
+def output_target(source: str | os.PathLike[str], path: str | os.PathLike[str] | None, format: str | None) -> tuple[Path, str]:
+    """Where a conversion of ``source`` goes and in which format.
+
+    With no ``path``: ``source``'s name with ``.safetensors`` (or ``.pth``) in the
+    current directory; the format defaults to safetensors, or follows ``path``'s suffix.
+    """
+    if path is None:
+        fmt = resolve_format(".safetensors", format)
+        return Path.cwd() / (Path(source).stem + (".pth" if fmt == "pth" else ".safetensors")), fmt
+    return Path(path), resolve_format(path, format)
+
+
 def _metadata(config: DenseNetConfig, extra: Mapping[str, Any] | None) -> dict[str, str]:
     metadata = {"format": "pt", "config": config.to_json(), "converter_version": CONVERTER_VERSION}
     for key, value in (extra or {}).items():
@@ -146,17 +158,18 @@ def save_plan(
 
 def convert_file(
     source: str | os.PathLike[str],
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     format: str | None = None,
     force: bool = False,
     progress: Progress | None = None,
 ) -> tuple[Path, ConversionPlan]:
     """Convert the checkpoint ``source`` into ``path`` without holding the weights in memory twice.
 
+    ``path=None`` writes next to the current directory (see :func:`output_target`).
     The safetensors metadata records the source's sha256. Returns the written
     path and the plan (config and report).
     """
-    target = Path(path)
+    target, format = output_target(source, path, format)
     if target.exists() and not force:  # fail before the (long) parse
         raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
     plan = plan_conversion(load_checkpoint(source))

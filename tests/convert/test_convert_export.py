@@ -9,7 +9,7 @@ import torch
 
 from converters import ConversionError, t7
 from converters.densenet import plan_conversion
-from converters.export import config_from_state_dict, convert_file, file_sha256, load_weights, read_metadata, save_plan, save_weights
+from converters.export import config_from_state_dict, convert_file, file_sha256, load_weights, output_target, read_metadata, save_plan, save_weights
 from converters.lua_layout import build_checkpoint
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
@@ -102,3 +102,17 @@ def test_transition_widths_no_compression_explains_are_refused() -> None:
     state_dict["features.transition2.conv.weight"] = torch.empty(20, 22, 1, 1, device="meta")  # 22 -> 20: about 0.9
     with pytest.raises(ConversionError, match=r"features\.transition2\.conv\.weight: .*compression factor \(found 16 -> 8, 22 -> 20\)"):
         config_from_state_dict(state_dict)
+
+
+def test_default_output_is_the_source_name_in_the_current_directory(checkpoint, tmp_path, monkeypatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert output_target(checkpoint, None, None) == (work / "model.safetensors", "safetensors")
+    assert output_target(checkpoint, None, "pth") == (work / "model.pth", "pth")
+    assert output_target(checkpoint, tmp_path / "x.pt", None) == (tmp_path / "x.pt", "pth")
+    output, plan = convert_file(checkpoint, format="pth")
+    assert output == work / "model.pth"
+    assert plan.config == config_from_state_dict(torch.load(output, weights_only=True)).replace(drop_rate=CONFIG.drop_rate)
+    with pytest.raises(ValueError, match="format must be one of"):
+        output_target(checkpoint, None, "onnx")

@@ -68,10 +68,9 @@ def convert_command(source: Path, output: Path | None, output_format: str | None
     .safetensors (with the architecture in its metadata) or as a plain .pth state dict.
     """
     from converters.densenet import load_checkpoint, plan_conversion
-    from converters.export import resolve_format, save_plan, source_metadata
+    from converters.export import output_target, save_plan, source_metadata
 
-    fmt = resolve_format(output, output_format) if output is not None else (output_format or "safetensors")
-    target = output if output is not None else Path.cwd() / (source.stem + (".pth" if fmt == "pth" else ".safetensors"))
+    target, fmt = output_target(source, output, output_format)
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists; pass --force to overwrite it")
     click.echo(f"reading {source} ({os.path.getsize(source) / 1e6:.1f} MB)", err=True)
