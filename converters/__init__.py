@@ -7,7 +7,7 @@ of DenseNet; the DenseNet mapping on top of it turns a Lua module tree into a
 
 from __future__ import annotations
 
-from typing import Any
+from converters.lazy import lazy_exports
 
 __all__ = ["Conversion", "ConversionError", "ConversionPlan", "ConversionReport", "convert", "plan_conversion"]
 
@@ -22,9 +22,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'converters' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

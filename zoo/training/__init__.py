@@ -10,8 +10,9 @@ read its option choices from :mod:`zoo.training.schedule` without importing torc
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from converters.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from zoo.training.config import TrainConfig
@@ -34,17 +35,7 @@ _LAZY_EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_EXPORTS:
-        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-    raise AttributeError(f"module 'zoo.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
-
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
 
 __all__ = [
     "CIFAR_RECIPE", "IMAGENET_RECIPE", "LRSchedule", "NonFiniteLossError", "Recipe", "TrainConfig", "TrainResult",
