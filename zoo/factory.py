@@ -37,7 +37,7 @@ def create_model(
 
     With ``pretrained=True`` the published weights are fetched through the
     registry (downloaded, verified and converted once, then cached).
-    ``memory_efficient`` (False, True/"norm", "full") is a way of running the
+    ``memory_efficient`` (False, True/"balanced", "norm", "full") is a way of running the
     model, not part of its architecture: it goes to the ``DenseNet``
     constructor (or :meth:`DenseNet.set_memory_efficient` for pretrained
     models), never into the config.
