@@ -129,6 +129,27 @@ MODEL_CONFIGS: dict[str, DenseNetConfig] = {
 }
 
 
+def lua_init_(module: nn.Module) -> None:
+    """Initialise one layer in place as liuzhuang13/DenseNet's Lua code did; other modules are left alone.
+
+    Conv: N(0, sqrt(2/(kW*kH*nOutputPlane))) (fan-out). BatchNorm: weight 1,
+    bias 0, running statistics restarted (mean 0, variance 1) as in a new Lua
+    model. Linear: weight U(-1/sqrt(fan_in), 1/sqrt(fan_in)), which is what
+    Torch7's nn.Linear:reset() draws, and bias 0.
+    """
+    if isinstance(module, nn.Conv2d):
+        fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+        nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
+    elif isinstance(module, nn.BatchNorm2d):
+        module.reset_running_stats()
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Linear):
+        bound = 1.0 / math.sqrt(module.in_features)
+        nn.init.uniform_(module.weight, -bound, bound)
+        nn.init.zeros_(module.bias)
+
+
 class DenseLayer(nn.Module):
     """BN-ReLU-Conv1x1(bn_size*k)-BN-ReLU-Conv3x3(k): the new features of one layer."""
 
@@ -287,25 +308,9 @@ class DenseNet(nn.Module):
         return self
 
     def reset_parameters(self) -> None:
-        """The Lua initialisation: conv N(0, sqrt(2/(kW*kH*nOutputPlane))), BN (1, 0), Linear bias 0.
-
-        BatchNorm running statistics restart at mean 0, variance 1, as in a new Lua model.
-
-        The Linear weight keeps nn.Linear's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-        which is also what Torch7's nn.Linear:reset() draws.
-        """
+        """The Lua initialisation of every layer (see :func:`lua_init_`)."""
         for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
-                nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
-            elif isinstance(module, nn.BatchNorm2d):
-                module.reset_running_stats()
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear):
-                bound = 1.0 / math.sqrt(module.in_features)
-                nn.init.uniform_(module.weight, -bound, bound)
-                nn.init.zeros_(module.bias)
+            lua_init_(module)
 
     def forward_features(self, images: Tensor) -> Tensor:
         """The final feature map after ``norm5`` and ReLU."""

@@ -6,12 +6,11 @@ network, for a fresh run and for a resumed one alike.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from torch import nn
 
-from zoo.models.densenet import DenseNet, DenseNetConfig
+from zoo.models.densenet import DenseNet, DenseNetConfig, lua_init_
 from zoo.training.config import TrainConfig
 
 __all__ = ["build_model", "replace_classifier"]
@@ -19,11 +18,8 @@ __all__ = ["build_model", "replace_classifier"]
 
 def replace_classifier(model: DenseNet, num_classes: int) -> DenseNet:
     """A fresh ``num_classes``-way classifier (Lua init: U(+-1/sqrt(fan_in)) weight, zero bias)."""
-    in_features = model.classifier.in_features
-    classifier = nn.Linear(in_features, num_classes)
-    bound = 1.0 / math.sqrt(in_features)
-    nn.init.uniform_(classifier.weight, -bound, bound)
-    nn.init.zeros_(classifier.bias)
+    classifier = nn.Linear(model.classifier.in_features, num_classes)
+    lua_init_(classifier)
     model.classifier = classifier
     model.config = model.config.replace(num_classes=num_classes)
     return model
