@@ -10,7 +10,6 @@ painted with, without running any pipeline.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +138,3 @@ def expected_counts(painted: list[PaintedImage], limit: int | None = None) -> tu
 CLASS_NAMES = [f"n0{index:07d}" for index in range(len(PROTOTYPES))]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch.multiprocessing as mp
 
-from evaluation_helpers import ColorPrototypeModel, expected_counts, free_port
+from evaluation_helpers import ColorPrototypeModel, expected_counts
+from ports import free_port
 from zoo.evaluation.sharding import shard_indices
 
 WORLD_SIZE = 2

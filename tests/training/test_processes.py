@@ -4,13 +4,13 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+from ports import free_port
 
 from zoo.training.checkpoint import load_checkpoint
 from zoo.training.config import TrainConfig
@@ -78,12 +78,6 @@ def test_sigterm_writes_a_checkpoint_and_the_resumed_run_matches(tmp_path):
 
 def torchrun(*arguments):
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "zoo.cli", "train", *arguments]
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _rank_main(rank, world_size, port, settings):
