@@ -22,14 +22,30 @@ from typing import IO
 __all__ = ["atomic_output", "write_bytes_atomic", "write_text_atomic"]
 
 
+def _current_umask() -> int:
+    """The process umask, read from /proc where it exists.
+
+    Elsewhere it is read by setting and restoring it, which briefly changes it
+    for every thread of the process; /proc avoids that race.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def _final_mode(target: Path) -> int:
     """Permissions for the new file: the replaced file's, else ``0o666`` less the umask."""
     try:
         return target.stat().st_mode & 0o777
     except OSError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager

@@ -53,3 +53,14 @@ def test_text_mode_and_bad_mode(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         with atomic_output(tmp_path / "c", "ab"):
             pass
+
+
+@pytest.mark.parametrize("umask, expected", [(0o077, 0o600), (0o002, 0o664)])
+def test_new_file_follows_any_umask_and_leaves_it_unchanged(tmp_path, umask, expected):
+    previous = os.umask(umask)
+    try:
+        target = write_text_atomic(tmp_path / "record.json", "{}")
+        assert os.umask(umask) == umask  # still the caller's umask after the write
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == expected
