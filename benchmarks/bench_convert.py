@@ -89,7 +89,9 @@ converters.t7.save(build_checkpoint(MODEL_CONFIGS[sys.argv[1]], layout="standard
 def run_child(kind: str, *args: str) -> tuple[float, int]:
     """(wall seconds, peak RSS bytes) of one fresh child process."""
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", CHILDREN[kind], *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILDREN[kind], *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{kind} child failed with exit status {result.returncode}")
@@ -105,9 +107,13 @@ def build(name: str, path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=None, help="where to put the generated files (default: a temp dir)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where to put the generated files (default: a temp dir)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip-sizes", action="store_true", help="do not generate the other seven models for the size table")
+    parser.add_argument(
+        "--skip-sizes", action="store_true", help="do not generate the other seven models for the size table"
+    )
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=options.workdir) as workdir:
@@ -123,11 +129,17 @@ def main() -> None:
                 print(f"{name:<24} {size / 1e6:>9.1f} {size / 2**20:>9.1f} {published:>10.1f}")
         source = work / "densenet264_k48_cosine.t7"
         size = build("densenet264_k48_cosine", source)
-        print(f"{'densenet264_k48_cosine':<24} {size / 1e6:>9.1f} {size / 2**20:>9.1f} {PUBLISHED_MB['densenet264_k48_cosine']:>10.1f}")
+        print(
+            f"{'densenet264_k48_cosine':<24} {size / 1e6:>9.1f} {size / 2**20:>9.1f} "
+            f"{PUBLISHED_MB['densenet264_k48_cosine']:>10.1f}"
+        )
         output = work / "converted.safetensors"
         run_child("convert", str(source), str(output))  # warm the page cache and check it works
         output_bytes = output.stat().st_size
-        print(f"\nsource {size / 1e6:.1f} MB -> safetensors {output_bytes / 1e6:.1f} MB; {options.repeats} repeats, medians")
+        print(
+            f"\nsource {size / 1e6:.1f} MB -> safetensors {output_bytes / 1e6:.1f} MB; {options.repeats} "
+            "repeats, medians"
+        )
         times: dict[str, list[float]] = {"idle": [], "baseline": [], "convert": []}
         peaks: dict[str, list[int]] = {"idle": [], "baseline": [], "convert": []}
         for _ in range(options.repeats):
@@ -145,8 +157,14 @@ def main() -> None:
             print(f"{kind:<9} wall {median[kind]:6.2f} s   peak RSS {peak[kind] / 1e6:8.1f} MB")
         time_ratio = median["convert"] / median["baseline"]
         rss_ratio = (peak["convert"] - peak["idle"]) / output_bytes
-        print(f"\ntime ratio convert/baseline:            {time_ratio:.2f}  (target <= 1.5) {'OK' if time_ratio <= 1.5 else 'MISSED'}")
-        print(f"RSS above idle / output weights size:    {rss_ratio:.2f}  (target <= 1.3) {'OK' if rss_ratio <= 1.3 else 'MISSED'}")
+        print(
+            f"\ntime ratio convert/baseline:            {time_ratio:.2f}  (target <= 1.5) "
+            f"{'OK' if time_ratio <= 1.5 else 'MISSED'}"
+        )
+        print(
+            f"RSS above idle / output weights size:    {rss_ratio:.2f}  (target <= 1.3) "
+            f"{'OK' if rss_ratio <= 1.3 else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

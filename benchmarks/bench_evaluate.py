@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_preprocess import write_jpegs  # noqa: E402
+from bench_preprocess import write_jpegs
 
 
 def build_folder(root: Path, images: int, classes: int = 8) -> None:
@@ -57,8 +57,9 @@ def bare_loop(model: torch.nn.Module, root: Path, batch_size: int, workers: int,
 def harness(model: torch.nn.Module, root: Path, batch_size: int, workers: int, device: torch.device) -> float:
     from zoo.evaluation import evaluate
 
-    return evaluate(model, root, batch_size=batch_size, workers=workers, device=device,
-                    channels_last=False).images_per_second
+    return evaluate(
+        model, root, batch_size=batch_size, workers=workers, device=device, channels_last=False
+    ).images_per_second
 
 
 def main() -> None:
@@ -81,8 +82,10 @@ def main() -> None:
         for _ in range(args.rounds):
             best["baseline"] = max(best["baseline"], bare_loop(model, root, args.batch_size, args.workers, device))
             best["harness"] = max(best["harness"], harness(model, root, args.batch_size, args.workers, device))
-    print(f"{args.images} JPEGs, batch {args.batch_size}, workers {args.workers}, device {device}, "
-          f"torch threads {torch.get_num_threads()}, best of {args.rounds} rounds")
+    print(
+        f"{args.images} JPEGs, batch {args.batch_size}, workers {args.workers}, device {device}, "
+        f"torch threads {torch.get_num_threads()}, best of {args.rounds} rounds"
+    )
     print(f"baseline (bare DataLoader loop): {best['baseline']:8.1f} images/s")
     print(f"harness  (zoo evaluate):         {best['harness']:8.1f} images/s")
     print(f"ratio harness / baseline:        {best['harness'] / best['baseline']:8.3f}  (target ~1.0)")

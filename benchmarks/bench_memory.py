@@ -103,8 +103,7 @@ class Setup:
 def saved_activation_bytes(setup: Setup) -> int:
     """Bytes of distinct storages autograd holds for backward after one forward (not parameters)."""
     own_storages = {
-        tensor.untyped_storage().data_ptr()
-        for tensor in [*setup.model.parameters(), *setup.model.buffers()]
+        tensor.untyped_storage().data_ptr() for tensor in [*setup.model.parameters(), *setup.model.buffers()]
     }
     storages: dict[int, int] = {}
 
@@ -175,8 +174,18 @@ def peak_in_subprocess(variant: str, args: argparse.Namespace) -> int:
 
 def forwarded_arguments(args: argparse.Namespace) -> list[str]:
     forwarded = [
-        "--device", args.device, "--arch", args.arch, "--batch-size", str(args.batch_size),
-        "--image-size", str(args.image_size), "--amp", args.amp, "--threads", str(args.threads),
+        "--device",
+        args.device,
+        "--arch",
+        args.arch,
+        "--batch-size",
+        str(args.batch_size),
+        "--image-size",
+        str(args.image_size),
+        "--amp",
+        args.amp,
+        "--threads",
+        str(args.threads),
     ]
     if args.channels_last:
         forwarded.append("--channels-last")

@@ -9,7 +9,8 @@ process, one thread each (``torch.set_num_threads(1)``), path in, normalized 3x2
   ``CenterCrop(224)``, ``ToTensor()``, ``Normalize`` (what torchvision's ImageNet example does).
 
 Rounds alternate between the pipelines; each image counts with its fastest time over the
-rounds, so that load bursts on a shared, noisy machine penalise neither pipeline. Prints images/s for each and the ratio (target >= 1.0).
+rounds, so that load bursts on a shared, noisy machine penalise neither pipeline. Prints images/s for each
+and the ratio (target >= 1.0).
 Also reports the unfused faithful pipeline (decode to float, full-image scale, then crop) and
 both ten-crop variants for information.
 
@@ -39,9 +40,7 @@ def write_jpegs(directory: Path, count: int, seed: int = 0) -> list[Path]:
         width, height = IMAGENET_SIZES[index % len(IMAGENET_SIZES)]
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         phase = rng.uniform(0, 6.28, size=3)
-        planes = [
-            127 + 120 * np.sin(xx / (17 + 5 * k) + yy / (29 + 3 * k) + phase[k]) for k in range(3)
-        ]
+        planes = [127 + 120 * np.sin(xx / (17 + 5 * k) + yy / (29 + 3 * k) + phase[k]) for k in range(3)]
         pixels = np.stack(planes, axis=-1) + rng.normal(0, 10, (height, width, 3))
         path = directory / f"n{index:08d}_{index}.JPEG"
         Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=90)
@@ -95,12 +94,14 @@ def main() -> None:
         best = {name: [float("inf")] * len(paths) for name in pipelines}
         for _ in range(args.rounds):
             for name, transform in pipelines.items():
-                best[name] = [min(old, new) for old, new in zip(best[name], time_each(transform, paths))]
+                best[name] = [min(old, new) for old, new in zip(best[name], time_each(transform, paths), strict=True)]
         best = {name: sum(seconds) for name, seconds in best.items()}
 
     rate = {name: args.images / seconds for name, seconds in best.items()}
-    print(f"{args.images} JPEGs ({', '.join(f'{w}x{h}' for w, h in IMAGENET_SIZES)}), 1 thread, "
-          f"per-image best of {args.rounds} rounds; torch {torch.__version__}")
+    print(
+        f"{args.images} JPEGs ({', '.join(f'{w}x{h}' for w, h in IMAGENET_SIZES)}), 1 thread, "
+        f"per-image best of {args.rounds} rounds; torch {torch.__version__}"
+    )
     for name in pipelines:
         print(f"  {name:34s} {rate[name]:8.1f} images/s  ({1e3 / rate[name]:.2f} ms/image)")
     base = rate["torchvision standard (baseline)"]

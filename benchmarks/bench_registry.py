@@ -78,9 +78,11 @@ def bench_download(server, workdir: Path, megabytes: int, repeats: int) -> None:
     baseline = timed(plain, repeats)
     hashed = timed(plain_hashed, repeats)
     measured = timed(ours, repeats)
-    print(f"download {megabytes} MB from 127.0.0.1: plain requests {baseline:.2f} s ({megabytes / baseline:.0f} MB/s), "
-          f"plain + sha256 {hashed:.2f} s, download_url {measured:.2f} s ({megabytes / measured:.0f} MB/s); "
-          f"ratio vs plain {measured / baseline:.2f}, vs plain + sha256 {measured / hashed:.2f} (target <= 1.3)")
+    print(
+        f"download {megabytes} MB from 127.0.0.1: plain requests {baseline:.2f} s ({megabytes / baseline:.0f} MB/s), "
+        f"plain + sha256 {hashed:.2f} s, download_url {measured:.2f} s ({megabytes / measured:.0f} MB/s); "
+        f"ratio vs plain {measured / baseline:.2f}, vs plain + sha256 {measured / hashed:.2f} (target <= 1.3)"
+    )
 
 
 def bench_load(server, workdir: Path, model: str, repeats: int) -> None:
@@ -97,10 +99,28 @@ def bench_load(server, workdir: Path, model: str, repeats: int) -> None:
     content = checkpoint.read_bytes()
     url = server.add_file(f"/{model}.t7", content)
     manifest = workdir / "manifest.json"
-    manifest.write_text(json.dumps({"schema_version": 1, "models": {model: {
-        "config": config.to_dict(),
-        "sources": [{"type": "url", "url": url, "filename": checkpoint.name, "format": "t7",
-                     "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}]}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "models": {
+                    model: {
+                        "config": config.to_dict(),
+                        "sources": [
+                            {
+                                "type": "url",
+                                "url": url,
+                                "filename": checkpoint.name,
+                                "format": "t7",
+                                "sha256": hashlib.sha256(content).hexdigest(),
+                                "size": len(content),
+                            }
+                        ],
+                    }
+                },
+            }
+        )
+    )
     os.environ["DENSENET_ZOO_MANIFEST"] = str(manifest)
 
     def baseline() -> None:
@@ -120,8 +140,10 @@ def bench_load(server, workdir: Path, model: str, repeats: int) -> None:
     cold_time = timed(cold, repeats)
     warm_time = timed(warm, repeats)
     size = len(content) / 1e6
-    print(f"load {model} ({size:.0f} MB .t7): load_weights(.t7) {base:.2f} s, zoo.load cold {cold_time:.2f} s, "
-          f"warm {warm_time:.2f} s; warm/baseline {warm_time / base:.2f}, cold/baseline {cold_time / base:.2f}")
+    print(
+        f"load {model} ({size:.0f} MB .t7): load_weights(.t7) {base:.2f} s, zoo.load cold {cold_time:.2f} s, "
+        f"warm {warm_time:.2f} s; warm/baseline {warm_time / base:.2f}, cold/baseline {cold_time / base:.2f}"
+    )
 
 
 def main() -> None:

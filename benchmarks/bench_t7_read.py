@@ -87,8 +87,12 @@ def generate(path: Path) -> None:
     t7.save(root, path)
     save_s = time.perf_counter() - start
     objects = sum(1 for _ in t7.iter_tree(root))
-    print(f"checkpoint: {path.stat().st_size / 1e6:.1f} MB = {path.stat().st_size / 2**20:.1f} MiB, {objects} tables/objects/tensors/storages "
-          f"(built in {build_s:.2f} s, written by t7.save in {save_s:.2f} s)", flush=True)
+    print(
+        f"checkpoint: {path.stat().st_size / 1e6:.1f} MB = {path.stat().st_size / 2**20:.1f} MiB, {objects} "
+        "tables/objects/tensors/storages "
+        f"(built in {build_s:.2f} s, written by t7.save in {save_s:.2f} s)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -111,23 +115,31 @@ def main() -> None:
             while handle.read(1 << 24):
                 pass
 
-        print(f"this process's peak RSS (inherited by each child as a floor): "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB")
+        print(
+            f"this process's peak RSS (inherited by each child as a floor): "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB"
+        )
         results = {}
         for kind in ("cat", "imports", "t7", "torchfile"):
             runs = [run_child(kind, str(path)) for _ in range(args.repeat)]
             results[kind] = {key: min(run[key] for run in runs) for key in runs[0]}
             result = results[kind]
-            print(f"{kind:>10}: load {result['load_s'] * 1000:8.1f} ms   process {result['process_s'] * 1000:8.1f} ms   "
-                  f"peak RSS {result['peak_rss_mb']:7.1f} MB (VmHWM {result['vm_hwm_mb']:6.1f} MB)")
+            print(
+                f"{kind:>10}: load {result['load_s'] * 1000:8.1f} ms   process {result['process_s'] * 1000:8.1f} ms   "
+                f"peak RSS {result['peak_rss_mb']:7.1f} MB (VmHWM {result['vm_hwm_mb']:6.1f} MB)"
+            )
 
         ours, theirs = results["t7"], results["torchfile"]
         print()
-        print(f"time   t7.load / torchfile.load: {ours['load_s'] / theirs['load_s']:.1%} (target < 30%); "
-              f"whole processes {ours['process_s'] / theirs['process_s']:.1%}")
-        print(f"memory t7.load / torchfile.load peak RSS: {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.1%} "
-              f"(target < 10%; interpreter + imports alone: {results['imports']['peak_rss_mb']:.1f} MB); "
-              f"by VmHWM {ours['vm_hwm_mb'] / theirs['vm_hwm_mb']:.1%}")
+        print(
+            f"time   t7.load / torchfile.load: {ours['load_s'] / theirs['load_s']:.1%} (target < 30%); "
+            f"whole processes {ours['process_s'] / theirs['process_s']:.1%}"
+        )
+        print(
+            f"memory t7.load / torchfile.load peak RSS: {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.1%} "
+            f"(target < 10%; interpreter + imports alone: {results['imports']['peak_rss_mb']:.1f} MB); "
+            f"by VmHWM {ours['vm_hwm_mb'] / theirs['vm_hwm_mb']:.1%}"
+        )
         print(f"t7.load vs cat of the file: {ours['load_s'] / results['cat']['load_s']:.2f}x")
     finally:
         if args.keep is None:

@@ -38,8 +38,11 @@ def build_models(args):
     if args.memory_efficient:
         models["zoo memory-efficient"] = DenseNet(config, memory_efficient=True)
     models["torchvision"] = torchvision.models.DenseNet(
-        growth_rate=config.growth_rate, block_config=config.block_config, num_init_features=config.num_init_features,
-        bn_size=config.bn_size, num_classes=config.num_classes,
+        growth_rate=config.growth_rate,
+        block_config=config.block_config,
+        num_init_features=config.num_init_features,
+        bn_size=config.bn_size,
+        num_classes=config.num_classes,
     )
     return models, config
 
@@ -54,7 +57,9 @@ def time_training(model, args, device, num_classes):
         model = torch.compile(model)
     optimizer = build_optimizer(model.parameters(), lr=0.1)
     generator = torch.Generator(device="cpu").manual_seed(0)
-    images = torch.randn(args.batch_size, 3, args.size, args.size, generator=generator).to(device, memory_format=memory_format)
+    images = torch.randn(args.batch_size, 3, args.size, args.size, generator=generator).to(
+        device, memory_format=memory_format
+    )
     targets = torch.randint(0, num_classes, (args.batch_size,), generator=generator).to(device)
     scaler = torch.amp.GradScaler(device.type) if args.amp == "fp16" else None
 
@@ -96,16 +101,23 @@ def time_augmentation(repeats: int) -> dict[str, float]:
 
     image = (torch.rand(3, 375, 500, generator=torch.Generator().manual_seed(1)) * 255).to(torch.uint8)
     ours = augment.imagenet_train_transform(224)
-    theirs = v2.Compose([
-        v2.RandomResizedCrop(224, antialias=True), v2.ToDtype(torch.float32, scale=True),
-        v2.ColorJitter(0.4, 0.4, 0.4), v2.RandomHorizontalFlip(), v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-    ])
+    theirs = v2.Compose(
+        [
+            v2.RandomResizedCrop(224, antialias=True),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.ColorJitter(0.4, 0.4, 0.4),
+            v2.RandomHorizontalFlip(),
+            v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # one decode worker's view
     try:
         results = {}
-        for name, run in (("zoo fb.resnet.torch", lambda index: ours(image, augment.sample_generator(0, 1, index))),
-                          ("torchvision v2", lambda index: theirs(image))):
+        for name, run in (
+            ("zoo fb.resnet.torch", lambda index: ours(image, augment.sample_generator(0, 1, index))),
+            ("torchvision v2", lambda index: theirs(image)),
+        ):
             run(0)
             start = time.perf_counter()
             for index in range(repeats):
@@ -135,16 +147,26 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
     args.smoke = args.smoke or device.type == "cpu"
-    defaults = dict(batch_size=8, size=64, amp="off", channels_last=False, steps=10, warmup=2, augment_repeats=20) if args.smoke else \
-        dict(batch_size=64, size=224, amp="bf16", channels_last=True, steps=30, warmup=10, augment_repeats=50)
+    defaults = (
+        dict(batch_size=8, size=64, amp="off", channels_last=False, steps=10, warmup=2, augment_repeats=20)
+        if args.smoke
+        else dict(batch_size=64, size=224, amp="bf16", channels_last=True, steps=30, warmup=10, augment_repeats=50)
+    )
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     if args.smoke:
         torch.set_num_threads(1)  # tiny CPU steps: one thread is steadier on a shared machine
     models, config = build_models(args)
-    report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "arch": "tiny" if args.smoke else args.arch,
-              "batch_size": args.batch_size, "size": args.size, "amp": args.amp, "channels_last": args.channels_last, "results": {}}
+    report = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "arch": "tiny" if args.smoke else args.arch,
+        "batch_size": args.batch_size,
+        "size": args.size,
+        "amp": args.amp,
+        "channels_last": args.channels_last,
+        "results": {},
+    }
     for name, model in models.items():
         torch.manual_seed(0)
         report["results"][name] = time_training(model, args, device, config.num_classes)
@@ -157,10 +179,16 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{report['device']}: {report['arch']} training step, batch {args.batch_size}, {args.size}x{args.size}, amp {args.amp}, channels_last {args.channels_last}")
+    print(
+        f"{report['device']}: {report['arch']} training step, batch {args.batch_size}, "
+        f"{args.size}x{args.size}, amp {args.amp}, channels_last {args.channels_last}"
+    )
     for name, result in report["results"].items():
         peak = f"  peak {result['peak_gib']:.2f} GiB" if result["peak_gib"] is not None else ""
-        print(f"  {name:24s} {result['images_per_s']:9.1f} images/s  {result['step_ms']:8.2f} ms/step  x{result['ratio_vs_torchvision']:.3f} vs torchvision{peak}")
+        print(
+            f"  {name:24s} {result['images_per_s']:9.1f} images/s  {result['step_ms']:8.2f} ms/step  "
+            f"x{result['ratio_vs_torchvision']:.3f} vs torchvision{peak}"
+        )
     augmentation = report["augmentation_images_per_s_one_core"]
     print("augmentation, one core, 500x375 -> 224:")
     for name, rate in augmentation.items():

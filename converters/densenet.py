@@ -46,7 +46,8 @@ from __future__ import annotations
 import collections
 import math
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,16 @@ from converters.lua_modules import child_modules, describe, lazy_view, module_ki
 from converters.plan import Conversion, ConversionPlan, ConversionReport, TensorEntry
 from zoo.models.densenet import DenseNetConfig
 
-__all__ = ["Conversion", "ConversionPlan", "ConversionReport", "TensorEntry", "convert", "infer_compression", "load_checkpoint", "plan_conversion"]
+__all__ = [
+    "Conversion",
+    "ConversionPlan",
+    "ConversionReport",
+    "TensorEntry",
+    "convert",
+    "infer_compression",
+    "load_checkpoint",
+    "plan_conversion",
+]
 
 CONVERTER_VERSION = "1"
 
@@ -77,7 +87,12 @@ def infer_compression(transitions: list[tuple[int, int, str]]) -> float:
     if not transitions:
         return 0.5
     low = max(out_channels / in_channels for in_channels, out_channels, _ in transitions)
-    candidates = [0.5] + [round(low, digits) for digits in range(1, 8)] + [math.ceil(low * 10**d) / 10**d for d in range(1, 8)] + [low]
+    candidates = (
+        [0.5]
+        + [round(low, digits) for digits in range(1, 8)]
+        + [math.ceil(low * 10**d) / 10**d for d in range(1, 8)]
+        + [low]
+    )
     for candidate in candidates:
         if 0 < candidate <= 1 and all(math.floor(i * candidate) == o for i, o, _ in transitions):
             return candidate
@@ -154,7 +169,9 @@ def plan_conversion(root: Any) -> ConversionPlan:
         channels, _, shift = parser.conv(stem_conv, stem_path, "features.conv0", 3, 3, 1, 1)
         index = 1
     else:
-        raise ConversionError(f"expected the stem convolution to be 7x7 (ImageNet) or 3x3 (CIFAR), found {kernel}x{kernel}", stem_path)
+        raise ConversionError(
+            f"expected the stem convolution to be 7x7 (ImageNet) or 3x3 (CIFAR), found {kernel}x{kernel}", stem_path
+        )
     num_init_features = channels
 
     blocks: list[int] = []
@@ -165,16 +182,24 @@ def plan_conversion(root: Any) -> ConversionPlan:
         while index < len(modules) and module_kind(modules[index][0]) in ("sequential", "concat", "custom"):
             layers += 1
             lua_module, layer_path = modules[index]
-            growth, bias, layout = parser.dense_layer(lua_module, layer_path, f"features.denseblock{block}.denselayer{layers}", channels, shift)
+            growth, bias, layout = parser.dense_layer(
+                lua_module, layer_path, f"features.denseblock{block}.denselayer{layers}", channels, shift
+            )
             layouts.add(layout)
             if bias is not None or shift is not None:
-                shift = np.concatenate([shift if shift is not None else np.zeros(channels), bias if bias is not None else np.zeros(growth)])
+                shift = np.concatenate(
+                    [shift if shift is not None else np.zeros(channels), bias if bias is not None else np.zeros(growth)]
+                )
             channels += growth
             index += 1
         if layers == 0:
             found = describe(modules[index][0]) if index < len(modules) else "the end of the model"
             where = modules[index][1] if index < len(modules) else path
-            raise ConversionError(f"expected dense block {block}: a dense layer (nn.Sequential{{nn.Concat}} or nn.DenseConnectLayerCustom), found {found}", where)
+            raise ConversionError(
+                f"expected dense block {block}: a dense layer (nn.Sequential{{nn.Concat}} or "
+                f"nn.DenseConnectLayerCustom), found {found}",
+                where,
+            )
         if len(layouts) > 1:
             raise ConversionError(f"dense block {block} mixes standard and DenseConnectLayerCustom layers", path)
         parser.layouts |= layouts
@@ -182,7 +207,9 @@ def plan_conversion(root: Any) -> ConversionPlan:
         if "custom" in layouts:
             join, join_path = parser.expect(modules, index, "join", path)
             if not (join.get("dimension") == 2 or (join.get("dimension") == 1 and join.get("nInputDims") == 3)):
-                raise ConversionError(f"expected nn.JoinTable(2) (channel dimension), found dimension={join.get('dimension')}", join_path)
+                raise ConversionError(
+                    f"expected nn.JoinTable(2) (channel dimension), found dimension={join.get('dimension')}", join_path
+                )
             index += 1
         norm, norm_path = parser.expect(modules, index, "bn", path)
         parser.relu(*parser.expect(modules, index + 1, "relu", path))
@@ -210,21 +237,30 @@ def plan_conversion(root: Any) -> ConversionPlan:
     canonical = (56 if stem == "imagenet" else 32) >> (len(blocks) - 1)
     if report.final_pool_size != canonical:
         report.notes.append(
-            f"{modules[index + 2][1]}: the Lua model ends with {report.final_pool_size}x{report.final_pool_size} average "
+            f"{modules[index + 2][1]}: the Lua model ends with "
+            f"{report.final_pool_size}x{report.final_pool_size} average "
             f"pooling, zoo.DenseNet pools globally; they agree when the final feature map is that size"
         )
     reshape, reshape_path = parser.expect(modules, index + 3, "reshape", path)
     sizes = reshape.get("size")
-    reshape_numel = int(np.prod(sizes.numpy())) if isinstance(sizes, (t7.T7Storage, t7.T7Tensor)) else reshape.get("nelement", channels)
+    reshape_numel = (
+        int(np.prod(sizes.numpy()))
+        if isinstance(sizes, (t7.T7Storage, t7.T7Tensor))
+        else reshape.get("nelement", channels)
+    )
     if reshape_numel != channels:
         raise ConversionError(f"expected a reshape to {channels} features, found {reshape_numel}", reshape_path)
     linear, linear_path = parser.expect(modules, index + 4, "linear", path)
     weight = tensor_field(linear, "weight", linear_path, ndim=(2,))
     if weight.size[1] != channels:
-        raise ConversionError(f"expected nn.Linear({channels} -> classes), found weight of size {tuple(weight.size)}", linear_path)
+        raise ConversionError(
+            f"expected nn.Linear({channels} -> classes), found weight of size {tuple(weight.size)}", linear_path
+        )
     num_classes = int(weight.size[0])
     parser.record_type(weight)
-    parser.entries.append(TensorEntry("classifier.weight", (num_classes, channels), "float32", lazy_view(weight, (num_classes, channels))))
+    parser.entries.append(
+        TensorEntry("classifier.weight", (num_classes, channels), "float32", lazy_view(weight, (num_classes, channels)))
+    )
     if linear.get("bias") is not None:
         bias = tensor_field(linear, "bias", linear_path, ndim=(1,))
         if tuple(bias.size) != (num_classes,):
@@ -235,12 +271,18 @@ def plan_conversion(root: Any) -> ConversionPlan:
         read_bias = lambda: np.zeros(num_classes, np.float32)  # noqa: E731
     parser.entries.append(TensorEntry("classifier.bias", (num_classes,), "float32", read_bias))
     if index + 5 != len(modules):
-        raise ConversionError(f"expected the model to end with nn.Linear, found {describe(modules[index + 5][0])} after it", modules[index + 5][1])
+        raise ConversionError(
+            f"expected the model to end with nn.Linear, found {describe(modules[index + 5][0])} after it",
+            modules[index + 5][1],
+        )
 
     growth_rate = _same_everywhere(parser.growth_rates, "every dense layer to add {} channels (the growth rate)")
     width = _same_everywhere(parser.bottleneck_widths, "every bottleneck to have {} channels")
     if width % growth_rate:
-        raise ConversionError(f"expected a bottleneck width that is a multiple of the growth rate {growth_rate}, found {width}", parser.bottleneck_widths[0][1])
+        raise ConversionError(
+            f"expected a bottleneck width that is a multiple of the growth rate {growth_rate}, found {width}",
+            parser.bottleneck_widths[0][1],
+        )
     drop_rate = _same_everywhere(parser.drop_rates, "one dropout rate ({}) everywhere") if parser.drop_rates else 0.0
     try:
         config = DenseNetConfig(
@@ -261,7 +303,10 @@ def plan_conversion(root: Any) -> ConversionPlan:
     report.batchnorm_format = "+".join(sorted(parser.bn_formats))
     report.module_counts, report.ignored_fields = _count_modules(root)
     if drop_rate > 0 and report.layout == "custom":
-        report.notes.append("DenseConnectLayerCustom layers have no dropout in Lua; zoo.DenseNet applies drop_rate in dense layers when training")
+        report.notes.append(
+            "DenseConnectLayerCustom layers have no dropout in Lua; zoo.DenseNet applies drop_rate in dense "
+            "layers when training"
+        )
     return ConversionPlan(config=config, report=report, entries=parser.entries)
 
 

@@ -20,8 +20,9 @@ import json
 import os
 import re
 import struct
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -34,7 +35,17 @@ from converters.hashing import file_sha256
 from converters.plan import ConversionPlan, TensorEntry
 from zoo.models.densenet import DenseNetConfig
 
-__all__ = ["FORMATS", "config_from_state_dict", "convert_file", "file_sha256", "load_weights", "read_metadata", "save_plan", "save_weights", "source_metadata"]
+__all__ = [
+    "FORMATS",
+    "config_from_state_dict",
+    "convert_file",
+    "file_sha256",
+    "load_weights",
+    "read_metadata",
+    "save_plan",
+    "save_weights",
+    "source_metadata",
+]
 
 FORMATS = ("safetensors", "pth")
 _SAFETENSORS_DTYPES = {"float32": ("F32", "<f4"), "int64": ("I64", "<i8")}
@@ -52,7 +63,9 @@ def resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
     return format
 
 
-def output_target(source: str | os.PathLike[str], path: str | os.PathLike[str] | None, format: str | None) -> tuple[Path, str]:
+def output_target(
+    source: str | os.PathLike[str], path: str | os.PathLike[str] | None, format: str | None
+) -> tuple[Path, str]:
     """Where a conversion of ``source`` goes and in which format.
 
     With no ``path``: ``source``'s name with ``.safetensors`` (or ``.pth``) in the
@@ -81,13 +94,19 @@ def _write_array(output: BinaryIO, array: np.ndarray, little_endian: str) -> Non
         output.write(chunk.tobytes() if chunk.ndim == 0 else memoryview(chunk).cast("B"))
 
 
-def _write_safetensors(output: BinaryIO, entries: list[TensorEntry], metadata: dict[str, str], progress: Progress | None) -> None:
+def _write_safetensors(
+    output: BinaryIO, entries: list[TensorEntry], metadata: dict[str, str], progress: Progress | None
+) -> None:
     header: dict[str, Any] = {"__metadata__": metadata}
     offset = 0
     for entry in entries:
         if entry.key in header:
             raise ValueError(f"duplicate tensor name {entry.key!r}")
-        header[entry.key] = {"dtype": _SAFETENSORS_DTYPES[entry.dtype][0], "shape": list(entry.shape), "data_offsets": [offset, offset + entry.nbytes]}
+        header[entry.key] = {
+            "dtype": _SAFETENSORS_DTYPES[entry.dtype][0],
+            "shape": list(entry.shape),
+            "data_offsets": [offset, offset + entry.nbytes],
+        }
         offset += entry.nbytes
     encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
     encoded += b" " * (-len(encoded) % 8)
@@ -115,7 +134,9 @@ def _entries_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> list[Ten
             dtype = "float32"
         else:
             raise ValueError(f"{key}: expected a floating or int64 tensor, found {tensor.dtype}")
-        entries.append(TensorEntry(key, tuple(tensor.shape), dtype, (lambda tensor=tensor: tensor.contiguous().numpy())))
+        entries.append(
+            TensorEntry(key, tuple(tensor.shape), dtype, (lambda tensor=tensor: tensor.contiguous().numpy()))
+        )
     return entries
 
 
@@ -173,7 +194,9 @@ def convert_file(
     if target.exists() and not force:  # fail before the (long) parse
         raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
     plan = plan_conversion(load_checkpoint(source))
-    return save_plan(plan, target, format=format, metadata=source_metadata(source), force=force, progress=progress), plan
+    return save_plan(
+        plan, target, format=format, metadata=source_metadata(source), force=force, progress=progress
+    ), plan
 
 
 def source_metadata(source: str | os.PathLike[str]) -> dict[str, str]:
@@ -215,7 +238,7 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
     try:
         with safe_open(os.fspath(path), framework="pt") as weights:  # one open for tensors and metadata
             metadata = weights.metadata() or {}
-            state_dict = {key: weights.get_tensor(key) for key in weights.keys()}
+            state_dict = {key: weights.get_tensor(key) for key in weights.keys()}  # noqa: SIM118 (safe_open is not iterable)
     except (SafetensorError, OSError) as error:
         raise ConversionError(f"{path} is neither a safetensors file nor a torch zip file: {error}") from error
     if "config" in metadata:
@@ -254,7 +277,10 @@ def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetCo
         key = f"features.transition{block}.conv.weight"
         transition = state_dict.get(key)
         if transition is None:
-            raise ConversionError(f"expected {key} (a DenseNet with {len(layers)} dense blocks has a transition after each but the last), found none")
+            raise ConversionError(
+                f"expected {key} (a DenseNet with {len(layers)} dense blocks has a transition after each but "
+                "the last), found none"
+            )
         transitions.append((int(transition.shape[1]), int(transition.shape[0]), key))
     compression = infer_compression(transitions)
     return DenseNetConfig(

@@ -92,7 +92,9 @@ class _Builder:
         fields = {"_type": self.tensor_type, "train": True, **fields}
         return t7.T7Object(typename, self.table(fields), version=version)
 
-    def parameter(self, fields: dict[str, Any], name: str, grad_name: str, shape: tuple[int, ...], init: str, fan: int = 1) -> None:
+    def parameter(
+        self, fields: dict[str, Any], name: str, grad_name: str, shape: tuple[int, ...], init: str, fan: int = 1
+    ) -> None:
         """Reserve a slot in the flat storages; the view tensors are attached in :meth:`finish`."""
         param = _Parameter(shape=shape, init=init, fan=fan)
         self.parameters.append(param)
@@ -100,13 +102,25 @@ class _Builder:
         fields[grad_name] = param
 
     # -- modules ---------------------------------------------------------------------
-    def conv(self, n_in: int, n_out: int, kernel: int, stride: int, pad: int, size: int, *, first: bool = False, grad_output: bool = False) -> t7.T7Object:
+    def conv(
+        self,
+        n_in: int,
+        n_out: int,
+        kernel: int,
+        stride: int,
+        pad: int,
+        size: int,
+        *,
+        first: bool = False,
+        grad_output: bool = False,
+    ) -> t7.T7Object:
         out_size = (size + 2 * pad - kernel) // stride + 1
         cudnn_type = TENSOR_TYPES[self.tensor_type]
         fields: dict[str, Any] = {
             "autotunerHash": (
                 f"-dimA{self.batch_size},{n_in},{size},{size} -filtA{n_out},{n_in},{kernel},{kernel} "
-                f"{self.batch_size},{n_out},{out_size},{out_size} -padA{pad},{pad} -convStrideA{stride},{stride} {cudnn_type}"
+                f"{self.batch_size},{n_out},{out_size},{out_size} -padA{pad},{pad} "
+                f"-convStrideA{stride},{stride} {cudnn_type}"
             ),
             "convDescData": self.table(
                 {
@@ -139,7 +153,9 @@ class _Builder:
             fields["gradInput"] = self.empty()
         if grad_output:  # the 3x3 conv of a standard layer sees a narrowed, non-contiguous gradOutput
             fields["_gradOutput"] = self.empty()
-        self.parameter(fields, "weight", "gradWeight", (n_out, n_in, kernel, kernel), "conv", fan=kernel * kernel * n_out)
+        self.parameter(
+            fields, "weight", "gradWeight", (n_out, n_in, kernel, kernel), "conv", fan=kernel * kernel * n_out
+        )
         return self.module("cudnn.SpatialConvolution", fields)
 
     def batchnorm(self, channels: int, size: int, *, share_key: bool = False) -> t7.T7Object:
@@ -167,17 +183,32 @@ class _Builder:
     def relu(self, numel: int) -> t7.T7Object:
         return self.module(
             "cudnn.ReLU",
-            {"gradInput": self.empty(), "inplace": True, "mode": "CUDNN_ACTIVATION_RELU", "nElem": numel, "output": self.empty()},
+            {
+                "gradInput": self.empty(),
+                "inplace": True,
+                "mode": "CUDNN_ACTIVATION_RELU",
+                "nElem": numel,
+                "output": self.empty(),
+            },
         )
 
     def dropout(self) -> t7.T7Object:
         return self.module(
             "nn.Dropout",
-            {"gradInput": self.empty(), "noise": self.empty(), "output": self.empty(), "p": self.config.drop_rate, "v2": True},
+            {
+                "gradInput": self.empty(),
+                "noise": self.empty(),
+                "output": self.empty(),
+                "p": self.config.drop_rate,
+                "v2": True,
+            },
         )
 
     def sequential(self, modules: list[t7.T7Object], *, top: bool = False) -> t7.T7Object:
-        fields: dict[str, Any] = {"modules": self.table({index + 1: lua_module for index, lua_module in enumerate(modules)}), "output": self.empty()}
+        fields: dict[str, Any] = {
+            "modules": self.table({index + 1: lua_module for index, lua_module in enumerate(modules)}),
+            "output": self.empty(),
+        }
         if not top:
             fields["gradInput"] = self.empty()
         return self.module("nn.Sequential", fields)
@@ -216,7 +247,13 @@ class _Builder:
         return modules
 
     def standard_layer(self, channels: int, size: int) -> t7.T7Object:
-        net = self.sequential([self.batchnorm(channels, size, share_key=True), self.relu(channels * size * size * self.batch_size)] + self.bottleneck(channels, size))
+        net = self.sequential(
+            [
+                self.batchnorm(channels, size, share_key=True),
+                self.relu(channels * size * size * self.batch_size),
+                *self.bottleneck(channels, size),
+            ]
+        )
         identity = self.module("nn.Identity", {"gradInput": self.empty(), "output": self.empty()})
         concat = self.module(
             "nn.Concat",
@@ -230,8 +267,13 @@ class _Builder:
         )
         return self.sequential([concat])
 
-    def custom_layer(self, channels: int, size: int, first_in_block: bool, input_buffer: t7.T7Storage, opt: dict[str, Any]) -> t7.T7Object:
-        net1_modules = [self.batchnorm(channels, size, share_key=True), self.relu(channels * size * size * self.batch_size)]
+    def custom_layer(
+        self, channels: int, size: int, first_in_block: bool, input_buffer: t7.T7Storage, opt: dict[str, Any]
+    ) -> t7.T7Object:
+        net1_modules = [
+            self.batchnorm(channels, size, share_key=True),
+            self.relu(channels * size * size * self.batch_size),
+        ]
         net2_modules = self.bottleneck(channels, size)
         net1 = self.sequential(net1_modules)
         net2 = self.sequential(net2_modules)
@@ -277,8 +319,18 @@ class _Builder:
                 self.module(
                     "nn.SpatialMaxPooling",
                     {
-                        "ceil_mode": False, "dH": 2, "dW": 2, "gradInput": self.empty(), "iheight": size, "iwidth": size,
-                        "indices": self.empty(), "kH": 3, "kW": 3, "output": self.empty(), "padH": 1, "padW": 1,
+                        "ceil_mode": False,
+                        "dH": 2,
+                        "dW": 2,
+                        "gradInput": self.empty(),
+                        "iheight": size,
+                        "iwidth": size,
+                        "indices": self.empty(),
+                        "kH": 3,
+                        "kW": 3,
+                        "output": self.empty(),
+                        "padH": 1,
+                        "padW": 1,
                     },
                 )
             )
@@ -298,7 +350,12 @@ class _Builder:
                 modules.append(
                     self.module(
                         "nn.JoinTable",
-                        {"dimension": 2, "gradInput": self.table(), "output": self.empty(), "size": self.long_storage([batch, channels, size, size])},
+                        {
+                            "dimension": 2,
+                            "gradInput": self.table(),
+                            "output": self.empty(),
+                            "size": self.long_storage([batch, channels, size, size]),
+                        },
                     )
                 )
             modules += [self.batchnorm(channels, size), self.relu(batch * channels * size * size)]
@@ -308,20 +365,25 @@ class _Builder:
                     self.module(
                         "nn.Reshape",
                         {
-                            "batchsize": self.long_storage([batch, channels]), "gradInput": self.empty(), "nelement": channels,
-                            "output": self.empty(), "size": self.long_storage([channels]),
+                            "batchsize": self.long_storage([batch, channels]),
+                            "gradInput": self.empty(),
+                            "nelement": channels,
+                            "output": self.empty(),
+                            "size": self.long_storage([channels]),
                         },
                     )
                 )
             else:
-                out_channels = int(math.floor(channels * cfg.compression))
+                out_channels = math.floor(channels * cfg.compression)
                 modules.append(self.conv(channels, out_channels, 1, 1, 0, size))
                 if cfg.drop_rate > 0:
                     modules.append(self.dropout())
                 modules.append(self.avg_pool(2, out_channels, size))
                 channels, size = out_channels, size // 2
         linear_fields: dict[str, Any] = {"addBuffer": self.empty(), "gradInput": self.empty(), "output": self.empty()}
-        self.parameter(linear_fields, "weight", "gradWeight", (cfg.num_classes, channels), "linear_weight", fan=channels)
+        self.parameter(
+            linear_fields, "weight", "gradWeight", (cfg.num_classes, channels), "linear_weight", fan=channels
+        )
         self.parameter(linear_fields, "bias", "gradBias", (cfg.num_classes,), "linear_bias", fan=channels)
         modules.append(self.module("nn.Linear", linear_fields))
         root = self.sequential(modules, top=True)
@@ -333,26 +395,55 @@ class _Builder:
         cfg = self.config
         largest = 0
         channels, size = cfg.num_init_features, stem_size
-        for index, num_layers in enumerate(cfg.block_config):
+        for num_layers in cfg.block_config:
             last_input = channels + (num_layers - 1) * cfg.growth_rate
             largest = max(largest, last_input * size * size)
-            channels = int(math.floor((channels + num_layers * cfg.growth_rate) * cfg.compression))
+            channels = math.floor((channels + num_layers * cfg.growth_rate) * cfg.compression)
             size //= 2
-        values = self.buffer_rng.random(self.train_batch_size * largest, dtype=np.float32).astype(self.dtype, copy=False)
+        values = self.buffer_rng.random(self.train_batch_size * largest, dtype=np.float32).astype(
+            self.dtype, copy=False
+        )
         return t7.T7Storage.from_numpy(values, self.storage_type)
 
     def opt_table(self) -> dict[str, Any]:
         cfg = self.config
         blocks = list(cfg.block_config) + [0] * (4 - len(cfg.block_config))
         opt: dict[str, Any] = {
-            "LR": 0.1, "backend": "cudnn", "batchSize": self.train_batch_size, "bottleneck": True, "cudnn": "fastest",
-            "data": "data/imagenet", "dataset": "imagenet" if cfg.stem == "imagenet" else "cifar10",
-            "depth": 2 * sum(cfg.block_config) + len(cfg.block_config) + 1, "dropRate": cfg.drop_rate, "epochNumber": 1,
-            "gen": "gen", "growthRate": cfg.growth_rate, "lrShape": "multistep", "manualSeed": 0, "momentum": 0.9,
-            "nClasses": 0, "nEpochs": 90, "nGPU": 1, "nThreads": 2, "netType": "densenet", "optMemory": 4,
-            "optimState": "none", "optnet": False, "precision": "single", "reduction": cfg.compression,
-            "resetClassifier": False, "resume": "none", "retrain": "none", "save": "checkpoints", "shareGradInput": False,
-            "shortcutType": "B", "tenCrop": False, "tensorType": self.tensor_type, "testOnly": False, "weightDecay": 1e-4,
+            "LR": 0.1,
+            "backend": "cudnn",
+            "batchSize": self.train_batch_size,
+            "bottleneck": True,
+            "cudnn": "fastest",
+            "data": "data/imagenet",
+            "dataset": "imagenet" if cfg.stem == "imagenet" else "cifar10",
+            "depth": 2 * sum(cfg.block_config) + len(cfg.block_config) + 1,
+            "dropRate": cfg.drop_rate,
+            "epochNumber": 1,
+            "gen": "gen",
+            "growthRate": cfg.growth_rate,
+            "lrShape": "multistep",
+            "manualSeed": 0,
+            "momentum": 0.9,
+            "nClasses": 0,
+            "nEpochs": 90,
+            "nGPU": 1,
+            "nThreads": 2,
+            "netType": "densenet",
+            "optMemory": 4,
+            "optimState": "none",
+            "optnet": False,
+            "precision": "single",
+            "reduction": cfg.compression,
+            "resetClassifier": False,
+            "resume": "none",
+            "retrain": "none",
+            "save": "checkpoints",
+            "shareGradInput": False,
+            "shortcutType": "B",
+            "tenCrop": False,
+            "tensorType": self.tensor_type,
+            "testOnly": False,
+            "weightDecay": 1e-4,
         }
         for index, num_layers in enumerate(blocks[:4]):
             opt[f"d{index + 1}"] = num_layers

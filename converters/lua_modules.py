@@ -7,14 +7,25 @@ naming the module path in Lua notation (``model.modules[5].modules[1]``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from converters import t7
 from converters.errors import ConversionError
 
-__all__ = ["EXPECTED", "KINDS", "NAMESPACES", "child_modules", "describe", "lazy_view", "module_kind", "number_field", "tensor_field"]
+__all__ = [
+    "EXPECTED",
+    "KINDS",
+    "NAMESPACES",
+    "child_modules",
+    "describe",
+    "lazy_view",
+    "module_kind",
+    "number_field",
+    "tensor_field",
+]
 
 #: Class namespaces the original code (and its CPU/GPU conversions) produce.
 NAMESPACES = ("nn", "cudnn", "cunn")
@@ -92,7 +103,9 @@ def tensor_field(lua_module: t7.T7Object, name: str, path: str, *, ndim: tuple[i
     if value.storage is None and value.numel() > 0:
         raise ConversionError(f"field '{name}' has size {tuple(value.size)} but no storage", path)
     if ndim is not None and len(value.size) not in ndim:
-        raise ConversionError(f"expected '{name}' with {' or '.join(map(str, ndim))} dimensions, found size {tuple(value.size)}", path)
+        raise ConversionError(
+            f"expected '{name}' with {' or '.join(map(str, ndim))} dimensions, found size {tuple(value.size)}", path
+        )
     return value
 
 
@@ -100,7 +113,11 @@ def number_field(lua_module: t7.T7Object, name: str, path: str, default: Any = N
     """Field ``name`` as a Lua number (``default`` when absent; a boolean or anything else is an error)."""
     value = lua_module.get(name, default)
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConversionError(f"expected a number in field '{name}' of {lua_module.typename}, found {describe(value) if value is not None else 'nothing'}", path)
+        raise ConversionError(
+            f"expected a number in field '{name}' of {lua_module.typename}, found "
+            f"{describe(value) if value is not None else 'nothing'}",
+            path,
+        )
     return value
 
 
@@ -111,4 +128,3 @@ def lazy_view(tensor: t7.T7Tensor, shape: tuple[int, ...]) -> Callable[[], np.nd
         return tensor.numpy().reshape(shape)
 
     return read
-

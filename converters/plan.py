@@ -9,8 +9,9 @@ them into a state dict (the :class:`Conversion` that ``convert`` returns).
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,7 +90,9 @@ class ConversionPlan:
         """Learnable parameters (weights and biases; not BatchNorm statistics)."""
         return sum(int(np.prod(entry.shape)) for entry in self.entries if entry.key.endswith((".weight", ".bias")))
 
-    def materialize(self, progress: Callable[[int, int], None] | None = None) -> collections.OrderedDict[str, torch.Tensor]:
+    def materialize(
+        self, progress: Callable[[int, int], None] | None = None
+    ) -> collections.OrderedDict[str, torch.Tensor]:
         """The state dict: float32 (int64 counters), contiguous tensors with their own memory."""
         state_dict: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
         done, total = 0, self.nbytes

@@ -30,10 +30,9 @@ def test_replacing_a_file_keeps_its_permissions(tmp_path):
 def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "model.safetensors"
     target.write_bytes(b"good")
-    with pytest.raises(RuntimeError, match="disk full"):
-        with atomic_output(target) as stream:
-            stream.write(b"half of a new fi")
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError, match="disk full"), atomic_output(target) as stream:
+        stream.write(b"half of a new fi")
+        raise RuntimeError("disk full")
     assert target.read_bytes() == b"good"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
 
@@ -50,9 +49,8 @@ def test_text_mode_and_bad_mode(tmp_path):
     with atomic_output(tmp_path / "a" / "b.txt", "w") as stream:
         stream.write("héllo")
     assert (tmp_path / "a" / "b.txt").read_text(encoding="utf-8") == "héllo"
-    with pytest.raises(ValueError, match="mode"):
-        with atomic_output(tmp_path / "c", "ab"):
-            pass
+    with pytest.raises(ValueError, match="mode"), atomic_output(tmp_path / "c", "ab"):
+        pass
 
 
 @pytest.mark.parametrize("umask, expected", [(0o077, 0o600), (0o002, 0o664)])

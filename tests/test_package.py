@@ -2,8 +2,9 @@ import subprocess
 import sys
 
 import pytest
-import zoo
 from click.testing import CliRunner
+
+import zoo
 from zoo.cli import main
 
 
@@ -32,7 +33,8 @@ def test_matching_models_ignores_drop_rate_and_rejects_other_architectures():
 def test_import_zoo_does_not_pull_heavy_layers():
     code = (
         "import sys, zoo; "
-        "heavy = [m for m in ('torch', 'torchvision', 'requests', 'safetensors', 'PIL', 'zoo.registry', 'zoo.training') "
+        "heavy = [m for m in ('torch', 'torchvision', 'requests', 'safetensors', 'PIL', 'zoo.registry', "
+        "'zoo.training') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -44,4 +46,4 @@ def test_public_names_resolve_on_first_use():
     assert zoo.DenseNet is __import__("zoo.models.densenet", fromlist=["DenseNet"]).DenseNet
     assert zoo.create_model("densenet121").config == zoo.get_config("densenet121")
     with pytest.raises(AttributeError, match="no attribute 'DenseNet121'"):
-        zoo.DenseNet121
+        _ = zoo.DenseNet121

@@ -35,7 +35,10 @@ def test_loader_options():
     cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
     assert loader_options(cpu, 0) == {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
     assert loader_options(cuda, 3, persistent=True) == {
-        "num_workers": 3, "pin_memory": True, "persistent_workers": True, "prefetch_factor": 4,
+        "num_workers": 3,
+        "pin_memory": True,
+        "persistent_workers": True,
+        "prefetch_factor": 4,
     }
     assert loader_options(cuda, 0, persistent=True)["persistent_workers"] is False
 

@@ -10,7 +10,8 @@ the functions that need them, and the model layer never imports them.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from converters.lazy import lazy_exports
 
@@ -66,6 +67,15 @@ def transforms(name: str | None = None, kind: str = "torch7", ten_crop: bool = F
 
 
 __all__ = [
-    "MODEL_CONFIGS", "DenseNet", "DenseNetConfig", "create_model", "get_config", "list_models",
-    "matching_models", "load", "load_weights", "transforms", "__version__",
+    "MODEL_CONFIGS",
+    "DenseNet",
+    "DenseNetConfig",
+    "__version__",
+    "create_model",
+    "get_config",
+    "list_models",
+    "load",
+    "load_weights",
+    "matching_models",
+    "transforms",
 ]

@@ -19,9 +19,9 @@ is that every step of the real chain runs without a network.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from converters.atomic import atomic_output
 from zoo.models.densenet import DenseNetConfig
@@ -136,13 +136,16 @@ def run_demo(
     echo(f"4. converted:     {converted.path}")
     model = load_pretrained(SAMPLE_NAME, manifest=manifest, settings=settings)
     parameters = sum(parameter.numel() for parameter in model.parameters())
-    echo(f"5. loaded:        DenseNet {SAMPLE_CONFIG.block_config}, k={SAMPLE_CONFIG.growth_rate}, {parameters:,} parameters, eval mode")
+    echo(
+        f"5. loaded:        DenseNet {SAMPLE_CONFIG.block_config}, k={SAMPLE_CONFIG.growth_rate}, "
+        f"{parameters:,} parameters, eval mode"
+    )
     image = make_sample_image(mirror_dir / "sample-image.jpg")
     batch = transforms(None, kind="torch7")(str(image)).unsqueeze(0)
     with torch.no_grad():
         probabilities = torch.softmax(model(batch), dim=1)[0]
     values, indices = probabilities.topk(5)
-    top5 = [(int(index), float(value)) for value, index in zip(values, indices)]
+    top5 = [(int(index), float(value)) for value, index in zip(values, indices, strict=True)]
     echo(f"6. classified:    {image} (Torch7 preprocessing: Scale 256, ColorNormalize, CenterCrop 224)")
     result_echo("top-5 (class index: probability; random sample weights):")
     for rank, (index, probability) in enumerate(top5, 1):

@@ -27,7 +27,9 @@ def matching_models(config: DenseNetConfig) -> list[str]:
     cannot tell it. Several names can match (densenet264 and densenet264_cosine
     differ only in their training schedule); none matches a custom architecture.
     """
-    return [name for name, published in MODEL_CONFIGS.items() if published.replace(drop_rate=config.drop_rate) == config]
+    return [
+        name for name, published in MODEL_CONFIGS.items() if published.replace(drop_rate=config.drop_rate) == config
+    ]
 
 
 def create_model(

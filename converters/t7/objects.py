@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class T7Object:
     means "written without a version header" (pre-2015 files).
     """
 
-    __slots__ = ("typename", "version", "fields", "version_string", "__weakref__")
+    __slots__ = ("__weakref__", "fields", "typename", "version", "version_string")
 
     def __init__(
         self,
@@ -109,7 +110,7 @@ class T7Storage:
     the loaded bytes), so nothing is copied until the caller copies.
     """
 
-    __slots__ = ("typename", "size", "dtype", "_array", "_buffer", "_offset", "__weakref__")
+    __slots__ = ("__weakref__", "_array", "_buffer", "_offset", "dtype", "size", "typename")
 
     def __init__(self, typename: str, size: int, buffer: Any = None, offset: int = 0) -> None:
         """A storage of ``size`` elements whose payload starts at ``offset`` in ``buffer`` (a bytes-like)."""
@@ -125,7 +126,7 @@ class T7Storage:
             raise ValueError("a storage with elements needs a buffer; use T7Storage.from_numpy")
 
     @classmethod
-    def from_numpy(cls, array: Any, typename: str | None = None) -> "T7Storage":
+    def from_numpy(cls, array: Any, typename: str | None = None) -> T7Storage:
         """A storage holding ``array`` flattened (C order), converted to the class's element type.
 
         No copy is made when ``array`` is already C-contiguous with that type.
@@ -174,7 +175,9 @@ class T7Storage:
         return f"T7Storage({self.typename!r}, size={self.size})"
 
 
-def view_problem(typename: str, size: tuple[int, ...], stride: tuple[int, ...], offset: int, storage: Any) -> str | None:
+def view_problem(
+    typename: str, size: tuple[int, ...], stride: tuple[int, ...], offset: int, storage: Any
+) -> str | None:
     """What is wrong with a tensor view header, or None when it stays inside its storage."""
     if typename not in TENSOR_DTYPES:
         return f"unknown tensor class {typename!r}"
@@ -211,7 +214,7 @@ class T7Tensor:
     empty tensor (``numel() == 0``).
     """
 
-    __slots__ = ("typename", "size", "stride", "storage_offset", "storage", "__weakref__")
+    __slots__ = ("__weakref__", "size", "storage", "storage_offset", "stride", "typename")
 
     def __init__(
         self,
@@ -233,7 +236,7 @@ class T7Tensor:
         self.storage = storage
 
     @classmethod
-    def from_numpy(cls, array: Any, typename: str | None = None) -> "T7Tensor":
+    def from_numpy(cls, array: Any, typename: str | None = None) -> T7Tensor:
         """A contiguous tensor with its own storage holding ``array`` (Torch7 has no 0-size dims: an
         empty array gives the empty tensor, a 0-d array a 1-element 1-D tensor)."""
         array = np.asarray(array)
@@ -305,7 +308,7 @@ class T7Function:
     Torch7, 6 and 7 in older files).
     """
 
-    __slots__ = ("dumped", "upvalues", "typeidx", "__weakref__")
+    __slots__ = ("__weakref__", "dumped", "typeidx", "upvalues")
 
     def __init__(self, dumped: bytes, upvalues: Any = None, typeidx: int = 8) -> None:
         self.dumped = bytes(dumped)
@@ -352,4 +355,13 @@ def iter_tree(root: Any) -> Iterator[Any]:
             stack.append(value.upvalues)
 
 
-__all__ = ["T7Table", "T7Object", "T7Storage", "T7Tensor", "T7Function", "contiguous_strides", "iter_tree", "element_dtype"]
+__all__ = [
+    "T7Function",
+    "T7Object",
+    "T7Storage",
+    "T7Table",
+    "T7Tensor",
+    "contiguous_strides",
+    "element_dtype",
+    "iter_tree",
+]

@@ -30,7 +30,8 @@ import mmap
 import os
 import stat
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torchfile
 
@@ -121,7 +122,9 @@ class T7Reader(torchfile.T7Reader):
     :func:`loads` instead of this class unless you add handlers.
     """
 
-    def __init__(self, buffer: Any, source: str | os.PathLike[str] | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    def __init__(
+        self, buffer: Any, source: str | os.PathLike[str] | None = None, max_depth: int = DEFAULT_MAX_DEPTH
+    ) -> None:
         super().__init__(None, use_list_heuristic=False, use_int_heuristic=True, force_8bytes_long=True)
         self.buffer = buffer
         self.end = len(buffer)
@@ -277,7 +280,8 @@ class T7Reader(torchfile.T7Reader):
             if value is _UNDER_CONSTRUCTION:
                 raise self.error(
                     "a reference to a finished object",
-                    f"a reference to object #{index}, which is still being read (tensors, storages and other class-handler objects cannot contain themselves)",
+                    f"a reference to object #{index}, which is still being read (tensors, storages and other "
+                    "class-handler objects cannot contain themselves)",
                     start + 4,
                 )
             return value
@@ -374,7 +378,7 @@ class T7Reader(torchfile.T7Reader):
             (name_size,) = _INT.unpack_from(buffer, name_at)
         except struct.error:
             header_size = name_size = -1
-        if 0 <= header_size and 0 <= name_size and name_at + 4 + name_size <= self.end:
+        if header_size >= 0 and name_size >= 0 and name_at + 4 + name_size <= self.end:
             key = bytes(buffer[offset : name_at + 4 + name_size])
             info = self._class_cache.get(key)
             if info is not None:

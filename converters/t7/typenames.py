@@ -51,7 +51,9 @@ def default_typenames(dtype: np.dtype) -> tuple[str, str]:
         return _CPU_NAMES[key]
     except KeyError:
         supported = ", ".join(sorted(str(d) for d in _CPU_NAMES))
-        raise TypeError(f"Torch7 has no tensor type for numpy dtype {np.dtype(dtype)}; use one of {supported}") from None
+        raise TypeError(
+            f"Torch7 has no tensor type for numpy dtype {np.dtype(dtype)}; use one of {supported}"
+        ) from None
 
 
 def element_dtype(typename: str) -> np.dtype:

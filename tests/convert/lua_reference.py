@@ -44,13 +44,16 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
         net1, net2 = lua_module["net1"], lua_module["net2"]
         if isinstance(value, torch.Tensor):
             return [value, lua_forward(net2, lua_forward(net1, value))]
-        return list(value) + [lua_forward(net2, lua_forward(net1, torch.cat(list(value), 1)))]
+        return [*list(value), lua_forward(net2, lua_forward(net1, torch.cat(list(value), 1)))]
     if name in ("SpatialConvolution", "SpatialConvolutionMM"):
         weight = _tensor(lua_module, "weight").reshape(
             lua_module["nOutputPlane"], lua_module["nInputPlane"], lua_module["kH"], lua_module["kW"]
         )
         return F.conv2d(
-            value, weight, _tensor(lua_module, "bias"), stride=(lua_module["dH"], lua_module["dW"]),
+            value,
+            weight,
+            _tensor(lua_module, "bias"),
+            stride=(lua_module["dH"], lua_module["dW"]),
             padding=(lua_module.get("padH", 0), lua_module.get("padW", 0)),
         )
     if name == "SpatialBatchNormalization":
@@ -61,7 +64,9 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
             inv_std = _tensor(lua_module, "running_std")
         out = (value - mean) * inv_std.reshape(1, -1, 1, 1)
         if lua_module.get("weight") is not None:
-            out = out * _tensor(lua_module, "weight").reshape(1, -1, 1, 1) + _tensor(lua_module, "bias").reshape(1, -1, 1, 1)
+            out = out * _tensor(lua_module, "weight").reshape(1, -1, 1, 1) + _tensor(lua_module, "bias").reshape(
+                1, -1, 1, 1
+            )
         return out
     if name == "ReLU":
         return torch.relu(value)
@@ -69,13 +74,19 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
         return value if lua_module.get("v2", True) else value * (1 - lua_module["p"])
     if name == "SpatialMaxPooling":
         return F.max_pool2d(
-            value, (lua_module["kH"], lua_module["kW"]), (lua_module["dH"], lua_module["dW"]),
-            (lua_module["padH"], lua_module["padW"]), ceil_mode=bool(lua_module.get("ceil_mode", False)),
+            value,
+            (lua_module["kH"], lua_module["kW"]),
+            (lua_module["dH"], lua_module["dW"]),
+            (lua_module["padH"], lua_module["padW"]),
+            ceil_mode=bool(lua_module.get("ceil_mode", False)),
         )
     if name == "SpatialAveragePooling":
         out = F.avg_pool2d(
-            value, (lua_module["kH"], lua_module["kW"]), (lua_module["dH"], lua_module["dW"]),
-            (lua_module.get("padH", 0), lua_module.get("padW", 0)), ceil_mode=bool(lua_module.get("ceil_mode", False)),
+            value,
+            (lua_module["kH"], lua_module["kW"]),
+            (lua_module["dH"], lua_module["dW"]),
+            (lua_module.get("padH", 0), lua_module.get("padW", 0)),
+            ceil_mode=bool(lua_module.get("ceil_mode", False)),
             count_include_pad=bool(lua_module.get("count_include_pad", True)),
         )
         if lua_module.typename.startswith("nn.") and not lua_module.get("divide", False):

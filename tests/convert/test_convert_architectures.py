@@ -6,18 +6,24 @@ import numpy as np
 import pytest
 import torch
 from lua_reference import lua_forward, relative_error
+from published import PUBLISHED_PARAMETER_COUNTS
 
 from converters import t7
 from converters.densenet import convert, plan_conversion
 from converters.lua_layout import build_checkpoint
-from published import PUBLISHED_PARAMETER_COUNTS
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 SMALL_CONFIGS = {
     "tiny4": DenseNetConfig(growth_rate=4, block_config=(2, 3, 1, 2), num_init_features=8, num_classes=10),
-    "three_blocks_odd_widths": DenseNetConfig(growth_rate=5, block_config=(3, 2, 2), num_init_features=11, num_classes=7),
-    "compression_0.6": DenseNetConfig(growth_rate=6, block_config=(2, 2), num_init_features=12, compression=0.6, num_classes=5),
-    "bn_size_2_dropout": DenseNetConfig(growth_rate=4, block_config=(1, 2), num_init_features=8, bn_size=2, drop_rate=0.2, num_classes=3),
+    "three_blocks_odd_widths": DenseNetConfig(
+        growth_rate=5, block_config=(3, 2, 2), num_init_features=11, num_classes=7
+    ),
+    "compression_0.6": DenseNetConfig(
+        growth_rate=6, block_config=(2, 2), num_init_features=12, compression=0.6, num_classes=5
+    ),
+    "bn_size_2_dropout": DenseNetConfig(
+        growth_rate=4, block_config=(1, 2), num_init_features=8, bn_size=2, drop_rate=0.2, num_classes=3
+    ),
     "cifar": DenseNetConfig(growth_rate=6, block_config=(2, 2, 2), num_init_features=12, num_classes=10, stem="cifar"),
 }
 
@@ -53,7 +59,9 @@ def test_full_size_standard_tree_infers_the_published_architecture(name: str) ->
     assert plan.num_parameters == PUBLISHED_PARAMETER_COUNTS[name]
     with torch.device("meta"):
         expected = DenseNet(plan.config).state_dict()
-    assert [(entry.key, entry.shape) for entry in plan.entries] == [(key, tuple(tensor.shape)) for key, tensor in expected.items()]
+    assert [(entry.key, entry.shape) for entry in plan.entries] == [
+        (key, tuple(tensor.shape)) for key, tensor in expected.items()
+    ]
 
 
 @pytest.mark.parametrize("name", ["densenet121", "densenet264_k48_cosine"])

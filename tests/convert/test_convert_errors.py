@@ -80,7 +80,7 @@ def test_root_must_be_a_sequential() -> None:
 def test_trailing_module_after_linear_is_refused() -> None:
     root = _tree()
     modules = root["modules"].as_list()
-    _set_modules(root, modules + [t7.T7Object("nn.LogSoftMax", t7.T7Table({"train": True}))])
+    _set_modules(root, [*modules, t7.T7Object("nn.LogSoftMax", t7.T7Table({"train": True}))])
     _refused(root, f"model.modules[{len(modules) + 1}]", "nn.LogSoftMax")
 
 
@@ -98,7 +98,7 @@ def test_bottleneck_free_layers_are_refused() -> None:
     modules = branch["modules"].as_list()
     conv3 = modules[5]
     conv3.fields["nInputPlane"] = 8
-    _set_modules(branch, modules[:2] + [conv3])
+    _set_modules(branch, [*modules[:2], conv3])
     _refused(root, "model.modules[5].modules[1].modules[2].modules[3]", "bottleneck")
 
 
@@ -132,4 +132,8 @@ def test_differing_dropout_rates_are_refused_at_the_first_that_differs() -> None
     dropout = _layer_branch(root, layer=6)["modules"][4]
     assert dropout.typename == "nn.Dropout"
     dropout.fields["p"] = 0.3
-    _refused(root, "model.modules[6].modules[1].modules[2].modules[4]", "expected one dropout rate (0.2) everywhere, found 0.3")
+    _refused(
+        root,
+        "model.modules[6].modules[1].modules[2].modules[4]",
+        "expected one dropout rate (0.2) everywhere, found 0.3",
+    )

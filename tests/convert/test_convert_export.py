@@ -9,7 +9,16 @@ import torch
 
 from converters import ConversionError, t7
 from converters.densenet import plan_conversion
-from converters.export import config_from_state_dict, convert_file, file_sha256, load_weights, output_target, read_metadata, save_plan, save_weights
+from converters.export import (
+    config_from_state_dict,
+    convert_file,
+    file_sha256,
+    load_weights,
+    output_target,
+    read_metadata,
+    save_plan,
+    save_weights,
+)
 from converters.lua_layout import build_checkpoint
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
@@ -54,7 +63,7 @@ def test_pth_is_a_plain_state_dict_and_config_is_inferred(checkpoint, tmp_path) 
     expected = plan.materialize()
     assert list(state_dict) == list(expected)
     assert all(torch.equal(state_dict[key], tensor) for key, tensor in expected.items())
-    loaded, config = load_weights(output)
+    _loaded, config = load_weights(output)
     assert config == CONFIG.replace(drop_rate=0.0)  # a .pth has no room for drop_rate
 
 
@@ -100,7 +109,9 @@ def test_transition_widths_no_compression_explains_are_refused() -> None:
         state_dict = DenseNet(config).state_dict()
     assert tuple(state_dict["features.transition1.conv.weight"].shape[:2]) == (8, 16)  # compression 0.5
     state_dict["features.transition2.conv.weight"] = torch.empty(20, 22, 1, 1, device="meta")  # 22 -> 20: about 0.9
-    with pytest.raises(ConversionError, match=r"features\.transition2\.conv\.weight: .*compression factor \(found 16 -> 8, 22 -> 20\)"):
+    with pytest.raises(
+        ConversionError, match=r"features\.transition2\.conv\.weight: .*compression factor \(found 16 -> 8, 22 -> 20\)"
+    ):
         config_from_state_dict(state_dict)
 
 
@@ -113,6 +124,8 @@ def test_default_output_is_the_source_name_in_the_current_directory(checkpoint, 
     assert output_target(checkpoint, tmp_path / "x.pt", None) == (tmp_path / "x.pt", "pth")
     output, plan = convert_file(checkpoint, format="pth")
     assert output == work / "model.pth"
-    assert plan.config == config_from_state_dict(torch.load(output, weights_only=True)).replace(drop_rate=CONFIG.drop_rate)
+    assert plan.config == config_from_state_dict(torch.load(output, weights_only=True)).replace(
+        drop_rate=CONFIG.drop_rate
+    )
     with pytest.raises(ValueError, match="format must be one of"):
         output_target(checkpoint, None, "onnx")

@@ -119,7 +119,10 @@ def test_zero_conv_biases_are_dropped() -> None:
     count = _add_conv_biases(root, 0.0)
     conversion = convert(root)
     assert conversion.report.conv_biases_dropped == count and conversion.report.conv_biases_folded == 0
-    assert torch.equal(conversion.state_dict["features.norm5.running_mean"], convert(build_checkpoint(CONFIG, seed=3)).state_dict["features.norm5.running_mean"])
+    assert torch.equal(
+        conversion.state_dict["features.norm5.running_mean"],
+        convert(build_checkpoint(CONFIG, seed=3)).state_dict["features.norm5.running_mean"],
+    )
 
 
 def test_batchnorm_eps_other_than_pytorch_default_is_absorbed() -> None:
@@ -141,7 +144,7 @@ def test_dropout_rate_is_inferred_and_inactive_in_evaluation(layout: str) -> Non
 
 
 class _UnreadableTensor(t7.T7Tensor):
-    def numpy(self):  # noqa: D401 - a trap, not an API
+    def numpy(self):
         raise AssertionError("a gradient payload was read")
 
     def torch(self):
@@ -156,7 +159,9 @@ def test_gradient_payloads_are_never_read() -> None:
             for name in ("gradWeight", "gradBias"):
                 grad = lua_module.get(name)
                 if grad is not None:
-                    lua_module.fields[name] = _UnreadableTensor(grad.typename, grad.size, grad.stride, grad.storage_offset, grad.storage)
+                    lua_module.fields[name] = _UnreadableTensor(
+                        grad.typename, grad.size, grad.stride, grad.storage_offset, grad.storage
+                    )
                     trapped += 1
     assert trapped > 0
     conversion = convert(root)
@@ -180,7 +185,9 @@ def test_old_spatial_convolution_mm_with_2d_weights() -> None:
     for conv in _modules(root, "SpatialConvolution"):
         weight = conv["weight"]
         flat_size = (weight.size[0], weight.numel() // weight.size[0])
-        conv.fields["weight"] = t7.T7Tensor(weight.typename, flat_size, (flat_size[1], 1), weight.storage_offset, weight.storage)
+        conv.fields["weight"] = t7.T7Tensor(
+            weight.typename, flat_size, (flat_size[1], 1), weight.storage_offset, weight.storage
+        )
         conv.typename = "nn.SpatialConvolutionMM"
     conversion = convert(root)
     assert conversion.report.module_counts["nn.SpatialConvolutionMM"] > 0

@@ -99,7 +99,7 @@ def reference_scale(img: np.ndarray, width: int, height: int, mode: str) -> np.n
     """
     rowcol = scale_cubic_rowcol if mode == "bicubic" else scale_linear_rowcol
     img = np.asarray(img, dtype=np.float32)
-    channels, src_height, src_width = img.shape
+    channels, src_height, _src_width = img.shape
     result = np.full((channels, height, width), np.nan, dtype=np.float32)
     for k in range(channels):
         tmp = np.full((src_height, width), np.nan, dtype=np.float32)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
+from fixtures import fixture_path
 
 from converters import t7
-from fixtures import fixture_path
 
 
 def load_reference(name: str) -> torch.Tensor:

@@ -29,7 +29,7 @@ def test_rgb_jpeg_matches_libjpeg_pixels_and_float_mapping(tmp_path):
     as_float = load_image(path)
     assert as_float.dtype == torch.float32 and as_float.is_contiguous()
     assert torch.equal(as_float, expected.float() * BYTE_TO_FLOAT)
-    assert 0 <= float(as_float.min()) and float(as_float.max()) <= 1
+    assert float(as_float.min()) >= 0 and float(as_float.max()) <= 1
 
 
 def test_grayscale_jpeg_is_repeated_to_three_channels(tmp_path):

@@ -53,10 +53,14 @@ def test_ten_crop_both_kinds(jpeg_path):
 def test_torchvision_kind_is_torchvision_standard_pipeline(jpeg_path):
     from torchvision import transforms as T
 
-    standard = T.Compose([
-        T.Resize(256), T.CenterCrop(224), T.ToTensor(),
-        T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    ])
+    standard = T.Compose(
+        [
+            T.Resize(256),
+            T.CenterCrop(224),
+            T.ToTensor(),
+            T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+        ]
+    )
     with Image.open(jpeg_path) as image:
         expected = standard(image.convert("RGB"))
     out = zoo.transforms(kind="torchvision")(jpeg_path)
@@ -87,8 +91,16 @@ def test_import_zoo_stays_light():
 
 @pytest.mark.parametrize(
     "width,height,mode",
-    [(500, 375, "RGB"), (333, 500, "RGB"), (256, 300, "RGB"), (640, 256, "RGB"), (200, 150, "RGB"),
-     (256, 256, "RGB"), (500, 281, "L"), (301, 423, "CMYK")],
+    [
+        (500, 375, "RGB"),
+        (333, 500, "RGB"),
+        (256, 300, "RGB"),
+        (640, 256, "RGB"),
+        (200, 150, "RGB"),
+        (256, 256, "RGB"),
+        (500, 281, "L"),
+        (301, 423, "CMYK"),
+    ],
 )
 def test_fast_jpeg_path_equals_plain_lua_composition(tmp_path, width, height, mode):
     rng = np.random.default_rng(width + height)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from reference_image_c import reference_scale
+
 from zoo.data.image_scale import axis_plan, image_scale, scale_region
 
 TOLERANCE = 1e-5
@@ -43,22 +43,22 @@ def assert_matches_reference(img: np.ndarray, width: int, height: int, mode: str
 # (src width, src height, dst width, dst height): fb.resnet.torch's Scale(256) sizes for typical
 # ImageNet shapes, odd up- and downscales, and the 1-pixel edge cases.
 SIZES = [
-    (500, 333, 384, 256),   # 333x500 landscape -> short side 256
-    (281, 500, 256, 455),   # 500x281 portrait
+    (500, 333, 384, 256),  # 333x500 landscape -> short side 256
+    (281, 500, 256, 455),  # 500x281 portrait
     (1024, 256, 1024, 256),  # equal sizes: copy
     (256, 1024, 224, 224),
-    (37, 23, 91, 64),        # upscale both
-    (64, 48, 17, 11),        # strong downscale (bilinear box averaging)
-    (50, 40, 73, 13),        # up in x, down in y
+    (37, 23, 91, 64),  # upscale both
+    (64, 48, 17, 11),  # strong downscale (bilinear box averaging)
+    (50, 40, 73, 13),  # up in x, down in y
     (1, 1, 1, 1),
-    (1, 1, 5, 3),            # 1x1 upscaled
-    (9, 1, 4, 1),            # 1-row image
+    (1, 1, 5, 3),  # 1x1 upscaled
+    (9, 1, 4, 1),  # 1-row image
     (9, 1, 9, 6),
-    (1, 7, 1, 3),            # 1-column image
+    (1, 7, 1, 3),  # 1-column image
     (1, 7, 5, 7),
-    (12, 9, 1, 1),           # to a single pixel
+    (12, 9, 1, 1),  # to a single pixel
     (12, 9, 1, 5),
-    (2, 2, 7, 7),            # both border extrapolations at once
+    (2, 2, 7, 7),  # both border extrapolations at once
     (3, 5, 2, 9),
 ]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from fixtures import fixture_path
 from t7_reference import load_reference
+
 from zoo.data.decode import load_image, load_image_uint8
 from zoo.data.torch7 import Compose, Scale, image_scale, validation_transform
 
@@ -24,8 +24,9 @@ def test_load_float_matches_image_load(name):
     actual = load_image(fixture_path("torch7", "image", f"{name}.png"))
     assert actual.dtype == torch.float32 and actual.is_contiguous()
     assert torch.equal(actual, load_reference(f"{name}.load_float.t7"))
-    assert torch.equal(load_image_uint8(fixture_path("torch7", "image", f"{name}.png")),
-                       load_reference(f"{name}.load_byte.t7"))
+    assert torch.equal(
+        load_image_uint8(fixture_path("torch7", "image", f"{name}.png")), load_reference(f"{name}.load_byte.t7")
+    )
 
 
 @pytest.mark.parametrize("mode", ["bicubic", "bilinear"])

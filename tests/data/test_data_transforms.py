@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from reference_image_c import reference_scale
+
 from zoo.data.torch7 import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -32,14 +32,14 @@ def numbered_image(channels: int, height: int, width: int) -> torch.Tensor:
 @pytest.mark.parametrize(
     "width,height,expected",
     [
-        (500, 375, (341, 256)),   # 500/375*256 = 341.33 -> 341
+        (500, 375, (341, 256)),  # 500/375*256 = 341.33 -> 341
         (375, 500, (256, 341)),
-        (500, 333, (384, 256)),   # 384.38 -> 384
+        (500, 333, (384, 256)),  # 384.38 -> 384
         (333, 500, (256, 384)),
-        (281, 500, (256, 455)),   # 455.37 -> 455
+        (281, 500, (256, 455)),  # 455.37 -> 455
         (300, 300, (256, 256)),
-        (200, 150, (341, 256)),   # upscale
-        (256, 400, None),         # short side already 256: unchanged
+        (200, 150, (341, 256)),  # upscale
+        (256, 400, None),  # short side already 256: unchanged
         (400, 256, None),
         (256, 256, None),
     ],
@@ -69,7 +69,7 @@ def test_center_crop_offsets_round_up(width, height):
     img = numbered_image(3, height, width)
     out = CenterCrop(224)(img)
     left, top = math.ceil((width - 224) / 2), math.ceil((height - 224) / 2)
-    assert torch.equal(out, img[:, top:top + 224, left:left + 224])
+    assert torch.equal(out, img[:, top : top + 224, left : left + 224])
     if (width - 224) % 2 == 1:  # torchvision would round half to even / down here
         assert left == (width - 224) // 2 + 1
 
@@ -93,11 +93,11 @@ def test_ten_crop_order_matches_fb_resnet_torch():
     for view in (img, flipped):
         left, top = math.ceil((12 - size) / 2), math.ceil((9 - size) / 2)
         expected += [
-            view[:, top:top + size, left:left + size],   # centre
-            view[:, 0:size, 0:size],                     # top-left
-            view[:, 0:size, 12 - size:12],               # top-right
-            view[:, 9 - size:9, 0:size],                 # bottom-left
-            view[:, 9 - size:9, 12 - size:12],           # bottom-right
+            view[:, top : top + size, left : left + size],  # centre
+            view[:, 0:size, 0:size],  # top-left
+            view[:, 0:size, 12 - size : 12],  # top-right
+            view[:, 9 - size : 9, 0:size],  # bottom-left
+            view[:, 9 - size : 9, 12 - size : 12],  # bottom-right
         ]
     for index, crop in enumerate(expected):
         assert torch.equal(out[index], crop), index

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaluation_helpers import CLASS_NAMES, PaintedImage, build_folder  # noqa: E402
+from evaluation_helpers import CLASS_NAMES, PaintedImage, build_folder
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,9 @@ SIZES = [(40, 30), (48, 64), (300, 260), (256, 320), (97, 61)]
 class ColorPrototypeModel(nn.Module):
     """Scores class k by minus the squared distance of the crop's mean colour to prototype k."""
 
-    def __init__(self, prototypes: np.ndarray = PROTOTYPES, num_outputs: int | None = None,
-                 positions: list[int] | None = None) -> None:
+    def __init__(
+        self, prototypes: np.ndarray = PROTOTYPES, num_outputs: int | None = None, positions: list[int] | None = None
+    ) -> None:
         super().__init__()
         self.register_buffer("prototypes", torch.tensor(prototypes / 255.0, dtype=torch.float32))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3))
@@ -112,8 +113,9 @@ def painting_plan() -> dict[int, list[np.ndarray]]:
     }
 
 
-def build_folder(root: Path, class_names: list[str], plan: dict[int, list[np.ndarray]] | None = None,
-                 layout: str = "val") -> list[PaintedImage]:
+def build_folder(
+    root: Path, class_names: list[str], plan: dict[int, list[np.ndarray]] | None = None, layout: str = "val"
+) -> list[PaintedImage]:
     """Write the planned JPEGs under ``root/val/<class>/`` (layout "val") or ``root/<class>/`` ("flat")."""
     plan = plan or painting_plan()
     class_root = root / "val" if layout == "val" else root
@@ -136,5 +138,3 @@ def expected_counts(painted: list[PaintedImage], limit: int | None = None) -> tu
 
 
 CLASS_NAMES = [f"n0{index:07d}" for index in range(len(PROTOTYPES))]
-
-

@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from evaluation_helpers import (
     CLASS_NAMES,
     PROTOTYPES,
@@ -19,6 +18,7 @@ from evaluation_helpers import (
     expected_ranking,
     save_jpeg,
 )
+
 from zoo.evaluation import evaluate, imagenet_wnids
 from zoo.evaluation.classes import label_space
 
@@ -33,8 +33,9 @@ def test_plan_is_not_trivial(painted_folder):
 @pytest.mark.parametrize("preprocess", ["torch7", "torchvision"])
 def test_counts_match_the_painted_colours(painted_folder, preprocess):
     root, painted = painted_folder
-    result = evaluate(ColorPrototypeModel(), root, batch_size=4, device="cpu", preprocess=preprocess,
-                      keep_predictions=True)
+    result = evaluate(
+        ColorPrototypeModel(), root, batch_size=4, device="cpu", preprocess=preprocess, keep_predictions=True
+    )
 
     total, top1, top5 = expected_counts(painted)
     assert (result.images, result.top1_correct, result.top5_correct) == (total, top1, top5)
@@ -68,7 +69,7 @@ def test_ten_crop_scores_the_sum_over_crops(tmp_path):
     pixels = np.zeros((256, 512, 3), dtype=np.uint8)
     pixels[:] = (20, 20, 230)
     pixels[:, 186:326] = (230, 20, 20)
-    for label, name in enumerate(["0_red", "1_green", "2_blue"]):
+    for name in ["0_red", "1_green", "2_blue"]:
         (tmp_path / name).mkdir()
     Image.fromarray(pixels).save(tmp_path / "0_red" / "stripe.JPEG", quality=95)
     Image.fromarray(pixels).save(tmp_path / "2_blue" / "stripe.JPEG", quality=95)
@@ -120,8 +121,15 @@ def test_more_folders_than_outputs_is_an_error(painted_folder):
 
 def test_json_record(painted_folder, tmp_path):
     root, painted = painted_folder
-    result = evaluate(ColorPrototypeModel(), root, batch_size=8, device="cpu", model_name="densenet121",
-                      weights_sha256="ab" * 32, limit=3)
+    result = evaluate(
+        ColorPrototypeModel(),
+        root,
+        batch_size=8,
+        device="cpu",
+        model_name="densenet121",
+        weights_sha256="ab" * 32,
+        limit=3,
+    )
     path = result.save(tmp_path / "records" / "run.json")
 
     record = json.loads(path.read_text())
@@ -145,8 +153,9 @@ def test_json_record(painted_folder, tmp_path):
 
 def test_ten_crop_is_not_compared_with_the_single_crop_number(painted_folder):
     root, _ = painted_folder
-    result = evaluate(ColorPrototypeModel(), root, batch_size=30, device="cpu", ten_crop=True,
-                      model_name="densenet121", limit=1)
+    result = evaluate(
+        ColorPrototypeModel(), root, batch_size=30, device="cpu", ten_crop=True, model_name="densenet121", limit=1
+    )
     assert result.published_top1_error == 25.0 and result.top1_difference is None
     assert "not compared" in result.summary()
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
 from fixtures import fixture_path
+
 from zoo import DenseNet, DenseNetConfig, transforms
 from zoo.cli import main
 
@@ -66,8 +66,10 @@ def _fit_classifier(model: DenseNet, root: Path) -> None:
         features = torch.cat([captured[0].double(), torch.ones(len(first_images), 1, dtype=torch.float64)], dim=1)
         # Own class 10, the others distinct values 0..6 (no ties that float rounding could reorder).
         count = len(first_images)
-        targets = torch.tensor([[10.0 if i == j else float((3 * i + 5 * j) % 7) for j in range(count)]
-                                for i in range(count)], dtype=torch.float64)
+        targets = torch.tensor(
+            [[10.0 if i == j else float((3 * i + 5 * j) % 7) for j in range(count)] for i in range(count)],
+            dtype=torch.float64,
+        )
         solution = torch.linalg.lstsq(features, targets).solution
         model.classifier.weight.copy_(solution[:-1].T)
         model.classifier.bias.copy_(solution[-1])
@@ -102,15 +104,32 @@ def test_evaluate_converted_file(painted_folder, tiny_weights, tmp_path):
     weights, model = tiny_weights
     record_path = tmp_path / "out" / "tiny.json"
 
-    result = CliRunner().invoke(main, ["evaluate", str(weights), "--data", str(root), "--device", "cpu",
-                                       "--batch-size", "8", "--json", str(record_path), "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(weights),
+            "--data",
+            str(root),
+            "--device",
+            "cpu",
+            "--batch-size",
+            "8",
+            "--json",
+            str(record_path),
+            "-q",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     total, top1, top5 = _reference(model, root)
     record = json.loads(record_path.read_text())
     assert (record["images"], record["top1_correct"], record["top5_correct"]) == (total, top1, top5)
     assert 0 < top1 < total  # the tiny net gets some right and some wrong: the comparison means something
-    assert _parse_errors(result.output) == (round(100 * (total - top1) / total, 3), round(100 * (total - top5) / total, 3))
+    assert _parse_errors(result.output) == (
+        round(100 * (total - top1) / total, 3),
+        round(100 * (total - top5) / total, 3),
+    )
     assert record["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert record["model"] is None and record["published_top1_error"] is None
     assert "images/s" in result.output
@@ -123,8 +142,22 @@ def test_evaluate_plain_state_dict_with_limit_and_ten_crop(painted_folder, tiny_
     torch.save(model.state_dict(), pth)
     record_path = tmp_path / "tiny.json"
 
-    result = CliRunner().invoke(main, ["evaluate", str(pth), "--data", str(root), "--device", "cpu", "--limit", "1",
-                                       "--json", str(record_path), "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(pth),
+            "--data",
+            str(root),
+            "--device",
+            "cpu",
+            "--limit",
+            "1",
+            "--json",
+            str(record_path),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(record_path.read_text())
     assert (record["images"], record["top1_correct"], record["top5_correct"]) == _reference(model, root, limit=1)
@@ -133,8 +166,23 @@ def test_evaluate_plain_state_dict_with_limit_and_ten_crop(painted_folder, tiny_
     one_image = tmp_path / "one"
     (one_image / "a").mkdir(parents=True)
     (one_image / "a" / "x.JPEG").write_bytes(_images_in_order(root)[0][0].read_bytes())
-    result = CliRunner().invoke(main, ["evaluate", str(pth), "--data", str(one_image), "--device", "cpu",
-                                       "--ten-crop", "--preprocess", "torchvision", "--json", str(record_path), "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(pth),
+            "--data",
+            str(one_image),
+            "--device",
+            "cpu",
+            "--ten-crop",
+            "--preprocess",
+            "torchvision",
+            "--json",
+            str(record_path),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(record_path.read_text())
     assert record["crops"] == 10 and record["preprocess"] == "torchvision" and record["images"] == 1
@@ -149,13 +197,30 @@ def test_evaluate_genuine_torch7_checkpoint(painted_folder, tmp_path):
     root, _ = painted_folder
     record_path = tmp_path / "t7.json"
 
-    result = CliRunner().invoke(main, ["evaluate", str(checkpoint), "--data", str(root), "--device", "cpu", "--limit",
-                                       "1", "--name", "densenet121", "--json", str(record_path), "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(checkpoint),
+            "--data",
+            str(root),
+            "--device",
+            "cpu",
+            "--limit",
+            "1",
+            "--name",
+            "densenet121",
+            "--json",
+            str(record_path),
+            "-q",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     record = json.loads(record_path.read_text())
     assert (record["images"], record["top1_correct"], record["top5_correct"]) == _reference(
-        load_weights(checkpoint), root, limit=1)
+        load_weights(checkpoint), root, limit=1
+    )
     assert record["published_top1_error"] == 25.0
     assert "published top-1 error 25.00%" in result.output and "difference" in result.output
 
@@ -181,7 +246,9 @@ def test_predict_prints_top5_names(painted_folder):
         with torch.no_grad():
             probabilities = torch.softmax(model(transforms(None)(str(image))[None])[0], dim=0)
         top = probabilities.topk(5)
-        for rank, (line, probability, label) in enumerate(zip(block[1:], top.values, top.indices), start=1):
+        for rank, (line, probability, label) in enumerate(
+            zip(block[1:], top.values, top.indices, strict=True), start=1
+        ):
             assert line.strip().startswith(f"{rank}. {probability.item() * 100:6.2f}%".strip())
             assert line.endswith(f"{int(label):4d}  {imagenet_wnids()[label]} {_IMAGENET_CATEGORIES[label]}")
 
@@ -223,24 +290,59 @@ def test_evaluate_registry_name_through_a_local_mirror(painted_folder, tmp_path,
     checkpoint = mirror / "tinynet.t7"
     t7.save(build_checkpoint(TINY, seed=3), checkpoint)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"schema_version": 1, "models": {"tinynet": {
-        "title": "tiny", "config": TINY.to_dict(), "published": {"top1_error": 42.5, "source": "test"},
-        "sources": [{"type": "url", "url": "http://127.0.0.1:9/tinynet.t7", "filename": "tinynet.t7",
-                     "format": "t7", "sha256": None, "size": None}]}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "models": {
+                    "tinynet": {
+                        "title": "tiny",
+                        "config": TINY.to_dict(),
+                        "published": {"top1_error": 42.5, "source": "test"},
+                        "sources": [
+                            {
+                                "type": "url",
+                                "url": "http://127.0.0.1:9/tinynet.t7",
+                                "filename": "tinynet.t7",
+                                "format": "t7",
+                                "sha256": None,
+                                "size": None,
+                            }
+                        ],
+                    }
+                },
+            }
+        )
+    )
     monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
     monkeypatch.setenv("DENSENET_ZOO_MIRROR", str(mirror))
     monkeypatch.setenv("DENSENET_ZOO_HOME", str(tmp_path / "cache"))
     record_path = tmp_path / "registry.json"
 
-    result = CliRunner().invoke(main, ["evaluate", "tinynet", "--data", str(root), "--device", "cpu", "--limit", "1",
-                                       "--json", str(record_path), "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "tinynet",
+            "--data",
+            str(root),
+            "--device",
+            "cpu",
+            "--limit",
+            "1",
+            "--json",
+            str(record_path),
+            "-q",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     record = json.loads(record_path.read_text())
     assert record["model"] == "tinynet" and record["published_top1_error"] == 42.5
     assert record["weights_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert (record["images"], record["top1_correct"], record["top5_correct"]) == _reference(
-        load_weights(checkpoint), root, limit=1)
+        load_weights(checkpoint), root, limit=1
+    )
     assert f"difference {record['top1_error'] - 42.5:+.3f} points" in result.output
 
 

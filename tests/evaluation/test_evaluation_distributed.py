@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch.multiprocessing as mp
-
 from evaluation_helpers import ColorPrototypeModel, expected_counts
 from ports import free_port
+
 from zoo.evaluation.sharding import shard_indices
 
 WORLD_SIZE = 2
@@ -21,10 +21,16 @@ TIMEOUT_S = 120
 
 def _worker(rank: int, root: str, port: int, out_dir: str) -> None:
     # What torchrun exports for each process.
-    os.environ.update({
-        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(WORLD_SIZE),
-        "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": str(WORLD_SIZE),
-    })
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "WORLD_SIZE": str(WORLD_SIZE),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "LOCAL_WORLD_SIZE": str(WORLD_SIZE),
+        }
+    )
     import torch
 
     torch.set_num_threads(1)
@@ -48,10 +54,13 @@ def test_shards_cover_every_index_once():
 def test_two_processes_count_like_one(painted_folder, tmp_path):
     root, painted = painted_folder
     total, top1, top5 = expected_counts(painted, LIMIT)
-    assert total % WORLD_SIZE == 1 and 0 < top1 < top5 < total  # padding by DistributedSampler would count one image twice
+    assert (
+        total % WORLD_SIZE == 1 and 0 < top1 < top5 < total
+    )  # padding by DistributedSampler would count one image twice
 
-    context = mp.start_processes(_worker, args=(str(root), free_port(), str(tmp_path)), nprocs=WORLD_SIZE,
-                                 join=False, start_method="spawn")
+    context = mp.start_processes(
+        _worker, args=(str(root), free_port(), str(tmp_path)), nprocs=WORLD_SIZE, join=False, start_method="spawn"
+    )
     deadline = time.monotonic() + TIMEOUT_S
     while not context.join(timeout=5):
         if time.monotonic() > deadline:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from evaluation_helpers import PROTOTYPES, save_jpeg
+
 from zoo.data.folder import DatasetLayoutError, ImageFolder, find_class_root, find_classes
 
 
@@ -28,7 +28,13 @@ def test_val_layout_sorted_classes_and_files(tmp_path):
     assert dataset.class_root == tmp_path / "val"
     assert dataset.classes == ["n01", "n02", "n03", "n10"]
     relative = [(str(Path(path).relative_to(tmp_path / "val")), label) for path, label in dataset.samples]
-    assert relative == [("n01/z.JPG", 0), ("n02/a.jpeg", 1), ("n02/b.JPEG", 1), ("n03/x.JPEG", 2), ("n10/c.png.JPEG", 3)]
+    assert relative == [
+        ("n01/z.JPG", 0),
+        ("n02/a.jpeg", 1),
+        ("n02/b.JPEG", 1),
+        ("n03/x.JPEG", 2),
+        ("n10/c.png.JPEG", 3),
+    ]
 
 
 def test_class_root_layout_and_items(tmp_path):
@@ -44,7 +50,7 @@ def test_class_root_layout_and_items(tmp_path):
 
 def test_default_transform_decodes_rgb(tmp_path):
     _write(tmp_path, ["a/1.JPEG"])
-    image, label, index = ImageFolder(tmp_path)[0]
+    image, _label, _index = ImageFolder(tmp_path)[0]
     assert image.dtype == torch.float32 and image.shape == (3, 24, 32)
     assert abs(image[0].mean().item() - PROTOTYPES[0][0] / 255) < 0.02
 
@@ -72,11 +78,14 @@ def test_ten_crop_items_collate(tmp_path):
     assert images.shape == (2, 10, 3, 8, 8) and labels.tolist() == [0, 1] and indices.tolist() == [0, 1]
 
 
-@pytest.mark.parametrize("setup, message", [
-    (lambda root: None, "does not exist"),
-    (lambda root: root.mkdir(), "no class folders"),
-    (lambda root: (root / "val" / "a").mkdir(parents=True), "no images"),
-])
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda root: None, "does not exist"),
+        (lambda root: root.mkdir(), "no class folders"),
+        (lambda root: (root / "val" / "a").mkdir(parents=True), "no images"),
+    ],
+)
 def test_layout_errors_say_what_was_expected(tmp_path, setup, message):
     root = tmp_path / "data"
     setup(root)

@@ -32,11 +32,13 @@ def test_aggregate_groups_consecutive_crops():
 
 
 def test_topk_correct_membership():
-    scores = torch.tensor([
-        [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],  # ranking 0,6,5,4,3,2,1
-        [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-        [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-    ])
+    scores = torch.tensor(
+        [
+            [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],  # ranking 0,6,5,4,3,2,1
+            [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+            [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+        ]
+    )
     targets = torch.tensor([0, 3, 2])  # 1st, 5th, 6th
     correct = topk_correct(scores, targets)
     assert correct.tolist() == [[True, True], [False, True], [False, False]]

@@ -7,11 +7,11 @@ import math
 
 import pytest
 import torch
+from published import PUBLISHED_PARAMETER_COUNTS
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
 import zoo
-from published import PUBLISHED_PARAMETER_COUNTS
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 TORCHVISION_NAMES = ("densenet121", "densenet169", "densenet201", "densenet161")
@@ -158,7 +158,7 @@ def test_cifar_stem_is_one_3x3_convolution_and_keeps_resolution():
 class _OpRecorder(TorchFunctionMode):
     """Records the torch functions a forward pass calls, in order."""
 
-    NAMES = {"conv2d", "batch_norm", "relu", "dropout", "max_pool2d", "avg_pool2d", "cat", "linear"}
+    NAMES = frozenset({"conv2d", "batch_norm", "relu", "dropout", "max_pool2d", "avg_pool2d", "cat", "linear"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -180,11 +180,20 @@ def test_dropout_follows_both_convolutions_and_the_transition_convolution_as_in_
         model(torch.randn(2, 3, 32, 32))
     layer = ["batch_norm", "relu", "conv2d", "dropout", "batch_norm", "relu", "conv2d", "dropout", "cat"]
     assert recorder.calls == [
-        "conv2d", "batch_norm", "relu", "max_pool2d",  # stem
+        "conv2d",
+        "batch_norm",
+        "relu",
+        "max_pool2d",  # stem
         *layer,
-        "batch_norm", "relu", "conv2d", "dropout", "avg_pool2d",  # transition1
+        "batch_norm",
+        "relu",
+        "conv2d",
+        "dropout",
+        "avg_pool2d",  # transition1
         *layer,
-        "batch_norm", "relu", "linear",  # norm5, relu, classifier
+        "batch_norm",
+        "relu",
+        "linear",  # norm5, relu, classifier
     ]
 
 

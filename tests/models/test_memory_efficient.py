@@ -98,11 +98,11 @@ def test_sgd_steps_keep_models_in_step():
         torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True) for model in (plain, efficient)
     ]
     for _ in range(3):
-        for model, optimizer in zip((plain, efficient), optimizers):
+        for model, optimizer in zip((plain, efficient), optimizers, strict=True):
             optimizer.zero_grad()
             train_step(model, images, labels)
             optimizer.step()
-    for (name, ours), theirs in zip(efficient.state_dict().items(), plain.state_dict().values()):
+    for (name, ours), theirs in zip(efficient.state_dict().items(), plain.state_dict().values(), strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5, msg=name)
 
 
@@ -141,7 +141,7 @@ def test_eval_mode_gradients_match_plain_model():
         leaf = images.clone().requires_grad_(True)
         model(leaf).square().sum().backward()
         gradients.append([leaf.grad, *(parameter.grad for parameter in model.parameters())])
-    for ours, theirs in zip(*gradients):
+    for ours, theirs in zip(*gradients, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
@@ -185,7 +185,7 @@ def test_channels_last_training_matches_plain_model():
     )
     torch.testing.assert_close(efficient_logits, plain_logits, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(efficient_grad, plain_grad, rtol=1e-4, atol=1e-6)
-    for (name, ours), theirs in zip(efficient.named_parameters(), plain.parameters()):
+    for (name, ours), theirs in zip(efficient.named_parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 

@@ -5,10 +5,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry_server import LocalServer  # noqa: E402
+from registry_server import LocalServer
 
-from zoo.registry.download import RetryPolicy  # noqa: E402
-from zoo.registry.settings import Settings  # noqa: E402
+from zoo.registry.download import RetryPolicy
+from zoo.registry.settings import Settings
 
 
 @pytest.fixture
@@ -31,7 +31,12 @@ def settings(tmp_path, sleeps):
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch, tmp_path):
     """No test sees the user's cache, mirror or manifest settings."""
-    for name in ("DENSENET_ZOO_OFFLINE", "DENSENET_ZOO_STRICT", "DENSENET_ZOO_MIRROR", "DENSENET_ZOO_MANIFEST",
-                 "DENSENET_ZOO_GDRIVE_URL"):
+    for name in (
+        "DENSENET_ZOO_OFFLINE",
+        "DENSENET_ZOO_STRICT",
+        "DENSENET_ZOO_MIRROR",
+        "DENSENET_ZOO_MANIFEST",
+        "DENSENET_ZOO_GDRIVE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DENSENET_ZOO_HOME", str(tmp_path / "home"))

@@ -21,7 +21,8 @@ INTERSTITIAL = """<!DOCTYPE html><html><head><title>Google Drive - Virus scan wa
 <p class="uc-warning-subcaption"><span class="uc-name-size"><a href="/open?id={id}">{name}</a> (557M)</span>
 is too large for Google to scan for viruses. Would you still like to download this file?</p>
 <form id="download-form" action="{action}" method="get">
-<input type="submit" id="uc-download-link" class="goog-inline-block jfk-button jfk-button-action" value="Download anyway"/>
+<input type="submit" id="uc-download-link" class="goog-inline-block jfk-button jfk-button-action"
+ value="Download anyway"/>
 <input type="hidden" name="id" value="{id}"><input type="hidden" name="export" value="download">
 {resourcekey}<input type="hidden" name="confirm" value="t"><input type="hidden" name="uuid" value="{uuid}">
 </form></div></div></body></html>"""
@@ -32,7 +33,8 @@ OLD_INTERSTITIAL = """<!DOCTYPE html><html><head><title>Google Drive - Virus sca
 </div></div></body></html>"""
 
 QUOTA = """<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head><body>
-<div class="uc-main"><div id="uc-text"><p class="uc-error-caption">Sorry, you can&#39;t view or download this file at this time.</p>
+<div class="uc-main"><div id="uc-text"><p class="uc-error-caption">
+Sorry, you can&#39;t view or download this file at this time.</p>
 <p class="uc-error-subcaption">Too many users have viewed or downloaded this file recently. Please try accessing the
 file again later. If the file you are trying to access is particularly large or is shared with many people, it may
 take up to 24 hours to be able to view or download the file.</p></div></div></body></html>"""
@@ -94,8 +96,11 @@ class FakeDrive:
             query = "&amp;".join(f"{key}={value}" for key, value in hidden.items())
             return self._html(200, OLD_INTERSTITIAL.format(href=f"/download?{query}"))
         page = INTERSTITIAL.format(
-            id=request.query["id"], name=drive_file.name, action=self.server.url + "/download",
-            resourcekey=key_input, uuid=token,
+            id=request.query["id"],
+            name=drive_file.name,
+            action=self.server.url + "/download",
+            resourcekey=key_input,
+            uuid=token,
         )
         return self._html(200, page)
 

@@ -16,8 +16,15 @@ def url_source(url: str, filename: str, sha256: str | None, size: int | None = N
 
 
 def drive_source(file_id: str, filename: str, sha256: str | None, resourcekey: str | None = None, size=None) -> dict:
-    return {"type": "google_drive", "file_id": file_id, "resourcekey": resourcekey, "filename": filename,
-            "format": "t7", "sha256": sha256, "size": size}
+    return {
+        "type": "google_drive",
+        "file_id": file_id,
+        "resourcekey": resourcekey,
+        "filename": filename,
+        "format": "t7",
+        "sha256": sha256,
+        "size": size,
+    }
 
 
 def write_manifest(path: Path, models: dict[str, list[dict]], config: DenseNetConfig = TINY_CONFIG) -> Path:

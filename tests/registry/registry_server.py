@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -53,7 +53,9 @@ class Fault:
         return cls(status_code=code, retry_after=retry_after)
 
 
-def serve_bytes(request: Request, content: bytes, content_type: str = "application/octet-stream", ranges: bool = True) -> Reply:
+def serve_bytes(
+    request: Request, content: bytes, content_type: str = "application/octet-stream", ranges: bool = True
+) -> Reply:
     """A GET for ``content``, honouring ``Range: bytes=N-`` when ``ranges``."""
     wanted = request.headers.get("range")
     if ranges and wanted:
@@ -86,7 +88,7 @@ class LocalServer:
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 outer._handle(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -128,7 +130,11 @@ class LocalServer:
         if fault is not None and fault.gate is not None:
             fault.gate.wait(timeout=120)
         route = self.routes.get(split.path)
-        reply = route(request) if route else Reply(404, b"<html><body>not found</body></html>", {"Content-Type": "text/html"})
+        reply = (
+            route(request)
+            if route
+            else Reply(404, b"<html><body>not found</body></html>", {"Content-Type": "text/html"})
+        )
         if fault is not None and fault.status_code is not None:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             reply = Reply(fault.status_code, b"busy", headers)

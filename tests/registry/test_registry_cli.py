@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 
 import pytest
-from registry_checkpoints import lua_checkpoint_bytes, sha256
 from click.testing import CliRunner
+from registry_checkpoints import lua_checkpoint_bytes, sha256
 from registry_manifests import TINY_CONFIG, url_source, write_manifest
 
 from zoo.cli import main
@@ -58,7 +58,9 @@ def test_unknown_names_are_a_clean_error():
 
 
 def test_info_of_a_model_without_published_numbers(tmp_path, monkeypatch):
-    manifest = write_manifest(tmp_path / "manifest.json", {"tiny": [url_source("http://127.0.0.1:9/t.t7", "t.t7", None)]})
+    manifest = write_manifest(
+        tmp_path / "manifest.json", {"tiny": [url_source("http://127.0.0.1:9/t.t7", "t.t7", None)]}
+    )
     raw = json.loads(manifest.read_text())
     raw["models"]["tiny"]["published"] = {"top1_error": None}
     manifest.write_text(json.dumps(raw))
@@ -93,7 +95,7 @@ def test_download_looks_every_name_up_before_fetching_any(tiny, server):
 
 
 def test_download_from_a_mirror_directory(tiny, tmp_path, server, monkeypatch):
-    manifest, content = tiny
+    _manifest, content = tiny
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "tiny.t7").write_bytes(content)
@@ -130,7 +132,11 @@ def test_demo_runs_the_whole_chain_offline(server):
     assert result.exit_code == 0, result.output
     for step in ("registry entry", "local mirror", "verified", "converted", "loaded", "classified"):
         assert step in result.output
-    top5 = [line for line in result.output.splitlines() if line.strip().startswith(("1.", "2.", "3.", "4.", "5.")) and "class" in line]
+    top5 = [
+        line
+        for line in result.output.splitlines()
+        if line.strip().startswith(("1.", "2.", "3.", "4.", "5.")) and "class" in line
+    ]
     assert len(top5) == 5
     assert server.requests == []
     quiet = run("demo", "--quiet")

@@ -23,7 +23,9 @@ def leftovers(directory):
 
 def test_download_verifies_and_renames_into_place(server, tmp_path, sleeps):
     url = server.add_file("/model.t7", CONTENT)
-    result = download_url(url, tmp_path / "model.t7", sha256=SHA256, size=len(CONTENT), retry=policy(sleeps), progress=False)
+    result = download_url(
+        url, tmp_path / "model.t7", sha256=SHA256, size=len(CONTENT), retry=policy(sleeps), progress=False
+    )
     assert (tmp_path / "model.t7").read_bytes() == CONTENT
     assert result.sha256 == SHA256 and result.size == len(CONTENT)
     assert leftovers(tmp_path) == ["model.t7"]
@@ -162,6 +164,13 @@ def test_progress_bar_only_on_a_terminal_and_never_when_quiet(server, tmp_path, 
         bar.update(len(CONTENT) // 2)
         bar.update(len(CONTENT))
         bar.close()
-    assert "model.t7" in terminal.getvalue() and " 50%" in terminal.getvalue() and "100%" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert (
+        "model.t7" in terminal.getvalue()
+        and " 50%" in terminal.getvalue()
+        and "100%" in terminal.getvalue()
+        and terminal.getvalue().endswith("\n")
+    )
     assert pipe.getvalue() == "" and quiet.getvalue() == ""
-    download_url(url, tmp_path / "model.t7", sha256=SHA256, retry=policy(sleeps), progress=True)  # stderr is no TTY here
+    download_url(
+        url, tmp_path / "model.t7", sha256=SHA256, retry=policy(sleeps), progress=True
+    )  # stderr is no TTY here

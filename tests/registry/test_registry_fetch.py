@@ -79,7 +79,9 @@ def test_strict_mode_refuses_unpinned_sources_before_any_request(server, tmp_pat
 
 def test_strict_mode_falls_back_to_a_source_with_a_published_hash(server, tmp_path, settings):
     unpinned = url_source(server.add_file("/tiny.t7", CONTENT), "tiny.t7", None)
-    prefixed = url_source(server.add_file("/tiny-abc.pth", CONTENT), "tiny-abc.pth", SHA256[:8], file_format="torchvision-pth")
+    prefixed = url_source(
+        server.add_file("/tiny-abc.pth", CONTENT), "tiny-abc.pth", SHA256[:8], file_format="torchvision-pth"
+    )
     manifest = manifest_of(tmp_path, {"tiny": [unpinned, prefixed]})
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnverifiedSourceWarning)
@@ -216,7 +218,6 @@ def test_an_html_page_in_a_mirror_directory_is_refused(server, tmp_path, setting
 def test_a_waiter_is_told_once_who_holds_the_lock(tmp_path):
     target = tmp_path / "file.t7"
     notices = []
-    with FileLock(target, stale_after=60.0):
-        with pytest.raises(LockTimeoutError):
-            FileLock(target, timeout=0.3, poll_interval=0.05, on_wait=notices.append).acquire()
+    with FileLock(target, stale_after=60.0), pytest.raises(LockTimeoutError):
+        FileLock(target, timeout=0.3, poll_interval=0.05, on_wait=notices.append).acquire()
     assert len(notices) == 1 and f"PID {os.getpid()}" in notices[0]

@@ -5,8 +5,8 @@ import os
 
 import pytest
 from registry_fakedrive import DriveFile, FakeDrive
-from registry_server import Fault
 from registry_manifests import drive_source, manifest_of
+from registry_server import Fault
 
 from zoo.registry import gdrive
 from zoo.registry.errors import GoogleDrivePermissionError, GoogleDriveQuotaError, VerificationError
@@ -59,8 +59,9 @@ def test_a_resourcekey_is_required_and_passed_through_the_form(drive, server, tm
     with pytest.raises(GoogleDrivePermissionError, match="refused access.*resourcekey"):
         gdrive.download_file("keyed", tmp_path / "k.t7", retry=settings.retry, progress=False)
     assert saved(tmp_path) == []
-    gdrive.download_file("keyed", tmp_path / "k.t7", resourcekey="0-secret", sha256=SHA256, retry=settings.retry,
-                         progress=False)
+    gdrive.download_file(
+        "keyed", tmp_path / "k.t7", resourcekey="0-secret", sha256=SHA256, retry=settings.retry, progress=False
+    )
     assert (tmp_path / "k.t7").read_bytes() == CONTENT
     assert server.gets("/download")[-1].query["resourcekey"] == "0-secret"
 

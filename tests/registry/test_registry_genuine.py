@@ -8,8 +8,8 @@ import hashlib
 import numpy as np
 import pytest
 import torch
-from registry_fakedrive import DriveFile, FakeDrive
 from fixtures import fixture_path
+from registry_fakedrive import DriveFile, FakeDrive
 from registry_manifests import drive_source, write_manifest
 
 import zoo

@@ -16,7 +16,9 @@ def test_hubconf_has_one_entry_point_per_published_model():
     spec.loader.exec_module(hubconf)
     entry_points = [name for name in vars(hubconf) if callable(getattr(hubconf, name)) and not name.startswith("_")]
     assert sorted(entry_points) == sorted(zoo.list_models())
-    assert all(getattr(hubconf, name).__name__ == name and name in getattr(hubconf, name).__doc__ for name in entry_points)
+    assert all(
+        getattr(hubconf, name).__name__ == name and name in getattr(hubconf, name).__doc__ for name in entry_points
+    )
 
 
 def test_hub_load_without_weights_applies_overrides():

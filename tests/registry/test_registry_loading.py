@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 from registry_checkpoints import fixed_input, lua_checkpoint_bytes, old_torchvision_pth_bytes, sha256
-from registry_server import Fault
 from registry_manifests import TINY_CONFIG, url_source, write_manifest
+from registry_server import Fault
 
 import zoo
 from zoo.models.densenet import MODEL_CONFIGS
@@ -38,7 +38,9 @@ def lua_bytes(tmp_path_factory):
 def served_tiny(server, tmp_path, monkeypatch, lua_bytes):
     """A manifest (via DENSENET_ZOO_MANIFEST) whose model "tiny" is served by the local server."""
     url = server.add_file("/tiny.t7", lua_bytes)
-    manifest = write_manifest(tmp_path / "manifest.json", {"tiny": [url_source(url, "tiny.t7", sha256(lua_bytes), len(lua_bytes))]})
+    manifest = write_manifest(
+        tmp_path / "manifest.json", {"tiny": [url_source(url, "tiny.t7", sha256(lua_bytes), len(lua_bytes))]}
+    )
     monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
     return manifest
 
@@ -204,8 +206,10 @@ def test_create_model_pretrained_and_torch_hub_use_a_torchvision_source(server, 
     monkeypatch.setenv("DENSENET_ZOO_STRICT", "1")  # a published prefix is enough
     model = zoo.create_model("densenet121", pretrained=True)
     assert not model.training
-    assert torch.equal(model.features.denseblock1.denselayer1.norm1.running_var,
-                       state_dict["features.denseblock1.denselayer1.norm1.running_var"])
+    assert torch.equal(
+        model.features.denseblock1.denselayer1.norm1.running_var,
+        state_dict["features.denseblock1.denselayer1.norm1.running_var"],
+    )
     hub_model = torch.hub.load(str(ROOT), "densenet121", source="local")
     assert torch.equal(hub_model.classifier.weight, state_dict["classifier.weight"])
     assert len(server.gets("/" + filename)) == 1
@@ -215,10 +219,10 @@ def _load_in_process(manifest_path, home_dir, queue):
     os.environ["DENSENET_ZOO_MANIFEST"] = str(manifest_path)
     os.environ["DENSENET_ZOO_HOME"] = str(home_dir)
     import torch as torch_in_child
-
-    import zoo as zoo_in_child
     from registry_checkpoints import fixed_input as child_input
     from registry_manifests import TINY_CONFIG as child_config
+
+    import zoo as zoo_in_child
 
     torch_in_child.set_num_threads(1)
     queue.put("ready")
@@ -234,7 +238,9 @@ def test_four_processes_load_the_same_model_with_one_download(server, served_tin
     server.add_faults("/tiny.t7", Fault.hold_until(all_ready))  # the winner downloads while the others wait
     # Fresh processes like spawn's, forked from a server that imported torch once (4 torch imports take long on CI).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "zoo.registry", "converters.densenet", "registry_checkpoints", "registry_manifests"])
+    context.set_forkserver_preload(
+        ["torch", "zoo.registry", "converters.densenet", "registry_checkpoints", "registry_manifests"]
+    )
     queue = context.Queue()
     workers = [context.Process(target=_load_in_process, args=(served_tiny, home(), queue)) for _ in range(4)]
     for worker in workers:

@@ -58,12 +58,18 @@ def test_the_override_variable_replaces_the_bundled_manifest(tmp_path, monkeypat
     [
         (lambda raw: raw.update(schema_version=2), "expected schema_version 1, found 2"),
         (lambda raw: raw["models"]["densenet121"].update(extra=1), r"models.densenet121: unknown keys \['extra'\]"),
-        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(sha256="XYZ"), "sha256: expected null or 8 to 64"),
+        (
+            lambda raw: raw["models"]["densenet121"]["sources"][0].update(sha256="XYZ"),
+            "sha256: expected null or 8 to 64",
+        ),
         (lambda raw: raw["models"]["densenet121"]["sources"][0].update(size=-1), "size: expected null or a positive"),
         (lambda raw: raw["models"]["densenet121"]["sources"][0].update(format="zip"), "format: expected one of"),
         (lambda raw: raw["models"]["densenet121"]["sources"][0].update(filename="../x.t7"), "plain file name"),
         (lambda raw: raw["models"]["densenet121"]["sources"][1].update(url="ftp://x"), "http"),
-        (lambda raw: raw["models"]["densenet121"]["config"].update(growth_rate=48), "differs from the model definition"),
+        (
+            lambda raw: raw["models"]["densenet121"]["config"].update(growth_rate=48),
+            "differs from the model definition",
+        ),
         (lambda raw: raw["models"]["densenet169"]["sources"][0].update(filename="densenet-121.t7"), "already used by"),
         (lambda raw: raw["models"].pop("densenet232"), "missing published models"),
         (lambda raw: raw["models"]["densenet121"]["published"].update(top1_error="low"), "expected a percentage"),

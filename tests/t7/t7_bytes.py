@@ -38,7 +38,11 @@ def storage(index: int, size: int, payload: bytes, typename: str = "torch.FloatS
     return torch_header(index, typename) + i64(size) + payload
 
 
-def tensor_header(index: int, size: tuple[int, ...], stride: tuple[int, ...], offset: int, typename: str = "torch.FloatTensor") -> bytes:
+def tensor_header(
+    index: int, size: tuple[int, ...], stride: tuple[int, ...], offset: int, typename: str = "torch.FloatTensor"
+) -> bytes:
     """Everything of a tensor record but its storage object (``offset`` is 1-based, as in the file)."""
-    body = i32(len(size)) + b"".join(i64(extent) for extent in size) + b"".join(i64(step) for step in stride) + i64(offset)
+    body = (
+        i32(len(size)) + b"".join(i64(extent) for extent in size) + b"".join(i64(step) for step in stride) + i64(offset)
+    )
     return torch_header(index, typename) + body

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torchfile
+from t7_bytes import i32, i64, number, torch_header
 
 from converters import t7
 from converters.t7 import reader as t7_reader
-from t7_bytes import i32, i64, number, torch_header
 
 
 def test_register_handler_reads_a_custom_serializer(monkeypatch) -> None:

@@ -7,27 +7,41 @@ import time
 
 import numpy as np
 import pytest
+from fixtures import fixture_path
+from t7_bytes import i32, number, storage, string, table_header, tensor_header, torch_header
 
 from converters import t7
-from fixtures import fixture_path
-from t7_bytes import i32, i64, number, storage, string, table_header, tensor_header, torch_header
 
 SMALL_GENUINE = [
-    "floattensor.t7", "function_upvals.t7", "recursive_class.t7", "recursive_kv_table.t7",
-    "nngraph_node.t7", "tds_hash.t7", "tds_vec.t7", "map_table2.t7", "custom_class.t7",
+    "floattensor.t7",
+    "function_upvals.t7",
+    "recursive_class.t7",
+    "recursive_kv_table.t7",
+    "nngraph_node.t7",
+    "tds_hash.t7",
+    "tds_vec.t7",
+    "map_table2.t7",
+    "custom_class.t7",
 ]
 
 
 def writer_made_sample() -> bytes:
     """A small file with every kind of value our writer knows (made by our writer)."""
-    table = t7.T7Table({
-        "int": 3, "float": 1.5, "negzero": -0.0, "flag": True, "bytes": b"\xff\x00", 7: "seven",
-        "half": t7.T7Tensor.from_numpy(np.arange(6, dtype=np.float16).reshape(2, 3), "torch.CudaHalfTensor"),
-        "long": t7.T7Tensor.from_numpy(np.arange(4, dtype=np.int64), "torch.CudaLongTensor"),
-        "bytes_storage": t7.T7Storage.from_numpy(np.arange(3, dtype=np.uint8)),
-        "function": t7.T7Function(b"\x1bLJ\x01fake", t7.T7Table({1: t7.T7Table({"name": "x", "value": 2})})),
-        "hash": t7.T7Object("tds.Hash", {"k": 1}, version=0),
-    })
+    table = t7.T7Table(
+        {
+            "int": 3,
+            "float": 1.5,
+            "negzero": -0.0,
+            "flag": True,
+            "bytes": b"\xff\x00",
+            7: "seven",
+            "half": t7.T7Tensor.from_numpy(np.arange(6, dtype=np.float16).reshape(2, 3), "torch.CudaHalfTensor"),
+            "long": t7.T7Tensor.from_numpy(np.arange(4, dtype=np.int64), "torch.CudaLongTensor"),
+            "bytes_storage": t7.T7Storage.from_numpy(np.arange(3, dtype=np.uint8)),
+            "function": t7.T7Function(b"\x1bLJ\x01fake", t7.T7Table({1: t7.T7Table({"name": "x", "value": 2})})),
+            "hash": t7.T7Object("tds.Hash", {"k": 1}, version=0),
+        }
+    )
     table["self"] = table
     table[t7.T7Table({"key": "table"})] = "table-keyed"
     return t7.dumps(t7.T7Object("nn.Thing", {"payload": table}))
@@ -61,7 +75,7 @@ def test_truncation_at_every_offset_of_a_writer_made_file() -> None:
 def test_truncated_checkpoint_file_reports_the_missing_payload(tmp_path) -> None:
     blob = fixture_path("torch7", "densenet", "tiny_std.t7").read_bytes()
     rng = random.Random(1)
-    for cut in [0, 3, 100, 5000, len(blob) // 2, len(blob) - 1] + rng.sample(range(len(blob)), 20):
+    for cut in [0, 3, 100, 5000, len(blob) // 2, len(blob) - 1, *rng.sample(range(len(blob)), 20)]:
         path = tmp_path / f"cut{cut}.t7"
         path.write_bytes(blob[:cut])
         with pytest.raises(t7.T7FormatError) as caught:
@@ -128,7 +142,9 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize("blob, expected", MALFORMED, ids=[f"{number}-{expected}" for number, (_, expected) in enumerate(MALFORMED)])
+@pytest.mark.parametrize(
+    "blob, expected", MALFORMED, ids=[f"{number}-{expected}" for number, (_, expected) in enumerate(MALFORMED)]
+)
 def test_handcrafted_malformed_records(blob: bytes, expected: str) -> None:
     with pytest.raises(t7.T7FormatError) as caught:
         t7.loads(blob)
@@ -166,7 +182,16 @@ def test_legitimately_deep_module_tree_loads_and_round_trips(tmp_path) -> None:
 
 
 def test_cycles_through_tables_and_objects_are_fine() -> None:
-    blob = torch_header(1, "nn.Cyclic") + table_header(2, 2) + string("me") + i32(4) + i32(1) + string("fields") + i32(3) + i32(2)
+    blob = (
+        torch_header(1, "nn.Cyclic")
+        + table_header(2, 2)
+        + string("me")
+        + i32(4)
+        + i32(1)
+        + string("fields")
+        + i32(3)
+        + i32(2)
+    )
     instance = t7.loads(blob)
     assert instance["me"] is instance and instance["fields"] is instance.fields
     assert t7.dumps(instance) == blob

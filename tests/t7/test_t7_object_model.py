@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torchfile
+from fixtures import fixture_path
 
 from converters import t7
-from fixtures import fixture_path
 
 
 def test_floattensor_values_match_torchfile() -> None:
@@ -114,10 +114,16 @@ def test_densenet_checkpoint_structure(name: str) -> None:
 
 def test_every_weight_shares_one_storage() -> None:
     model = t7.load(fixture_path("torch7", "densenet", "tiny_std.t7"))
-    weights = {id(value.fields["weight"].storage) for value in t7.iter_tree(model)
-               if isinstance(value, t7.T7Object) and isinstance(value.get("weight"), t7.T7Tensor)}
-    grads = {id(value.fields["gradWeight"].storage) for value in t7.iter_tree(model)
-             if isinstance(value, t7.T7Object) and isinstance(value.get("gradWeight"), t7.T7Tensor)}
+    weights = {
+        id(value.fields["weight"].storage)
+        for value in t7.iter_tree(model)
+        if isinstance(value, t7.T7Object) and isinstance(value.get("weight"), t7.T7Tensor)
+    }
+    grads = {
+        id(value.fields["gradWeight"].storage)
+        for value in t7.iter_tree(model)
+        if isinstance(value, t7.T7Object) and isinstance(value.get("gradWeight"), t7.T7Tensor)
+    }
     assert len(weights) == 1 and len(grads) == 1 and weights != grads
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fixtures import fixture_path, fixtures_root
 
 from converters import t7
-from fixtures import fixture_path, fixtures_root
 
 MISSING = "<fixtures missing>"
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torchfile
+from t7_bytes import i32, raw_string
 
 from converters import t7
-from t7_bytes import i32, raw_string
 
 ELEMENT_VALUES = {
     np.dtype("<u1"): [0, 1, 255, 128],
@@ -76,12 +76,27 @@ def test_shared_storage_views_stay_shared() -> None:
 
 def test_numbers_strings_booleans_tables() -> None:
     key_table = t7.T7Table({"k": 1})
-    value = t7.T7Table({
-        1: 2**53, 2: -7, 3: 0.1, 4: -0.0, 5: float("inf"), "yes": True, "no": False,
-        "text": "héllo", "raw": b"\xff\x00", key_table: "by table", 2.5: "float key",
-        "list": [1, "two", 3.0], "tuple": ("a",), "np": np.float32(0.5), "npint": np.int64(4), "npbool": np.bool_(True),
-        "dropped": None,
-    })
+    value = t7.T7Table(
+        {
+            1: 2**53,
+            2: -7,
+            3: 0.1,
+            4: -0.0,
+            5: float("inf"),
+            "yes": True,
+            "no": False,
+            "text": "héllo",
+            "raw": b"\xff\x00",
+            key_table: "by table",
+            2.5: "float key",
+            "list": [1, "two", 3.0],
+            "tuple": ("a",),
+            "np": np.float32(0.5),
+            "npint": np.int64(4),
+            "npbool": np.bool_(True),
+            "dropped": None,
+        }
+    )
     loaded = t7.loads(t7.dumps(value))
     assert loaded[1] == 2**53 and type(loaded[1]) is int
     assert loaded[2] == -7 and loaded[3] == 0.1

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from zoo.data.augment import sample_generator
-from zoo.training.config import TrainConfig
 from zoo.runtime import DistributedContext
+from zoo.training.config import TrainConfig
 from zoo.training.data import build_training_data
 from zoo.training.datasets import CifarDataset, DataError, ResumableSampler
 from zoo.training.engine import train
@@ -21,7 +21,11 @@ def write_cifar10(root, train_images=40, test_images=12):
     """The python-pickle CIFAR-10 layout: data_batch_1..2, test_batch, uint8 rows of 3072 values."""
     generator = np.random.default_rng(0)
     root.mkdir(parents=True, exist_ok=True)
-    batches = {"data_batch_1": train_images // 2, "data_batch_2": train_images - train_images // 2, "test_batch": test_images}
+    batches = {
+        "data_batch_1": train_images // 2,
+        "data_batch_2": train_images - train_images // 2,
+        "test_batch": test_images,
+    }
     written = {}
     for name, count in batches.items():
         data = generator.integers(0, 256, size=(count, 3072), dtype=np.uint8)
@@ -48,29 +52,45 @@ def test_cifar_pickles_are_read_in_file_order(tmp_path):
 def test_cifar_recipe_runs_through_the_engine(tmp_path):
     write_cifar10(tmp_path / "cifar")
     config = TrainConfig(
-        arch="tiny", model_config=TINY_CIFAR, data=str(tmp_path / "cifar"), dataset="cifar10", out=str(tmp_path / "run"),
-        epochs=2, batch_size=8, workers=0, progress=False,
+        arch="tiny",
+        model_config=TINY_CIFAR,
+        data=str(tmp_path / "cifar"),
+        dataset="cifar10",
+        out=str(tmp_path / "run"),
+        epochs=2,
+        batch_size=8,
+        workers=0,
+        progress=False,
     )
     resolved = config.resolved()
     assert resolved.lr == pytest.approx(0.1 * 8 / 64)
     result = train(config)
     assert result.status == "finished" and result.global_step == 10
-    assert [epoch["lr"] for epoch in result.history] == [pytest.approx(0.1 * 8 / 64 * 0.1), pytest.approx(0.1 * 8 / 64 * 0.01)]
+    assert [epoch["lr"] for epoch in result.history] == [
+        pytest.approx(0.1 * 8 / 64 * 0.1),
+        pytest.approx(0.1 * 8 / 64 * 0.01),
+    ]
     assert all(0 <= epoch["val_top1"] <= 100 for epoch in result.history)
 
 
 def test_cifar_training_items_are_augmented_per_epoch_and_index(tmp_path):
     write_cifar10(tmp_path / "cifar")
-    config = TrainConfig(data=str(tmp_path / "cifar"), dataset="cifar10", batch_size=8, workers=0, model_config=TINY_CIFAR).resolved()
+    config = TrainConfig(
+        data=str(tmp_path / "cifar"), dataset="cifar10", batch_size=8, workers=0, model_config=TINY_CIFAR
+    ).resolved()
     data = build_training_data(config, DistributedContext(), micro_batch=8)
     dataset = data.train_loader.dataset
-    first, label = dataset[(1, 3)]
+    first, _label = dataset[(1, 3)]
     assert torch.equal(first, dataset[(1, 3)][0]) and first.shape == (3, 32, 32)
     raw = dataset.source[3][0]
-    normalized = (raw - torch.tensor([125.3, 123.0, 113.9]).view(3, 1, 1)) / torch.tensor([63.0, 62.1, 66.7]).view(3, 1, 1)
+    normalized = (raw - torch.tensor([125.3, 123.0, 113.9]).view(3, 1, 1)) / torch.tensor([63.0, 62.1, 66.7]).view(
+        3, 1, 1
+    )
     # flip then 4-pixel padded crop: some window of the (maybe flipped) normalized image
     generator = sample_generator(config.seed, 1, 3)
-    flipped = normalized.flip(-1) if torch.rand((), dtype=torch.float64, generator=generator).item() < 0.5 else normalized
+    flipped = (
+        normalized.flip(-1) if torch.rand((), dtype=torch.float64, generator=generator).item() < 0.5 else normalized
+    )
     x1 = torch.randint(0, 9, (), generator=generator).item()
     y1 = torch.randint(0, 9, (), generator=generator).item()
     padded = torch.nn.functional.pad(flipped, (4, 4, 4, 4))
@@ -107,8 +127,15 @@ def write_image_folder(root, classes=("cat", "dog"), per_class=4):
 def test_imagenet_folder_training_with_jpeg_files(tmp_path):
     write_image_folder(tmp_path / "imagenet")
     config = TrainConfig(
-        arch="tiny", model_config={**TINY_CIFAR, "stem": "imagenet"}, data=str(tmp_path / "imagenet"),
-        out=str(tmp_path / "run"), epochs=1, batch_size=4, image_size=32, workers=0, progress=False,
+        arch="tiny",
+        model_config={**TINY_CIFAR, "stem": "imagenet"},
+        data=str(tmp_path / "imagenet"),
+        out=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=4,
+        image_size=32,
+        workers=0,
+        progress=False,
     )
     result = train(config)
     assert result.status == "finished" and result.global_step == 2
@@ -125,8 +152,14 @@ def test_imagenet_validation_at_224_pixels_is_the_evaluation_pipeline(tmp_path):
 
     write_image_folder(tmp_path / "imagenet")
     config = TrainConfig(
-        arch="tiny", model_config={**TINY_CIFAR, "stem": "imagenet"}, data=str(tmp_path / "imagenet"),
-        out=str(tmp_path / "run"), epochs=1, batch_size=4, workers=0, progress=False,
+        arch="tiny",
+        model_config={**TINY_CIFAR, "stem": "imagenet"},
+        data=str(tmp_path / "imagenet"),
+        out=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=4,
+        workers=0,
+        progress=False,
     )
     val_set = build_training_data(config.resolved(), DistributedContext(), micro_batch=4).val_dataset
     files = sorted((tmp_path / "imagenet" / "val").glob("*/*.JPEG"))
@@ -145,7 +178,12 @@ def test_synthetic_images_take_the_stem_of_torch7_initial_weights(tmp_path):
     from zoo.models.densenet import DenseNetConfig
 
     checkpoint = tmp_path / "tiny.t7"
-    t7.save(build_checkpoint(DenseNetConfig(growth_rate=4, block_config=(1, 1, 1, 1), num_init_features=8, num_classes=5)), checkpoint)
-    config = TrainConfig(data="synthetic", init_weights=str(checkpoint), out=str(tmp_path / "run"), workers=0, progress=False)
+    t7.save(
+        build_checkpoint(DenseNetConfig(growth_rate=4, block_config=(1, 1, 1, 1), num_init_features=8, num_classes=5)),
+        checkpoint,
+    )
+    config = TrainConfig(
+        data="synthetic", init_weights=str(checkpoint), out=str(tmp_path / "run"), workers=0, progress=False
+    )
     dataset = build_training_data(config.resolved(), DistributedContext(), micro_batch=4).train_loader.dataset
     assert dataset[(1, 0)][0].shape == (3, 224, 224)

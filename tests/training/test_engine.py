@@ -16,8 +16,19 @@ TINY = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem"
 
 def tiny_run(out, **changes):
     settings = dict(
-        arch="tiny", model_config=TINY, data="synthetic", out=str(out), epochs=3, batch_size=16, lr=0.05,
-        synthetic_samples=64, synthetic_val_samples=32, synthetic_classes=4, image_size=12, workers=0, progress=False,
+        arch="tiny",
+        model_config=TINY,
+        data="synthetic",
+        out=str(out),
+        epochs=3,
+        batch_size=16,
+        lr=0.05,
+        synthetic_samples=64,
+        synthetic_val_samples=32,
+        synthetic_classes=4,
+        image_size=12,
+        workers=0,
+        progress=False,
     )
     settings.update(changes)
     return TrainConfig(**settings)
@@ -101,7 +112,16 @@ def test_fine_tuning_replaces_the_classifier_and_freezes_features(tmp_path):
     base = train(tiny_run(tmp_path / "base", epochs=1))
     source = zoo.load_weights(base.weights)  # the exported file loads through the public API
     assert source.config.num_classes == 4
-    tuned = train(tiny_run(tmp_path / "tuned", epochs=1, model_config=None, init_weights=str(base.weights), num_classes=3, freeze_features=True))
+    tuned = train(
+        tiny_run(
+            tmp_path / "tuned",
+            epochs=1,
+            model_config=None,
+            init_weights=str(base.weights),
+            num_classes=3,
+            freeze_features=True,
+        )
+    )
     model = zoo.load_weights(tuned.weights)
     assert model.config.num_classes == 3 and model.classifier.out_features == 3
     before, after = source.state_dict(), model.state_dict()

@@ -22,9 +22,32 @@ REPO = Path(__file__).resolve().parents[2]
 
 def cli_arguments(out, samples=256, epochs=3):
     return [
-        "--data", "synthetic", "--model-config", json.dumps(TINY), "--out", str(out), "--epochs", str(epochs),
-        "--batch-size", "16", "--lr", "0.05", "--lr-shape", "cosine", "--synthetic-samples", str(samples),
-        "--synthetic-classes", "4", "--image-size", "12", "--workers", "0", "--log-every", "1", "--seed", "3",
+        "--data",
+        "synthetic",
+        "--model-config",
+        json.dumps(TINY),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.05",
+        "--lr-shape",
+        "cosine",
+        "--synthetic-samples",
+        str(samples),
+        "--synthetic-classes",
+        "4",
+        "--image-size",
+        "12",
+        "--workers",
+        "0",
+        "--log-every",
+        "1",
+        "--seed",
+        "3",
     ]
 
 
@@ -37,7 +60,9 @@ def environment():
 
 def start_and_signal(command, out, after_lines=2, timeout=120):
     """Start ``command``, wait until it logged ``after_lines`` steps, send SIGTERM, wait for the exit."""
-    process = subprocess.Popen(command, cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     metrics = Path(out) / "metrics.jsonl"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
@@ -61,7 +86,7 @@ def assert_same_weights(left_dir, right_dir):
 def test_sigterm_writes_a_checkpoint_and_the_resumed_run_matches(tmp_path):
     out = tmp_path / "signalled"
     command = [sys.executable, "-m", "zoo.cli", "train", *cli_arguments(out)]
-    returncode, stdout, stderr = start_and_signal(command, out)
+    returncode, _stdout, stderr = start_and_signal(command, out)
     assert returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by signal" in stderr and "--resume" in stderr
     stopped = load_checkpoint(out)
@@ -69,20 +94,49 @@ def test_sigterm_writes_a_checkpoint_and_the_resumed_run_matches(tmp_path):
     finished = train(TrainConfig(data=None, resume=str(out), out=str(out), workers=0, progress=False))
     assert finished.status == "finished" and finished.global_step == 48
     # the same run uninterrupted, in this process (one thread, as in the subprocesses)
-    train(TrainConfig(
-        arch="tiny", model_config=TINY, data="synthetic", out=str(tmp_path / "whole"), epochs=3, batch_size=16, lr=0.05,
-        lr_shape="cosine", synthetic_samples=256, synthetic_classes=4, image_size=12, workers=0, seed=3, progress=False,
-    ))
+    train(
+        TrainConfig(
+            arch="tiny",
+            model_config=TINY,
+            data="synthetic",
+            out=str(tmp_path / "whole"),
+            epochs=3,
+            batch_size=16,
+            lr=0.05,
+            lr_shape="cosine",
+            synthetic_samples=256,
+            synthetic_classes=4,
+            image_size=12,
+            workers=0,
+            seed=3,
+            progress=False,
+        )
+    )
     assert_same_weights(tmp_path / "whole", out)
 
 
 def torchrun(*arguments):
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "zoo.cli", "train", *arguments]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "zoo.cli",
+        "train",
+        *arguments,
+    ]
 
 
 def _rank_main(rank, world_size, port, settings):
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world_size),
         GLOO_SOCKET_IFNAME="lo",
     )
     torch.set_num_threads(1)
@@ -103,15 +157,31 @@ def run_two_ranks(settings):
 
 def test_two_process_gloo_run_killed_and_resumed_matches_the_whole_run(tmp_path):
     killed_dir = tmp_path / "killed"
-    returncode, _, stderr = start_and_signal(torchrun(*cli_arguments(killed_dir, samples=256), "--checkpoint-every", "5"), killed_dir)
+    returncode, _, stderr = start_and_signal(
+        torchrun(*cli_arguments(killed_dir, samples=256), "--checkpoint-every", "5"), killed_dir
+    )
     assert returncode != 0, stderr[-3000:]
     stopped = load_checkpoint(killed_dir)
     assert stopped["world_size"] == 2 and len(stopped["rng_states"]) == 2
-    assert 0 < stopped["global_step"] < 48, "the run should have been stopped part-way"  # 256 / 2 ranks / 8 per step x 3 epochs
+    assert 0 < stopped["global_step"] < 48, (
+        "the run should have been stopped part-way"
+    )  # 256 / 2 ranks / 8 per step x 3 epochs
     run_two_ranks(dict(data="synthetic", resume=str(killed_dir), out=str(killed_dir), workers=0, progress=False))
     whole = dict(
-        arch="tiny", model_config=TINY, data="synthetic", out=str(tmp_path / "whole"), epochs=3, batch_size=16, lr=0.05,
-        lr_shape="cosine", synthetic_samples=256, synthetic_classes=4, image_size=12, workers=0, seed=3, progress=False,
+        arch="tiny",
+        model_config=TINY,
+        data="synthetic",
+        out=str(tmp_path / "whole"),
+        epochs=3,
+        batch_size=16,
+        lr=0.05,
+        lr_shape="cosine",
+        synthetic_samples=256,
+        synthetic_classes=4,
+        image_size=12,
+        workers=0,
+        seed=3,
+        progress=False,
         checkpoint_every=5,
     )
     run_two_ranks(whole)

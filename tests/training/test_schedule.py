@@ -19,17 +19,27 @@ def test_imagenet_multistep_steps_every_30_epochs(epoch, expected):
 
 @pytest.mark.parametrize(
     ("epoch", "num_epochs", "decays"),
-    [(1, 300, 0), (149, 300, 0), (150, 300, 1), (224, 300, 1), (225, 300, 2), (300, 300, 2), (2, 5, 0), (3, 5, 1), (4, 5, 2)],
+    [
+        (1, 300, 0),
+        (149, 300, 0),
+        (150, 300, 1),
+        (224, 300, 1),
+        (225, 300, 2),
+        (300, 300, 2),
+        (2, 5, 0),
+        (3, 5, 1),
+        (4, 5, 2),
+    ],
 )
 def test_cifar_multistep_divides_at_half_and_three_quarters(epoch, num_epochs, decays):
     # Lua: decay = epoch >= 0.75*nEpochs and 2 or epoch >= 0.5*nEpochs and 1 or 0
     assert cifar_multistep_lr(0.1, epoch, num_epochs) == pytest.approx(0.1 * 0.1**decays, rel=1e-12)
-    assert LRSchedule(0.1, "multistep", num_epochs, 782, dataset="cifar10")(epoch) == cifar_multistep_lr(0.1, epoch, num_epochs)
+    assert LRSchedule(0.1, "multistep", num_epochs, 782, dataset="cifar10")(epoch) == cifar_multistep_lr(
+        0.1, epoch, num_epochs
+    )
 
 
-@pytest.mark.parametrize(
-    ("epoch", "iteration"), [(1, 1), (1, 5005), (2, 1), (45, 2500), (90, 5004), (90, 5005)]
-)
+@pytest.mark.parametrize(("epoch", "iteration"), [(1, 1), (1, 5005), (2, 1), (45, 2500), (90, 5004), (90, 5005)])
 def test_cosine_matches_lua_formula(epoch, iteration):
     base, epochs, batches = 0.1, 90, 5005
     t_total = epochs * batches

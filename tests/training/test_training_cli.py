@@ -11,8 +11,28 @@ TINY = '{"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem
 
 def arguments(out, *extra):
     return [
-        "train", "--data", "synthetic", "--model-config", TINY, "--out", str(out), "--epochs", "2", "--batch-size", "16",
-        "--synthetic-samples", "32", "--synthetic-classes", "3", "--image-size", "12", "--workers", "0", "--lr", "0.05", *extra,
+        "train",
+        "--data",
+        "synthetic",
+        "--model-config",
+        TINY,
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--synthetic-samples",
+        "32",
+        "--synthetic-classes",
+        "3",
+        "--image-size",
+        "12",
+        "--workers",
+        "0",
+        "--lr",
+        "0.05",
+        *extra,
     ]
 
 
@@ -34,7 +54,9 @@ def test_missing_data_and_bad_values_are_usage_errors(tmp_path):
     runner = CliRunner()
     missing = runner.invoke(main, ["train", "--out", str(tmp_path)])
     assert missing.exit_code == 2 and "--data is required" in missing.output
-    not_json = runner.invoke(main, ["train", "--data", "synthetic", "--model-config", "{growth_rate: 4}", "--out", str(tmp_path)])
+    not_json = runner.invoke(
+        main, ["train", "--data", "synthetic", "--model-config", "{growth_rate: 4}", "--out", str(tmp_path)]
+    )
     assert not_json.exit_code == 2 and "--model-config" in not_json.output and "invalid JSON" in not_json.output
     bad = runner.invoke(main, arguments(tmp_path, "--batch-size", "10", "--accumulate", "4"))
     assert bad.exit_code == 1 and "multiple of 4" in bad.output and bad.stderr.startswith("error: ")
@@ -52,7 +74,9 @@ def test_option_choices_match_their_sources():
     from zoo.runtime import AMP_MODES
     from zoo.training.recipe import DATASETS
 
-    choices = {option.name: tuple(option.type.choices) for option in train_command.params if hasattr(option.type, "choices")}
+    choices = {
+        option.name: tuple(option.type.choices) for option in train_command.params if hasattr(option.type, "choices")
+    }
     assert choices["dataset"] == tuple(name for name in DATASETS if name != "synthetic")
     assert choices["amp"] == AMP_MODES
 

@@ -55,10 +55,20 @@ def _progress_bar(total_bytes: int) -> contextlib.AbstractContextManager[Any]:
 
 @click.command("convert")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output file (default: SOURCE's name with .safetensors/.pth in the current directory).")
-@click.option("--format", "output_format", type=click.Choice(["safetensors", "pth"]), default=None,
-              help="Output format (default: from the output suffix, else safetensors).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file (default: SOURCE's name with .safetensors/.pth in the current directory).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["safetensors", "pth"]),
+    default=None,
+    help="Output format (default: from the output suffix, else safetensors).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @reports_errors
 def convert_command(source: Path, output: Path | None, output_format: str | None, force: bool) -> None:
@@ -114,10 +124,14 @@ def inspect_command(source: Path, as_json: bool) -> None:
     for name, count in sorted(report.module_counts.items()):
         click.echo(f"  {name:<36} {count:>5}")
     if report.ignored_fields:
-        click.echo("ignored tensor fields (not read): " + ", ".join(f"{name} x{count}" for name, count in sorted(report.ignored_fields.items())))
+        click.echo(
+            "ignored tensor fields (not read): "
+            + ", ".join(f"{name} x{count}" for name, count in sorted(report.ignored_fields.items()))
+        )
     if report.dropout_modules or report.conv_biases_folded or report.conv_biases_dropped:
         click.echo(
-            f"dropout modules: {report.dropout_modules}; conv biases folded into BatchNorm: {report.conv_biases_folded}; "
+            f"dropout modules: {report.dropout_modules}; conv biases folded into BatchNorm: "
+            f"{report.conv_biases_folded}; "
             f"zero conv biases dropped: {report.conv_biases_dropped}"
         )
     for note in report.notes:

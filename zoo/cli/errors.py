@@ -14,7 +14,8 @@ torch. An exception whose module was never imported cannot have been raised.
 from __future__ import annotations
 
 import functools
-from typing import IO, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -22,17 +23,19 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 #: The base classes of the errors a user can fix, as ``module.ClassName`` (each package's hierarchy root).
 #: tests/test_cli_errors.py checks that every name still resolves to an exception class.
-USER_ERRORS = frozenset({
-    "converters.t7.errors.T7Error",
-    "converters.errors.ConversionError",
-    "zoo.registry.errors.RegistryError",
-    "zoo.data.decode.ImageDecodeError",
-    "zoo.data.folder.DatasetLayoutError",
-    "zoo.evaluation.loading.ModelSpecError",
-    "zoo.training.checkpoint.CheckpointError",
-    "zoo.training.datasets.DataError",
-    "zoo.training.engine.TrainingError",
-})
+USER_ERRORS = frozenset(
+    {
+        "converters.t7.errors.T7Error",
+        "converters.errors.ConversionError",
+        "zoo.registry.errors.RegistryError",
+        "zoo.data.decode.ImageDecodeError",
+        "zoo.data.folder.DatasetLayoutError",
+        "zoo.evaluation.loading.ModelSpecError",
+        "zoo.training.checkpoint.CheckpointError",
+        "zoo.training.datasets.DataError",
+        "zoo.training.engine.TrainingError",
+    }
+)
 
 #: Operating-system errors about the files a user named (a missing input, an output that exists or cannot be written).
 FILE_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import click
 
@@ -62,7 +62,9 @@ def list_command(as_json: bool) -> None:
     for row in rows:
         error = "-" if row.top1_error is None else f"{row.top1_error:.1f}%"
         cached = "converted" if row.converted else (row.cached_source or "no")
-        click.echo(f"{row.name:<24} {row.num_params / 1e6:7.1f}M {error:>9} {_megabytes(row.published_size_mb):>9}  {cached}")
+        click.echo(
+            f"{row.name:<24} {row.num_params / 1e6:7.1f}M {error:>9} {_megabytes(row.published_size_mb):>9}  {cached}"
+        )
 
 
 @click.command("info")
@@ -86,14 +88,20 @@ def info_command(name: str, as_json: bool) -> None:
     click.echo(f"  architecture   {json.dumps(info['config'])}")
     click.echo(f"  parameters     {info['num_params']:,}")
     published_error = "not published" if info["top1_error"] is None else f"{info['top1_error']}%"
-    click.echo(f"  top-1 error    {published_error}" + (f" ({info['top1_error_source']})" if info["top1_error_source"] else ""))
+    click.echo(
+        f"  top-1 error    {published_error}" + (f" ({info['top1_error_source']})" if info["top1_error_source"] else "")
+    )
     click.echo(f"  published size {_megabytes(info['published_size_mb'])}")
     click.echo(f"  converted      {'yes' if info['converted'] else 'no'}")
     for index, source in enumerate(info["sources"], 1):
         sha = source["sha256"] or "not published (trust on first use)"
         click.echo(f"  source {index}: {source['where']}")
-        click.echo(f"    file {source['filename']} ({source['format']}), sha256 {sha}, size {source['size'] or 'unknown'}")
-        state = f"cached, sha256 {source['cached_sha256']} (trust: {source['trust']})" if source["cached"] else "not cached"
+        click.echo(
+            f"    file {source['filename']} ({source['format']}), sha256 {sha}, size {source['size'] or 'unknown'}"
+        )
+        state = (
+            f"cached, sha256 {source['cached_sha256']} (trust: {source['trust']})" if source["cached"] else "not cached"
+        )
         click.echo(f"    {source['cache_path']}: {state}")
 
 
@@ -154,8 +162,15 @@ def manifest_group() -> None:
 
 @manifest_group.command("pin")
 @click.argument("name")
-@click.option("--source", "filename", metavar="FILENAME", help="Which source to pin (default: the first without a full sha256).")
-@click.option("--manifest", "manifest_file", type=click.Path(dir_okay=False), help="Manifest to rewrite (default: the one in use).")
+@click.option(
+    "--source", "filename", metavar="FILENAME", help="Which source to pin (default: the first without a full sha256)."
+)
+@click.option(
+    "--manifest",
+    "manifest_file",
+    type=click.Path(dir_okay=False),
+    help="Manifest to rewrite (default: the one in use).",
+)
 @click.option("--mirror", metavar="DIR_OR_URL", help="Look the file up here first.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @reports_errors
@@ -170,7 +185,9 @@ def pin_command(name: str, filename: str | None, manifest_file: str | None, mirr
 
     with _loud_unverified_sources():
         result = pin(name, filename=filename, manifest_file=manifest_file, settings=_settings(quiet, mirror))
-    click.echo(f"pinned {result.name}/{result.filename}: sha256 {result.sha256}, {result.size} bytes -> {result.manifest}")
+    click.echo(
+        f"pinned {result.name}/{result.filename}: sha256 {result.sha256}, {result.size} bytes -> {result.manifest}"
+    )
 
 
 @click.command("demo")

@@ -35,39 +35,99 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as error:
-        raise click.BadParameter(f"expected a JSON object such as '{{\"growth_rate\": 32, ...}}', found invalid JSON ({error})") from None
+        raise click.BadParameter(
+            f"expected a JSON object such as '{{\"growth_rate\": 32, ...}}', found invalid JSON ({error})"
+        ) from None
     if not isinstance(parsed, dict):
         raise click.BadParameter(f"expected a JSON object of DenseNetConfig fields, found {type(parsed).__name__}")
     return parsed
 
 
 @click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--arch", default="densenet121", show_default=True, help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar).")
-@click.option("--model-config", "model_config", default=None, callback=_json_object, help="A DenseNetConfig as JSON, instead of --arch.")
-@click.option("--data", default=None, help="Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or 'synthetic' [resume: the run's].")
+@click.option(
+    "--arch",
+    default="densenet121",
+    show_default=True,
+    help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar).",
+)
+@click.option(
+    "--model-config",
+    "model_config",
+    default=None,
+    callback=_json_object,
+    help="A DenseNetConfig as JSON, instead of --arch.",
+)
+@click.option(
+    "--data",
+    default=None,
+    help="Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or 'synthetic' [resume: the run's].",
+)
 @click.option("--dataset", type=click.Choice(DATASETS), default="imagenet", show_default=True)
-@click.option("--out", default=None, help="Run folder for checkpoints, metrics and weights [default: the --resume folder, else runs/train].")
+@click.option(
+    "--out",
+    default=None,
+    help="Run folder for checkpoints, metrics and weights [default: the --resume folder, else runs/train].",
+)
 @click.option("--epochs", type=int, default=None, help="Epochs [recipe: 90 ImageNet, 300 CIFAR].")
-@click.option("--batch-size", type=int, default=None, help="Global batch over all processes [recipe: 256 ImageNet, 64 CIFAR].")
-@click.option("--lr", type=float, default=None, help="Base learning rate [0.1 x batch/256 (ImageNet) or batch/64 (CIFAR)].")
-@click.option("--lr-shape", type=click.Choice(LR_SHAPES), default=None, help="multistep (x0.1 every 30 epochs; CIFAR: at 50%/75%) or cosine per iteration.")
+@click.option(
+    "--batch-size", type=int, default=None, help="Global batch over all processes [recipe: 256 ImageNet, 64 CIFAR]."
+)
+@click.option(
+    "--lr", type=float, default=None, help="Base learning rate [0.1 x batch/256 (ImageNet) or batch/64 (CIFAR)]."
+)
+@click.option(
+    "--lr-shape",
+    type=click.Choice(LR_SHAPES),
+    default=None,
+    help="multistep (x0.1 every 30 epochs; CIFAR: at 50%/75%) or cosine per iteration.",
+)
 @click.option("--momentum", type=float, default=None, help="[0.9]")
 @click.option("--weight-decay", type=float, default=None, help="[1e-4, on every parameter]")
-@click.option("--amp", type=click.Choice(AMP_MODES), default="off", show_default=True, help="Mixed precision: bf16 autocast or fp16 with a grad scaler.")
-@click.option("--memory-efficient/--no-memory-efficient", default=False, help="Memory-efficient DenseNet (recomputes in backward).")
+@click.option(
+    "--amp",
+    type=click.Choice(AMP_MODES),
+    default="off",
+    show_default=True,
+    help="Mixed precision: bf16 autocast or fp16 with a grad scaler.",
+)
+@click.option(
+    "--memory-efficient/--no-memory-efficient",
+    default=False,
+    help="Memory-efficient DenseNet (recomputes in backward).",
+)
 @click.option("--channels-last/--no-channels-last", default=False)
 @click.option("--compile/--no-compile", "compile_model", default=False, help="torch.compile the network.")
-@click.option("--accumulate", type=int, default=1, show_default=True, help="Gradient accumulation steps per optimizer step.")
-@click.option("--workers", type=int, default=None, help="Decode workers per process [GPU: cores per process - 1, at most 16; CPU: 0].")
+@click.option(
+    "--accumulate", type=int, default=1, show_default=True, help="Gradient accumulation steps per optimizer step."
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Decode workers per process [GPU: cores per process - 1, at most 16; CPU: 0].",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--num-classes", type=int, default=None, help="Classifier size (fine-tuning replaces the classifier).")
 @click.option("--pretrained/--no-pretrained", default=False, help="Start from the registry's published weights.")
-@click.option("--init-weights", default=None, help="Start from a weights file (zoo format, e.g. an earlier run's model.safetensors).")
+@click.option(
+    "--init-weights",
+    default=None,
+    help="Start from a weights file (zoo format, e.g. an earlier run's model.safetensors).",
+)
 @click.option("--freeze-features/--no-freeze-features", default=False, help="Train only the classifier.")
 @click.option("--augment/--no-augment", default=True, help="Training augmentation (CIFAR without it uses dropout 0.2).")
-@click.option("--drop-rate", type=float, default=None, help="Dropout after each convolution [CIFAR: 0.2 with --no-augment, else 0].")
-@click.option("--checkpoint-every", type=int, default=0, show_default=True, help="Also checkpoint every N optimizer steps.")
-@click.option("--stop-after", type=int, default=None, help="Checkpoint and stop after this many optimizer steps in total.")
+@click.option(
+    "--drop-rate",
+    type=float,
+    default=None,
+    help="Dropout after each convolution [CIFAR: 0.2 with --no-augment, else 0].",
+)
+@click.option(
+    "--checkpoint-every", type=int, default=0, show_default=True, help="Also checkpoint every N optimizer steps."
+)
+@click.option(
+    "--stop-after", type=int, default=None, help="Checkpoint and stop after this many optimizer steps in total."
+)
 @click.option("--resume", default=None, help="Continue the run in this folder exactly where it stopped.")
 @click.option("--synthetic-samples", type=int, default=512, show_default=True)
 @click.option("--synthetic-classes", type=int, default=10, show_default=True)
@@ -91,7 +151,11 @@ def train_command(**options) -> None:
         options["out"] = options["resume"] or "runs/train"
     if options["data"] is None and options["resume"] is None:
         raise click.UsageError("--data is required (a dataset folder or 'synthetic') unless --resume is given")
-    if options["drop_rate"] is None and options["dataset"].startswith("cifar") and options["data"] not in (None, "synthetic"):
+    if (
+        options["drop_rate"] is None
+        and options["dataset"].startswith("cifar")
+        and options["data"] not in (None, "synthetic")
+    ):
         options["drop_rate"] = cifar_drop_rate(options["augment"])
     if options["arch"] == "densenet121" and options["dataset"].startswith("cifar") and options["model_config"] is None:
         options["arch"] = "densenet_bc_100_12_cifar"
@@ -108,8 +172,12 @@ def train_command(**options) -> None:
     except (ValueError, KeyError) as error:  # an option value TrainConfig or the recipe rejects
         raise CommandError(error_message(error)) from error
     summary = {
-        "status": result.status, "epoch": result.epoch, "step": result.step, "global_step": result.global_step,
-        "best_top1": result.best_top1, "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+        "status": result.status,
+        "epoch": result.epoch,
+        "step": result.step,
+        "global_step": result.global_step,
+        "best_top1": result.best_top1,
+        "checkpoint": str(result.checkpoint) if result.checkpoint else None,
         "weights": str(result.weights) if result.weights else None,
     }
     if int(os.environ.get("RANK", "0")) == 0:  # one summary per job, from rank 0

@@ -17,7 +17,7 @@ is ``eigvec * alpha * eigval`` summed over columns.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -163,7 +163,11 @@ class ColorJitter:
         self.saturation = float(saturation)
         self.steps: list[tuple[str, float]] = [
             (name, strength)
-            for name, strength in (("brightness", self.brightness), ("contrast", self.contrast), ("saturation", self.saturation))
+            for name, strength in (
+                ("brightness", self.brightness),
+                ("contrast", self.contrast),
+                ("saturation", self.saturation),
+            )
             if strength != 0
         ]
 
@@ -184,7 +188,8 @@ class ColorJitter:
         return image
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(brightness={self.brightness}, contrast={self.contrast}, saturation={self.saturation})"
+        name = type(self).__name__
+        return f"{name}(brightness={self.brightness}, contrast={self.contrast}, saturation={self.saturation})"
 
 
 class Lighting:
@@ -237,7 +242,8 @@ class HorizontalFlip:
 
 
 class RandomCrop:
-    """Zero-pad by ``padding`` then crop ``size x size`` at ``x1 = random(0, W - size)``, ``y1 = random(0, H - size)``."""
+    """Zero-pad by ``padding`` then crop ``size x size`` at ``x1 = random(0, W - size)``,
+    ``y1 = random(0, H - size)``."""
 
     takes_generator = True
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable, Optional, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ def _to_three_channels(planes: torch.Tensor, where: str) -> torch.Tensor:
     raise ImageDecodeError(f"{where}: expected 1, 3 or 4 channels, found {channels}")
 
 
-def pil_to_uint8(image: "PIL.Image.Image", where: str = "image") -> torch.Tensor:  # noqa: F821
+def pil_to_uint8(image: PIL.Image.Image, where: str = "image") -> torch.Tensor:  # noqa: F821
     """A PIL image as torch/image would have decoded the same file: uint8 ``[3,H,W]``.
 
     CMYK images become the first three stored (Adobe-inverted) components, as libjpeg gives them.
@@ -101,12 +102,13 @@ def load_image_uint8(path: PathLike) -> torch.Tensor:
 
 
 @lru_cache(maxsize=1)
-def _jpeg_decoder() -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+def _jpeg_decoder() -> Callable[[torch.Tensor], torch.Tensor] | None:
     """torchvision's libjpeg-turbo decoder returning the file's raw components, or None (use PIL)."""
     try:
         from torchvision.io import ImageReadMode, decode_jpeg
     except ImportError:
         return None
+
     def decode_unchanged(encoded: torch.Tensor) -> torch.Tensor:
         # torchvision 0.29 deprecates its image codecs in favour of torchcodec; PIL is the fallback.
         with warnings.catch_warnings():
@@ -124,9 +126,7 @@ def _load_with_pil(path: str) -> torch.Tensor:
             image.load()
             return pil_to_uint8(image, path)
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ImageDecodeError(
-            f"cannot decode image {path!r}: {error}; expected a JPEG or PNG file"
-        ) from error
+        raise ImageDecodeError(f"cannot decode image {path!r}: {error}; expected a JPEG or PNG file") from error
 
 
 def load_image(path: PathLike) -> torch.Tensor:

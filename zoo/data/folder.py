@@ -15,8 +15,8 @@ The image is whatever ``transform(path)`` returns: ``[3, H, W]`` for one crop,
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch.utils.data import Dataset

@@ -67,7 +67,7 @@ class AxisPlan:
     weights: torch.Tensor
     identity: bool = False
 
-    def rows(self, start: int, stop: int) -> "AxisPlan":
+    def rows(self, start: int, stop: int) -> AxisPlan:
         """The plan restricted to outputs ``start:stop`` (what a crop keeps)."""
         if start == 0 and stop == self.dst_len:
             return self
@@ -80,7 +80,7 @@ class AxisPlan:
             return 0, 1
         return int(used.min()), int(used.max()) + 1
 
-    def shifted(self, offset: int, src_len: int) -> "AxisPlan":
+    def shifted(self, offset: int, src_len: int) -> AxisPlan:
         """The plan for a source that starts ``offset`` samples later (a sliced source)."""
         index = (self.index - offset).clamp_(0, src_len - 1)
         return AxisPlan(src_len, self.dst_len, index, self.weights, False)
@@ -151,7 +151,7 @@ def _linear_taps(src_len: int, dst_len: int) -> tuple[np.ndarray, np.ndarray]:
         end_pos = np.float32(di + 1) * scale
         end_i = int(end_pos)
         end_f = end_pos - np.float32(end_i)
-        taps = [start_i] + list(range(start_i + 1, end_i))
+        taps = [start_i, *list(range(start_i + 1, end_i))]
         coefficients = [np.float32(1) - start_f] + [np.float32(1)] * (end_i - start_i - 1)
         n = np.float32(1) - start_f
         for _ in range(start_i + 1, end_i):
@@ -166,7 +166,7 @@ def _linear_taps(src_len: int, dst_len: int) -> tuple[np.ndarray, np.ndarray]:
     width = max(len(taps) for taps in rows_index)
     index = np.zeros((dst_len, width), dtype=np.int64)
     weights = np.zeros((dst_len, width), dtype=np.float64)
-    for di, (taps, coefficients) in enumerate(zip(rows_index, rows_weights)):
+    for di, (taps, coefficients) in enumerate(zip(rows_index, rows_weights, strict=True)):
         index[di, : len(taps)] = taps
         weights[di, : len(taps)] = coefficients
     return index, weights
@@ -185,7 +185,10 @@ def axis_plan(src_len: int, dst_len: int, mode: str) -> AxisPlan:
     taps = _cubic_taps if mode == "bicubic" else _linear_taps
     index, weights = taps(src_len, dst_len)
     return AxisPlan(
-        src_len, dst_len, torch.from_numpy(index.astype(np.int32)), torch.from_numpy(weights.astype(np.float32)),
+        src_len,
+        dst_len,
+        torch.from_numpy(index.astype(np.int32)),
+        torch.from_numpy(weights.astype(np.float32)),
         False,
     )
 
@@ -216,7 +219,8 @@ def _apply_plan(source: torch.Tensor, plan: AxisPlan, dim: int) -> torch.Tensor:
 
 
 def float_planes(img: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """``img`` as float32 planes ``[C,H,W]`` (uint8 mapped to [0, 1] as ``image.load`` does) and whether it was ``[H,W]``."""
+    """``img`` as float32 planes ``[C,H,W]`` (uint8 mapped to [0, 1] as ``image.load`` does) and whether it
+    was ``[H,W]``."""
     if not isinstance(img, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor image [C,H,W] or [H,W], got {type(img).__name__}")
     if img.dim() not in (2, 3):
@@ -302,8 +306,15 @@ class RegionPlan:
 
 @lru_cache(maxsize=1024)
 def region_plan(
-    width: int, height: int, out_width: int, out_height: int, mode: str,
-    left: int, top: int, crop_width: int, crop_height: int,
+    width: int,
+    height: int,
+    out_width: int,
+    out_height: int,
+    mode: str,
+    left: int,
+    top: int,
+    crop_width: int,
+    crop_height: int,
 ) -> RegionPlan:
     """The cached :class:`RegionPlan` for ``image_scale(img[W x H], out_width, out_height, mode)`` cropped
     to ``crop_width x crop_height`` at ``(left, top)``."""
@@ -319,9 +330,12 @@ def region_plan(
     row_plan = row_plan.shifted(columns[0], columns[1] - columns[0])
     column_plan = column_plan.shifted(rows[0], rows[1] - rows[0])
     return RegionPlan(
-        rows, columns,
-        row_plan.index.to(torch.int32).contiguous(), row_plan.weights.contiguous(),
-        column_plan.index.to(torch.int32).contiguous(), column_plan.weights.contiguous(),
+        rows,
+        columns,
+        row_plan.index.to(torch.int32).contiguous(),
+        row_plan.weights.contiguous(),
+        column_plan.index.to(torch.int32).contiguous(),
+        column_plan.weights.contiguous(),
     )
 
 
@@ -329,7 +343,7 @@ def _resample_leading_axis(source: torch.Tensor, taps: torch.Tensor, weights: to
     """``out[d] = sum_t weights[d, t] * source[taps[d, t]]`` over the first axis, as one fused gather."""
     lines = source.reshape(source.shape[0], -1)
     out = torch.nn.functional.embedding_bag(taps, lines, per_sample_weights=weights, mode="sum")
-    return out.view((taps.shape[0],) + tuple(source.shape[1:]))
+    return out.view((taps.shape[0], *tuple(source.shape[1:])))
 
 
 def scale_region_width_major(window: torch.Tensor, plan: RegionPlan) -> torch.Tensor:
@@ -342,7 +356,7 @@ def scale_region_width_major(window: torch.Tensor, plan: RegionPlan) -> torch.Te
     """
     if window.dtype == torch.uint8:
         window = window.float().mul_(BYTE_TO_FLOAT)
-    columns, rows, channels = window.shape
+    _columns, rows, channels = window.shape
     row_resampled = _resample_leading_axis(window, plan.row_taps, plan.row_weights)  # [crop_w, rows, K]
     if channels == 4:  # move 16-byte pixels: a fast 2-D transpose
         row_major = row_resampled.view(torch.complex128).view(-1, rows).t().contiguous()

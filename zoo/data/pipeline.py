@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -79,7 +79,7 @@ class EvalTransform:
         return f"EvalTransform(kind={self.kind!r}, ten_crop={self.ten_crop}, transform={self._transform!r})"
 
 
-def _torch7_from_jpeg(path: str, transform: ValidationTransform) -> Optional[torch.Tensor]:
+def _torch7_from_jpeg(path: str, transform: ValidationTransform) -> torch.Tensor | None:
     """The fast path for RGB and grayscale JPEGs: ``transform(load_image(path))``, for a centre crop
     computed on the cropped pixels only.
 
@@ -123,7 +123,7 @@ def _torch7_from_jpeg(path: str, transform: ValidationTransform) -> Optional[tor
     return region if isinstance(crop, CenterCrop) else crop(region)
 
 
-def transforms(name: Optional[str] = None, kind: str = "torch7", ten_crop: bool = False) -> EvalTransform:
+def transforms(name: str | None = None, kind: str = "torch7", ten_crop: bool = False) -> EvalTransform:
     """The evaluation transform for model ``name`` (every zoo DenseNet uses the same one).
 
     ``kind="torch7"`` (default) reproduces the preprocessing behind the published errors;

@@ -13,7 +13,7 @@ exact, not an approximation.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
@@ -187,9 +187,15 @@ class ValidationTransform(Compose):
     ``[3,H,W]`` (mapped to [0,1] as ``image.load`` does).
     """
 
-    def __init__(self, scale_size: int = 256, crop_size: int = 224, ten_crop: bool = False,
-                 mode: str = "bicubic", mean: Sequence[float] = IMAGENET_MEAN,
-                 std: Sequence[float] = IMAGENET_STD) -> None:
+    def __init__(
+        self,
+        scale_size: int = 256,
+        crop_size: int = 224,
+        ten_crop: bool = False,
+        mode: str = "bicubic",
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
         self.scale = Scale(scale_size, mode)
         self.normalize = ColorNormalize(mean, std)
         self.crop = TenCrop(crop_size) if ten_crop else CenterCrop(crop_size)
@@ -205,9 +211,7 @@ class ValidationTransform(Compose):
         size = self.crop.size
         left, top = center_offsets(out_width, out_height, size)
         if left < 0 or top < 0:
-            raise ValueError(
-                f"image.crop: a {size}x{size} crop does not fit the scaled {out_width}x{out_height} image"
-            )
+            raise ValueError(f"image.crop: a {size}x{size} crop does not fit the scaled {out_width}x{out_height} image")
         if target is None:
             region = img[:, top : top + size, left : left + size]
             if region.dtype == torch.uint8:

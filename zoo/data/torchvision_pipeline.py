@@ -8,7 +8,6 @@ This is what torchvision's reported DenseNet errors were measured with.
 from __future__ import annotations
 
 import os
-from typing import Union
 
 import torch
 
@@ -17,7 +16,7 @@ from zoo.data.torch7 import IMAGENET_MEAN, IMAGENET_STD
 __all__ = ["TorchvisionTransform", "load_pil_rgb"]
 
 
-def load_pil_rgb(path: Union[str, "os.PathLike[str]"]) -> "PIL.Image.Image":  # noqa: F821
+def load_pil_rgb(path: str | os.PathLike[str]) -> PIL.Image.Image:  # noqa: F821
     """``PIL.Image.open(path).convert("RGB")``, as torchvision's ``ImageFolder`` loader does."""
     from PIL import Image
 
@@ -29,20 +28,23 @@ def load_pil_rgb(path: Union[str, "os.PathLike[str]"]) -> "PIL.Image.Image":  # 
 class TorchvisionTransform:
     """torchvision's eval transform: PIL image -> ``[3, crop, crop]`` (or ``[10, 3, crop, crop]``)."""
 
-    def __init__(self, resize: int = 256, crop: int = 224, ten_crop: bool = False,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD) -> None:
+    def __init__(
+        self, resize: int = 256, crop: int = 224, ten_crop: bool = False, mean=IMAGENET_MEAN, std=IMAGENET_STD
+    ) -> None:
         from torchvision import transforms as T
 
         self.resize = resize
         self.crop = crop
         self.ten_crop = ten_crop
-        self._geometry = T.Compose([
-            T.Resize(resize, interpolation=T.InterpolationMode.BILINEAR, antialias=True),
-            T.TenCrop(crop) if ten_crop else T.CenterCrop(crop),
-        ])
+        self._geometry = T.Compose(
+            [
+                T.Resize(resize, interpolation=T.InterpolationMode.BILINEAR, antialias=True),
+                T.TenCrop(crop) if ten_crop else T.CenterCrop(crop),
+            ]
+        )
         self._to_tensor = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
 
-    def __call__(self, image: "PIL.Image.Image") -> torch.Tensor:  # noqa: F821
+    def __call__(self, image: PIL.Image.Image) -> torch.Tensor:  # noqa: F821
         cropped = self._geometry(image)
         if self.ten_crop:
             return torch.stack([self._to_tensor(crop) for crop in cropped])

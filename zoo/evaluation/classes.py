@@ -9,9 +9,9 @@ timm's ``imagenet_synsets.txt``); the names are torchvision's
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 __all__ = ["IMAGENET_NUM_CLASSES", "imagenet_class_names", "imagenet_wnids", "label_space"]
 
@@ -19,16 +19,18 @@ IMAGENET_NUM_CLASSES = 1000
 _WNIDS_FILE = Path(__file__).resolve().parent / "imagenet_wnids.txt"
 
 
-@lru_cache(maxsize=None)
+@cache
 def imagenet_wnids() -> tuple[str, ...]:
     """The 1000 ILSVRC-2012 wnids in label order (sorted)."""
     wnids = tuple(_WNIDS_FILE.read_text(encoding="ascii").split())
     if len(wnids) != IMAGENET_NUM_CLASSES:
-        raise RuntimeError(f"{_WNIDS_FILE} lists {len(wnids)} wnids, expected {IMAGENET_NUM_CLASSES}; reinstall the package")
+        raise RuntimeError(
+            f"{_WNIDS_FILE} lists {len(wnids)} wnids, expected {IMAGENET_NUM_CLASSES}; reinstall the package"
+        )
     return wnids
 
 
-@lru_cache(maxsize=None)
+@cache
 def imagenet_class_names() -> tuple[str, ...]:
     """Human-readable names of the 1000 classes in label order (torchvision's list)."""
     from torchvision.models._meta import _IMAGENET_CATEGORIES  # torchvision is heavy: imported on use

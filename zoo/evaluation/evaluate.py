@@ -23,9 +23,10 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,7 +44,7 @@ from zoo.runtime import (
     loader_options,
 )
 
-__all__ = ["EvaluationResult", "PREPROCESS_KINDS", "evaluate", "resolve_transform"]
+__all__ = ["PREPROCESS_KINDS", "EvaluationResult", "evaluate", "resolve_transform"]
 
 PREPROCESS_KINDS = ("torch7", "torchvision")
 RECORD_SCHEMA = "densenet-zoo/evaluation/1"
@@ -391,9 +392,7 @@ def _score_shard(
                 images = images.contiguous(memory_format=torch.channels_last)
             scores = aggregate_crops(model(images).float(), crops)
             correct = topk_correct(scores, labels, (1, 5))
-            running += torch.stack(
-                [torch.tensor(len(labels), device=device), correct[:, 0].sum(), correct[:, 1].sum()]
-            )
+            running += torch.stack([torch.tensor(len(labels), device=device), correct[:, 0].sum(), correct[:, 1].sum()])
             if keep_predictions:
                 kept.append((indices, labels.cpu(), scores.topk(min(5, scores.shape[1]), dim=1).indices.cpu()))
             done += len(indices)
@@ -404,6 +403,6 @@ def _score_shard(
     predictions = [
         {"index": int(index), "label": int(label), "top5": [int(value) for value in top]}
         for batch_indices, batch_labels, batch_top in kept
-        for index, label, top in zip(batch_indices.tolist(), batch_labels.tolist(), batch_top.tolist())
+        for index, label, top in zip(batch_indices.tolist(), batch_labels.tolist(), batch_top.tolist(), strict=True)
     ]
     return _ShardScores(counts, seconds, crops_seen, predictions)

@@ -86,8 +86,15 @@ def load_model(spec: str | os.PathLike[str], name: str | None = None) -> LoadedM
 
     names = load_manifest().names()
     if str(spec) not in names:
-        raise ModelSpecError(f"{spec!r} is neither an existing file nor a registry name; known names: {', '.join(names)}")
+        raise ModelSpecError(
+            f"{spec!r} is neither an existing file nor a registry name; known names: {', '.join(names)}"
+        )
     model = load(str(spec))
     provenance = getattr(model, "pretrained_weights", None) or {}
-    return LoadedModel(model.eval(), name or str(spec), provenance.get("source", str(spec)), "registry",
-                       provenance.get("source_sha256"))
+    return LoadedModel(
+        model.eval(),
+        name or str(spec),
+        provenance.get("source", str(spec)),
+        "registry",
+        provenance.get("source_sha256"),
+    )

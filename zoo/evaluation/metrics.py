@@ -59,7 +59,7 @@ class ErrorCounts:
         self.top5_correct += int(totals[1])
         return correct
 
-    def __add__(self, other: "ErrorCounts") -> "ErrorCounts":
+    def __add__(self, other: ErrorCounts) -> ErrorCounts:
         return ErrorCounts(
             self.total + other.total,
             self.top1_correct + other.top1_correct,
@@ -71,7 +71,7 @@ class ErrorCounts:
         return torch.tensor([self.total, self.top1_correct, self.top5_correct], dtype=torch.int64)
 
     @classmethod
-    def from_tensor(cls, counts: torch.Tensor) -> "ErrorCounts":
+    def from_tensor(cls, counts: torch.Tensor) -> ErrorCounts:
         """The counts :meth:`as_tensor` (or a reduction of several) holds."""
         total, top1, top5 = (int(value) for value in counts.tolist())
         return cls(total, top1, top5)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -67,7 +67,7 @@ def predict(
                     wnid=imagenet_wnids()[int(label)] if imagenet else None,
                     name=imagenet_class_names()[int(label)] if imagenet else None,
                 )
-                for probability, label in zip(top.values.tolist(), top.indices.tolist())
+                for probability, label in zip(top.values.tolist(), top.indices.tolist(), strict=True)
             ]
             results.append(ImagePrediction(str(path), classes))
     return results

@@ -10,7 +10,7 @@ The process group itself is set up by :func:`zoo.runtime.init_distributed`.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from torch.utils.data import Sampler
 

@@ -86,7 +86,7 @@ class DenseNetConfig:
         for index, num_layers in enumerate(self.block_config):
             out = channels + num_layers * self.growth_rate
             widths.append((channels, out))
-            channels = out if index == len(self.block_config) - 1 else int(math.floor(out * self.compression))
+            channels = out if index == len(self.block_config) - 1 else math.floor(out * self.compression)
         return widths
 
     def to_dict(self) -> dict[str, Any]:

@@ -115,9 +115,7 @@ def _norm_relu(
     return normalized.relu_(), mean, invstd
 
 
-def _renormalize_relu(
-    features: Tensor, norm: nn.BatchNorm2d, training: bool, mean: Tensor, invstd: Tensor
-) -> Tensor:
+def _renormalize_relu(features: Tensor, norm: nn.BatchNorm2d, training: bool, mean: Tensor, invstd: Tensor) -> Tensor:
     """Recompute ``relu(norm(features))`` from the batch statistics the forward pass saved.
 
     One elementwise pass instead of BatchNorm's statistics pass plus transform
@@ -387,7 +385,12 @@ class _DenseBlockFunction(torch.autograd.Function):
                 accumulated[:, :channels].add_(grad_input)
             del grad_input
             parameter_grads[:0] = [
-                grad_norm1_weight, grad_norm1_bias, grad_conv1, grad_norm2_weight, grad_norm2_bias, grad_conv2
+                grad_norm1_weight,
+                grad_norm1_bias,
+                grad_conv1,
+                grad_norm2_weight,
+                grad_norm2_bias,
+                grad_conv2,
             ]
         assert accumulated is not None
         grad_input = accumulated[:, : ctx.in_channels].to(ctx.input_dtype)

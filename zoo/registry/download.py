@@ -15,9 +15,10 @@ import hashlib
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Mapping
+from typing import IO, Any
 
 from converters.hashing import update_from_file
 from zoo import __version__
@@ -279,7 +280,9 @@ def _stream_once(session, url, params, partial: Path, state: _StreamState, size,
                         continue
                     if offset == 0 and looks_like_html(chunk[:512]):
                         page = chunk.decode("utf-8", "replace") + _read_page(response, HTML_PAGE_LIMIT - len(chunk))
-                        raise HTMLPageError(_html_message(response.url), url=response.url, page=page, status_code=status)
+                        raise HTMLPageError(
+                            _html_message(response.url), url=response.url, page=page, status_code=status
+                        )
                     stream.write(chunk)
                     state.digest.update(chunk)
                     state.offset = offset = offset + len(chunk)
@@ -298,7 +301,9 @@ def _stream_once(session, url, params, partial: Path, state: _StreamState, size,
             urllib3.exceptions.ProtocolError,
             urllib3.exceptions.ReadTimeoutError,
         ) as error:
-            raise _Retryable(f"connection dropped after {state.offset} bytes: {error}", state.offset > start_offset) from error
+            raise _Retryable(
+                f"connection dropped after {state.offset} bytes: {error}", state.offset > start_offset
+            ) from error
 
 
 def _body_chunks(response) -> Iterator[bytes]:
@@ -328,7 +333,7 @@ def _read_page(response, limit: int = HTML_PAGE_LIMIT) -> str:
             if len(body) >= limit:
                 break
         return body[:limit].decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - the page only decorates an error message
+    except Exception:
         return ""
 
 
@@ -340,7 +345,9 @@ def _html_message(url: str) -> str:
     )
 
 
-def _finish(partial: Path, destination: Path, digest: Any, offset: int, sha256: str | None, size: int | None, origin: str) -> DownloadResult:
+def _finish(
+    partial: Path, destination: Path, digest: Any, offset: int, sha256: str | None, size: int | None, origin: str
+) -> DownloadResult:
     """Check size and hash of a complete ``partial``; rename it into place or delete it."""
     actual = digest.hexdigest()
     if size is not None and offset != size:
@@ -399,4 +406,12 @@ def copy_verified(
     return _finish(partial, destination, digest, offset, sha256, size, str(source_path))
 
 
-__all__ = ["DownloadResult", "ProgressBar", "RetryPolicy", "copy_verified", "download_url", "looks_like_html", "new_session"]
+__all__ = [
+    "DownloadResult",
+    "ProgressBar",
+    "RetryPolicy",
+    "copy_verified",
+    "download_url",
+    "looks_like_html",
+    "new_session",
+]

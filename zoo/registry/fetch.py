@@ -96,8 +96,10 @@ def fetch(entry: ModelEntry, settings: Settings, session=None) -> FetchedFile:
     if len(failures) == 1:
         raise failures[0][1]
     details = "\n  - ".join(f"{source.filename} ({source.describe()}): {error}" for source, error in failures)
-    kind = OfflineError if all(isinstance(e, OfflineError) for _, e in failures) else (
-        VerificationError if all(isinstance(e, VerificationError) for _, e in failures) else DownloadError
+    kind = (
+        OfflineError
+        if all(isinstance(e, OfflineError) for _, e in failures)
+        else (VerificationError if all(isinstance(e, VerificationError) for _, e in failures) else DownloadError)
     )
     raise kind(f"{entry.name}: no source could be used:\n  - {details}")
 
@@ -157,7 +159,9 @@ def _adopt_placed_file(source: Source, path: Path, expected: str | None) -> Down
     return DownloadResult(path=path, sha256=sha256, size=size)
 
 
-def _obtain(source: Source, path: Path, expected: str | None, settings: Settings, session) -> tuple[DownloadResult, str]:
+def _obtain(
+    source: Source, path: Path, expected: str | None, settings: Settings, session
+) -> tuple[DownloadResult, str]:
     """Mirror first, then the source itself (unless offline)."""
     mirror_dir = settings.mirror_directory()
     if mirror_dir is not None:

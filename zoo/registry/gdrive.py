@@ -167,13 +167,15 @@ def _raise_for_page(what: str, page_url: str, page: str, status: int) -> None:
     text = re.sub(r"\s+", " ", (caption + " " + parsed.title + " " + _visible_text(page))).lower()
     if _is_quota_page(parsed, page):
         raise GoogleDriveQuotaError(
-            f"{what}: Google Drive's download quota is exhausted ({caption or 'too many users downloaded it recently'}). "
+            f"{what}: Google Drive's download quota is exhausted "
+            f"({caption or 'too many users downloaded it recently'}). "
             "Try again later (quotas reset within 24 hours), use a mirror (DENSENET_ZOO_MIRROR / --mirror), or "
             "download it in a browser and place it in the cache"
         )
     if status in (401, 403) or any(phrase in text for phrase in PERMISSION_PHRASES):
         raise GoogleDrivePermissionError(
-            f"{what}: Google Drive refused access (HTTP {status}: {caption or parsed.title.strip() or 'permission page'}). "
+            f"{what}: Google Drive refused access (HTTP {status}: "
+            f"{caption or parsed.title.strip() or 'permission page'}). "
             "Files shared before 2021 need their resourcekey in the manifest; check the file id and resourcekey, "
             "or use a mirror (DENSENET_ZOO_MIRROR / --mirror)"
         )

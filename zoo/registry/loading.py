@@ -71,7 +71,10 @@ def ensure_converted(
             state_dict = convert_source(entry, fetched)
             _save_converted(entry, fetched, state_dict, target)
             record = write_record(
-                target, file_sha256(target), target.stat().st_size, "derived",
+                target,
+                file_sha256(target),
+                target.stat().st_size,
+                "derived",
                 f"{fetched.source.filename} sha256 {fetched.record.sha256}",
             )
     return ConvertedWeights(name, target, record, fetched)
@@ -170,7 +173,9 @@ def load_pretrained(
     manifest = manifest if manifest is not None else load_manifest()
     entry = manifest[name]
     config = config if config is not None else entry.config
-    changed = [f.name for f in dataclasses.fields(DenseNetConfig) if getattr(config, f.name) != getattr(entry.config, f.name)]
+    changed = [
+        f.name for f in dataclasses.fields(DenseNetConfig) if getattr(config, f.name) != getattr(entry.config, f.name)
+    ]
     fixed = [field for field in changed if field not in OVERRIDABLE_FIELDS]
     if fixed:
         raise RegistryError(
@@ -222,16 +227,17 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, Any], DenseNet
 
         conversion = convert(str(path))
         return dict(conversion.state_dict), conversion.config
-    from converters.export import config_from_state_dict, load_weights as read_exported
+    from converters.export import config_from_state_dict
+    from converters.export import load_weights as read_exported
 
     if suffix in (".pth", ".pt", ".bin"):
         try:
             state_dict, config = read_exported(str(path))
             return dict(state_dict), config
-        except Exception as error:  # noqa: BLE001 - a plain torchvision pickle has no config; tried next
+        except Exception as error:
             try:
                 state_dict = read_torchvision_pth(path)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise error from None
             return state_dict, config_from_state_dict(state_dict)
     state_dict, config = read_exported(str(path))
@@ -246,7 +252,9 @@ def read_torchvision_pth(path: str | os.PathLike[str]) -> dict[str, Any]:
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]
     if not isinstance(loaded, dict) or not all(isinstance(value, torch.Tensor) for value in loaded.values()):
-        raise RegistryError(f"{path}: expected a state dict of tensors (torchvision .pth), found {type(loaded).__name__}")
+        raise RegistryError(
+            f"{path}: expected a state dict of tensors (torchvision .pth), found {type(loaded).__name__}"
+        )
     return remap_torchvision_keys(loaded)
 
 
@@ -261,13 +269,17 @@ def remap_torchvision_keys(state_dict: dict[str, Any]) -> dict[str, Any]:
     return remapped
 
 
-def _check_fits(config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> dict[str, Any]:
+def _check_fits(
+    config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None
+) -> dict[str, Any]:
     """The state dict completed with zero ``num_batches_tracked`` (old files lack it), checked key by key and
     shape by shape against ``DenseNet(config)`` (built without weights: only its keys and shapes are compared)."""
     return _fit(DenseNet(config, init_weights=False), state_dict, where, allow_missing_prefix)
 
 
-def _fit(model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None) -> dict[str, Any]:
+def _fit(
+    model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None
+) -> dict[str, Any]:
     import torch
 
     expected = model.state_dict()

@@ -19,9 +19,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Callable
 
 from zoo.registry.errors import LockTimeoutError
 
@@ -109,7 +109,9 @@ class FileLock:
         self.acquire()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.release()
 
     def _try_create(self) -> bool:
@@ -139,9 +141,9 @@ class FileLock:
 
     def _is_stale(self, holder: dict) -> bool:
         age = time.time() - holder["mtime"]
-        if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
-            if not _pid_alive(holder["pid"]):
-                return True
+        same_host = holder.get("host") == socket.gethostname()
+        if same_host and isinstance(holder.get("pid"), int) and not _pid_alive(holder["pid"]):
+            return True
         return age > self.stale_after
 
     def _break(self, holder: dict) -> None:
@@ -160,7 +162,11 @@ class FileLock:
         os.close(handle)
         try:
             current = self._read_holder()
-            if current is not None and current.get("token") == holder.get("token") and current["mtime"] == holder["mtime"]:
+            if (
+                current is not None
+                and current.get("token") == holder.get("token")
+                and current["mtime"] == holder["mtime"]
+            ):
                 self.path.unlink(missing_ok=True)
         finally:
             guard.unlink(missing_ok=True)

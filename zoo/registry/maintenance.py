@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from zoo.registry.cache import cheap_verify, full_verify, read_record, record_path
 from zoo.registry.errors import RegistryError, VerificationError
@@ -220,5 +221,11 @@ def pin(
         fetched = fetch_source(source, settings)
     convert_source(entry, fetched)
     pin_source(target, name, source.filename, fetched.record.sha256, fetched.record.size)
-    return PinResult(name, source.filename, fetched.record.sha256, fetched.record.size, target.resolve(),
-                     [f"record: {record_path(fetched.path)}"])
+    return PinResult(
+        name,
+        source.filename,
+        fetched.record.sha256,
+        fetched.record.size,
+        target.resolve(),
+        [f"record: {record_path(fetched.path)}"],
+    )

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from converters.atomic import write_text_atomic
 from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
@@ -141,7 +142,9 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         hint = f" (set by {MANIFEST_ENV})" if os.environ.get(MANIFEST_ENV) else ""
-        raise ManifestError(f"weights manifest {path}{hint} does not exist; point {MANIFEST_ENV} at a manifest file or unset it") from None
+        raise ManifestError(
+            f"weights manifest {path}{hint} does not exist; point {MANIFEST_ENV} at a manifest file or unset it"
+        ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
@@ -322,5 +325,3 @@ def pin_source(path: str | os.PathLike[str], name: str, filename: str, sha256: s
     source_raw["size"] = int(size)
     parse_manifest(raw, path=target)
     write_text_atomic(target, dump_manifest(raw))
-
-

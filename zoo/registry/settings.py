@@ -65,5 +65,5 @@ class Settings:
         """The mirror as a local directory (a ``file://`` prefix is dropped); None for no mirror or a URL."""
         if not self.mirror or self.mirror_is_url:
             return None
-        mirror = self.mirror[len("file://"):] if self.mirror.startswith("file://") else self.mirror
+        mirror = self.mirror[len("file://") :] if self.mirror.startswith("file://") else self.mirror
         return Path(mirror).expanduser()

@@ -38,6 +38,14 @@ _LAZY_EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
 
 __all__ = [
-    "CIFAR_RECIPE", "IMAGENET_RECIPE", "LRSchedule", "NonFiniteLossError", "Recipe", "TrainConfig", "TrainResult",
-    "TrainingError", "TrainingInterrupted", "train",
+    "CIFAR_RECIPE",
+    "IMAGENET_RECIPE",
+    "LRSchedule",
+    "NonFiniteLossError",
+    "Recipe",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingError",
+    "TrainingInterrupted",
+    "train",
 ]

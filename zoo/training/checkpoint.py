@@ -95,9 +95,13 @@ def load_checkpoint(directory_or_file: str | os.PathLike) -> dict[str, Any]:
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - re-raised with the path and what to do
-        raise CheckpointError(f"could not read checkpoint {path}: {error}; it may be truncated or not a checkpoint") from error
+    except Exception as error:
+        raise CheckpointError(
+            f"could not read checkpoint {path}: {error}; it may be truncated or not a checkpoint"
+        ) from error
     for key in ("model", "optimizer", "epoch", "step", "config"):
         if key not in payload:
-            raise CheckpointError(f"{path} is not a training checkpoint: key {key!r} is missing (found {sorted(payload)})")
+            raise CheckpointError(
+                f"{path} is not a training checkpoint: key {key!r} is missing (found {sorted(payload)})"
+            )
     return payload

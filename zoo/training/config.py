@@ -78,7 +78,9 @@ class TrainConfig:
         if self.accumulate < 1:
             problems.append(f"accumulate must be >= 1, got {self.accumulate}")
         if self.freeze_features and not (self.pretrained or self.init_weights or self.resume):
-            problems.append("freeze_features only makes sense with trained weights (add --pretrained or --init-weights)")
+            problems.append(
+                "freeze_features only makes sense with trained weights (add --pretrained or --init-weights)"
+            )
         if self.pretrained and self.init_weights:
             problems.append("give either pretrained (registry weights) or init_weights (a file), not both")
         if problems:

@@ -99,14 +99,19 @@ def _imagenet(config: TrainConfig) -> tuple[Dataset, Dataset | None, int]:
 
     root = Path(config.data)
     if not (root / "train").is_dir():
-        raise DataError(f"no train/ folder under {root}; expected ImageNet as {root}/train/<class>/*.JPEG and {root}/val/<class>/*.JPEG")
+        raise DataError(
+            f"no train/ folder under {root}; expected ImageNet as {root}/train/<class>/*.JPEG and "
+            f"{root}/val/<class>/*.JPEG"
+        )
     train_folder = ImageFolder(root, transform=load_image_uint8, split="train")
     val_set = None
     if (root / "val").is_dir():
         # The validation labels follow the training folders, so fine-tuning on a subset keeps them aligned.
         size = config.image_size or 224
         if size == 224:  # the evaluation's transform (with its JPEG fast path); items are already (image, label, index)
-            val_set = ImageFolder(root, transform=transforms(None, kind="torch7"), classes=train_folder.classes, split="val")
+            val_set = ImageFolder(
+                root, transform=transforms(None, kind="torch7"), classes=train_folder.classes, split="val"
+            )
         else:  # other crop sizes keep the 256/224 ratio of the Scale
             from zoo.data.torch7 import ValidationTransform
 
@@ -123,14 +128,24 @@ def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
         classes = config.num_classes or config.synthetic_classes
         train_source = SyntheticDataset(config.synthetic_samples, classes, image_size, seed=config.seed)
         val_set = ValidationDataset(
-            SyntheticDataset(config.synthetic_val_samples, classes, image_size, seed=config.seed, first_index=config.synthetic_samples)
+            SyntheticDataset(
+                config.synthetic_val_samples,
+                classes,
+                image_size,
+                seed=config.seed,
+                first_index=config.synthetic_samples,
+            )
         )
         transform = augment.RandomCompose([augment.HorizontalFlip(0.5)]) if config.augment else None
         return train_source, val_set, transform, classes
     if kind in ("cifar10", "cifar100"):
         from zoo.data.torch7 import ColorNormalize
 
-        mean, std = (augment.CIFAR10_MEAN, augment.CIFAR10_STD) if kind == "cifar10" else (augment.CIFAR100_MEAN, augment.CIFAR100_STD)
+        mean, std = (
+            (augment.CIFAR10_MEAN, augment.CIFAR10_STD)
+            if kind == "cifar10"
+            else (augment.CIFAR100_MEAN, augment.CIFAR100_STD)
+        )
         train_source = CifarDataset(config.data, train=True, dataset=kind)
         val_set = ValidationDataset(CifarDataset(config.data, train=False, dataset=kind), ColorNormalize(mean, std))
         return train_source, val_set, augment.cifar_train_transform(mean, std, config.augment), train_source.num_classes
@@ -144,11 +159,17 @@ def build_training_data(config: TrainConfig, context: DistributedContext, micro_
     train_source, val_set, transform, num_classes = _datasets(config)
     num_classes = config.num_classes or num_classes
     train_set = AugmentedDataset(train_source, transform, config.seed)
-    sampler = ResumableSampler(train_set, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=config.seed)
+    sampler = ResumableSampler(
+        train_set, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=config.seed
+    )
     workers = default_workers(context.device) if config.workers is None else max(int(config.workers), 0)
     train_loader = DataLoader(
-        train_set, batch_size=micro_batch, sampler=sampler, drop_last=False,
-        generator=torch.Generator().manual_seed(config.seed), **loader_options(context.device, workers, persistent=True),
+        train_set,
+        batch_size=micro_batch,
+        sampler=sampler,
+        drop_last=False,
+        generator=torch.Generator().manual_seed(config.seed),
+        **loader_options(context.device, workers, persistent=True),
     )
     steps = batches_per_epoch(len(train_set), context.world_size, micro_batch, config.accumulate)
     return TrainingData(sampler, train_loader, val_set if config.validate else None, num_classes, steps)

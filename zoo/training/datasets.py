@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import os
 import pickle
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -39,7 +39,13 @@ class SyntheticDataset(Dataset):
     """
 
     def __init__(
-        self, num_samples: int, num_classes: int, image_size: int, seed: int = 0, noise: float = 0.5, first_index: int = 0
+        self,
+        num_samples: int,
+        num_classes: int,
+        image_size: int,
+        seed: int = 0,
+        noise: float = 0.5,
+        first_index: int = 0,
     ) -> None:
         if num_samples < 1 or num_classes < 1 or image_size < 1:
             raise DataError(
@@ -54,7 +60,9 @@ class SyntheticDataset(Dataset):
         self.first_index = int(first_index)
         generator = torch.Generator().manual_seed(self.seed)
         coarse = torch.randn(self.num_classes, 3, 4, 4, generator=generator)
-        self.patterns = torch.nn.functional.interpolate(coarse, size=(self.image_size,) * 2, mode="bilinear", align_corners=False)
+        self.patterns = torch.nn.functional.interpolate(
+            coarse, size=(self.image_size,) * 2, mode="bilinear", align_corners=False
+        )
 
     def __len__(self) -> int:
         return self.num_samples
@@ -129,7 +137,9 @@ class AugmentedDataset(Dataset):
     :func:`zoo.data.augment.sample_generator(seed, epoch, index)`.
     """
 
-    def __init__(self, source: Dataset, transform: Callable[[Tensor, torch.Generator], Tensor] | None, seed: int) -> None:
+    def __init__(
+        self, source: Dataset, transform: Callable[[Tensor, torch.Generator], Tensor] | None, seed: int
+    ) -> None:
         self.source = source
         self.transform = transform
         self.seed = int(seed)
@@ -171,6 +181,7 @@ class ResumableSampler(DistributedSampler):
 
 
 def batches_per_epoch(num_samples: int, world_size: int, micro_batch: int, accumulate: int) -> int:
-    """Optimizer steps per epoch: ``ceil(ceil(N / world) / micro_batch / accumulate)`` (Lua keeps the last partial batch)."""
+    """Optimizer steps per epoch: ``ceil(ceil(N / world) / micro_batch / accumulate)`` (Lua keeps the last
+    partial batch)."""
     per_rank = math.ceil(num_samples / world_size)
     return math.ceil(math.ceil(per_rank / micro_batch) / accumulate)

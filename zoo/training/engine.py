@@ -25,9 +25,10 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -39,8 +40,8 @@ from zoo.runtime import DistributedContext, autocast, init_distributed
 from zoo.training.checkpoint import CHECKPOINT_NAME, capture_rng_state, load_checkpoint, restore_rng_state, save_atomic
 from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
-from zoo.training.model import build_model
 from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb
+from zoo.training.model import build_model
 from zoo.training.optim import build_optimizer, set_lr
 from zoo.training.schedule import LRSchedule
 
@@ -145,7 +146,9 @@ class Trainer:
         memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.memory_format = memory_format
         self.model = model.to(self.device, memory_format=memory_format)
-        self.optimizer = build_optimizer(self.model.parameters(), config.lr, config.momentum, config.weight_decay, config.nesterov)
+        self.optimizer = build_optimizer(
+            self.model.parameters(), config.lr, config.momentum, config.weight_decay, config.nesterov
+        )
         self.scaler = torch.amp.GradScaler(self.device.type) if config.amp == "fp16" else None
         self.steps_per_epoch = self.data.steps_per_epoch
         self.schedule = LRSchedule(config.lr, config.lr_shape, config.epochs, self.steps_per_epoch, config.dataset_kind)
@@ -217,7 +220,11 @@ class Trainer:
                 "history": list(self.history),
                 "config": self.config.to_dict(),
                 "world_size": self.context.world_size,
-                "sampler": {"seed": self.config.seed, "epoch": epoch, "start": step * self.config.accumulate * self.micro_batch},
+                "sampler": {
+                    "seed": self.config.seed,
+                    "epoch": epoch,
+                    "start": step * self.config.accumulate * self.micro_batch,
+                },
                 "rng_states": rng_states,
             }
             path = save_atomic(payload, self.out / CHECKPOINT_NAME)
@@ -230,7 +237,12 @@ class Trainer:
         from converters.export import save_weights
 
         return save_weights(
-            self.model.state_dict(), self.model.config, self.out / filename, format="safetensors", metadata=metadata, force=True
+            self.model.state_dict(),
+            self.model.config,
+            self.out / filename,
+            format="safetensors",
+            metadata=metadata,
+            force=True,
         )
 
     # ----------------------------------------------------------------- steps
@@ -263,13 +275,18 @@ class Trainer:
             counts += targets.shape[0]
         loss_value = torch.stack(losses).mean()
         # One all-reduce agrees on stopping across ranks; one device-to-host copy per step for everything.
-        flags = torch.stack([(~torch.isfinite(loss_value)).float(), torch.tensor(float(stop.signum), device=loss_value.device)])
+        flags = torch.stack(
+            [(~torch.isfinite(loss_value)).float(), torch.tensor(float(stop.signum), device=loss_value.device)]
+        )
         flags = self.context.all_reduce(flags, op="max")
-        nonfinite, signum, loss_host, top1, top5 = torch.cat([flags, loss_value.view(1).float(), torch.stack(hits).sum(0).float()]).tolist()
+        nonfinite, signum, loss_host, top1, top5 = torch.cat(
+            [flags, loss_value.view(1).float(), torch.stack(hits).sum(0).float()]
+        ).tolist()
         if nonfinite > 0:
             self.optimizer.zero_grad(set_to_none=True)
             if self.last_checkpoint is not None:
-                kept = f"The last good checkpoint (epoch {self.last_checkpoint[0]}, step {self.last_checkpoint[1]}) is kept at {self.out / CHECKPOINT_NAME}."
+                epoch, step = self.last_checkpoint
+                kept = f"The last good checkpoint (epoch {epoch}, step {step}) is kept at {self.out / CHECKPOINT_NAME}."
             else:
                 kept = "No checkpoint had been written yet."
             raise NonFiniteLossError(
@@ -292,12 +309,21 @@ class Trainer:
         if self.data.val_dataset is None:
             return None
         result = evaluate(
-            self.model, self.data.val_dataset, batch_size=self.micro_batch, workers=self.config.workers,
-            device=self.device, amp=self.config.amp, channels_last=self.config.channels_last,
+            self.model,
+            self.data.val_dataset,
+            batch_size=self.micro_batch,
+            workers=self.config.workers,
+            device=self.device,
+            amp=self.config.amp,
+            channels_last=self.config.channels_last,
             hash_state_dict=False,
         )
         images = max(result.images, 1)
-        return {"top1": 100.0 * result.top1_correct / images, "top5": 100.0 * result.top5_correct / images, "images": result.images}
+        return {
+            "top1": 100.0 * result.top1_correct / images,
+            "top5": 100.0 * result.top5_correct / images,
+            "images": result.images,
+        }
 
     # ------------------------------------------------------------------ loop
     def _set_train_mode(self) -> None:
@@ -310,21 +336,38 @@ class Trainer:
             self.log.write(record)
 
     def _log_step(
-        self, epoch: int, iteration: int, result: dict[str, float], images_per_s: float | None, progress: Progress | None
+        self,
+        epoch: int,
+        iteration: int,
+        result: dict[str, float],
+        images_per_s: float | None,
+        progress: Progress | None,
     ) -> None:
         """A ``train`` record (metrics.jsonl, TensorBoard) and a progress line: this step's loss, accuracy and LR,
         and the speed since the previous record (rank 0 only)."""
         record = {
-            "kind": "train", "epoch": epoch, "iteration": iteration, "step": (epoch - 1) * self.steps_per_epoch + iteration,
-            "loss": result["loss"], "top1": 100 * result["top1"] / result["count"],
-            "top5": 100 * result["top5"] / result["count"], "lr": self.optimizer.param_groups[0]["lr"],
-            "images_per_s": images_per_s, "gpu_memory_mb": gpu_memory_mb(self.device),
+            "kind": "train",
+            "epoch": epoch,
+            "iteration": iteration,
+            "step": (epoch - 1) * self.steps_per_epoch + iteration,
+            "loss": result["loss"],
+            "top1": 100 * result["top1"] / result["count"],
+            "top5": 100 * result["top5"] / result["count"],
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "images_per_s": images_per_s,
+            "gpu_memory_mb": gpu_memory_mb(self.device),
         }
         self._write(record)
         if progress is not None:
             progress.update(
-                record["step"], epoch, self.config.epochs, iteration, self.steps_per_epoch,
-                loss=record["loss"], lr=record["lr"], img_s=record["images_per_s"],
+                record["step"],
+                epoch,
+                self.config.epochs,
+                iteration,
+                self.steps_per_epoch,
+                loss=record["loss"],
+                lr=record["lr"],
+                img_s=record["images_per_s"],
             )
 
     def run(self) -> TrainResult:
@@ -356,23 +399,33 @@ class Trainer:
                     self.epoch_totals["loss"] += result["loss"] * result["count"]
                     interval_images += result["count"] * context.world_size
                     global_step = (epoch - 1) * self.steps_per_epoch + iteration
-                    if context.is_main and (iteration % config.log_every == 0 or iteration in (1, self.steps_per_epoch)):
+                    if context.is_main and (
+                        iteration % config.log_every == 0 or iteration in (1, self.steps_per_epoch)
+                    ):
                         if self.device.type == "cuda":
                             torch.cuda.synchronize(self.device)
                         elapsed = time.perf_counter() - interval_start
-                        self._log_step(epoch, iteration, result, interval_images / elapsed if elapsed > 0 else None, progress)
+                        self._log_step(
+                            epoch, iteration, result, interval_images / elapsed if elapsed > 0 else None, progress
+                        )
                         interval_start, interval_images = time.perf_counter(), 0
                     if result["signal"]:
                         path = self.save_checkpoint(epoch, iteration)
                         raise TrainingInterrupted(
                             f"stopped by signal {result['signal']} at epoch {epoch}, iteration {iteration};"
-                            f" checkpoint written to {path or self.out / CHECKPOINT_NAME}; continue with --resume {self.out}",
-                            result["signal"], path,
+                            f" checkpoint written to {path or self.out / CHECKPOINT_NAME}; continue with "
+                            f"--resume {self.out}",
+                            result["signal"],
+                            path,
                         )
                     if config.stop_after is not None and global_step >= config.stop_after:
                         path = self.save_checkpoint(epoch, iteration)
                         return self._result("stopped", path, None)
-                    if config.checkpoint_every and global_step % config.checkpoint_every == 0 and iteration < self.steps_per_epoch:
+                    if (
+                        config.checkpoint_every
+                        and global_step % config.checkpoint_every == 0
+                        and iteration < self.steps_per_epoch
+                    ):
                         self.save_checkpoint(epoch, iteration)
                 del loader_iter
                 self._finish_epoch(epoch)
@@ -381,7 +434,8 @@ class Trainer:
                     raise TrainingInterrupted(
                         f"stopped by signal {int(flag.item())} after epoch {epoch}; checkpoint written to"
                         f" {self.out / CHECKPOINT_NAME}; continue with --resume {self.out}",
-                        int(flag.item()), self.out / CHECKPOINT_NAME,
+                        int(flag.item()),
+                        self.out / CHECKPOINT_NAME,
                     )
         weights = None
         if context.is_main:
@@ -391,13 +445,19 @@ class Trainer:
 
     def _finish_epoch(self, epoch: int) -> None:
         totals = torch.tensor(
-            [self.epoch_totals[key] for key in ("loss", "top1", "top5", "count")], dtype=torch.float64, device=self.device
+            [self.epoch_totals[key] for key in ("loss", "top1", "top5", "count")],
+            dtype=torch.float64,
+            device=self.device,
         )
         totals = self.context.all_reduce(totals).cpu()
         count = max(totals[3].item(), 1.0)
         summary: dict[str, Any] = {
-            "kind": "epoch", "epoch": epoch, "step": epoch * self.steps_per_epoch,
-            "loss": totals[0].item() / count, "top1": 100 * totals[1].item() / count, "top5": 100 * totals[2].item() / count,
+            "kind": "epoch",
+            "epoch": epoch,
+            "step": epoch * self.steps_per_epoch,
+            "loss": totals[0].item() / count,
+            "top1": 100 * totals[1].item() / count,
+            "top5": 100 * totals[2].item() / count,
             "lr": self.optimizer.param_groups[0]["lr"],
         }
         validation = self.validate() if self.config.validate else None
@@ -406,14 +466,18 @@ class Trainer:
             if self.best_top1 is None or validation["top1"] > self.best_top1:
                 self.best_top1 = validation["top1"]
                 if self.context.is_main:
-                    self.export_weights("best.safetensors", {"epoch": str(epoch), "val_top1": f"{validation['top1']:.4f}"})
+                    self.export_weights(
+                        "best.safetensors", {"epoch": str(epoch), "val_top1": f"{validation['top1']:.4f}"}
+                    )
             summary["best_top1"] = self.best_top1
         self.history.append(summary)
         self._write(summary)
         if self.context.is_main and self.config.progress:
             shown = f"epoch {epoch}: train loss {summary['loss']:.4f} top-1 {summary['top1']:.2f}%"
             if validation is not None:
-                shown += f"  val top-1 {validation['top1']:.2f}% top-5 {validation['top5']:.2f}%  best {self.best_top1:.2f}%"
+                shown += (
+                    f"  val top-1 {validation['top1']:.2f}% top-5 {validation['top5']:.2f}%  best {self.best_top1:.2f}%"
+                )
             Progress(0, self.progress_stream).message(shown)
         self.epoch, self.step = epoch + 1, 0
         self.epoch_totals = self._zero_totals()
@@ -446,6 +510,11 @@ def train(config: TrainConfig, progress_stream: TextIO | None = None) -> TrainRe
 
 
 __all__ = [
-    "NonFiniteLossError", "TrainConfig", "TrainResult", "Trainer", "TrainingError", "TrainingInterrupted",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingError",
+    "TrainingInterrupted",
     "train",
 ]

@@ -1,4 +1,5 @@
-"""Metrics of a run: JSON-lines log, optional TensorBoard, progress with ETA (top-k scoring: ``zoo.evaluation.metrics``)."""
+"""Metrics of a run: JSON-lines log, optional TensorBoard, progress with ETA (top-k scoring:
+``zoo.evaluation.metrics``)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                print("TensorBoard is not installed (pip install tensorboard); logging JSON lines only", file=sys.stderr)
+                print(
+                    "TensorBoard is not installed (pip install tensorboard); logging JSON lines only", file=sys.stderr
+                )
             else:
                 self.writer = SummaryWriter(str(Path(directory) / "tensorboard"))
 
@@ -86,7 +89,9 @@ class Progress:
         per_step = (now - self.started) / done if done > 0 else float("nan")
         eta = per_step * (self.total_steps - step) if done > 1 else float("nan")
         shown = "  ".join(f"{key} {value:.4g}" for key, value in values.items() if value is not None)
-        self.stream.write(f"epoch {epoch}/{num_epochs} [{iteration}/{num_batches}]  {shown}  ETA {format_duration(eta)}\n")
+        self.stream.write(
+            f"epoch {epoch}/{num_epochs} [{iteration}/{num_batches}]  {shown}  ETA {format_duration(eta)}\n"
+        )
         self.stream.flush()
 
     def message(self, text: str) -> None:

@@ -19,7 +19,7 @@ so no custom optimizer is needed. (``learningRateDecay`` is 0 in the recipe.)
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
