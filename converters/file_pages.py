@@ -3,61 +3,67 @@
 Streaming a multi-gigabyte ``.t7`` file through a lazy (``mmap``) parse would
 otherwise leave every page it touched resident; dropping them after each
 tensor keeps peak RSS near the output size.
+
+Only pages of the file's own mapping are ever released: the range is the
+bytes the array's elements really occupy (not ``nbytes``, which a zero-stride
+view multiplies), clipped to the ``mmap`` it came from and handed to that
+``mmap``'s own ``madvise``, which refuses anything outside the mapping.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
-import os
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 __all__ = ["drop_file_pages"]
 
+_PAGE_SIZE = mmap.PAGESIZE
+_MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+
 
 def drop_file_pages(array: np.ndarray) -> None:
-    """Tell the kernel a read-only *file-backed* mapping's pages are no longer needed.
+    """Tell the kernel the pages of the file mapping under ``array`` are no longer needed.
 
-    Only applied to arrays whose memory is an ``mmap`` of the file (never to
-    heap memory, where MADV_DONTNEED would discard data). Keeps peak RSS near
-    the output size when a large checkpoint is streamed.
+    A no-op for arrays that do not view an ``mmap`` (never heap memory, where
+    MADV_DONTNEED would discard data) and where ``madvise`` is unavailable.
+    Pages of a read-only file mapping that are dropped are read again from
+    the page cache if touched, so this never changes what the array holds.
     """
-    base: Any = array
-    while base is not None and not isinstance(base, np.memmap) and not _is_mmap(base):
-        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
-    if base is None or _MADVISE is None or array.nbytes < _PAGE_SIZE:
+    mapping = _file_mapping(array)
+    if mapping is None or _MADV_DONTNEED is None or array.size == 0:
         return
-    address = array.__array_interface__["data"][0]
-    page = _PAGE_SIZE
-    start = address - address % page
-    end = address + array.nbytes
-    end -= end % page  # pages shared with a neighbour stay
-    if end > start:
-        _MADVISE(start, end - start, _MADV_DONTNEED)
-
-
-def _is_mmap(value: Any) -> bool:
-    return isinstance(value, mmap.mmap)
-
-
-def _load_madvise() -> Callable[[int, int, int], int] | None:
-    if os.name != "posix":
-        return None
     try:
-        import ctypes
-        import ctypes.util
+        map_start = np.frombuffer(mapping, dtype=np.uint8).ctypes.data
+        map_end = map_start + len(mapping)
+    except (ValueError, TypeError):  # a closed mapping
+        return
+    low, high = _byte_bounds(array)
+    start = max(low, map_start) - map_start
+    end = min(high, map_end) - map_start
+    start -= start % _PAGE_SIZE  # the mapping starts on a page boundary, so this stays inside it
+    end -= end % _PAGE_SIZE  # pages shared with a neighbour stay
+    if end > start:
+        with contextlib.suppress(ValueError, OSError):  # only an optimisation
+            mapping.madvise(_MADV_DONTNEED, start, end - start)
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        function = libc.madvise
-        function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        function.restype = ctypes.c_int
-        return function
-    except (OSError, AttributeError):
-        return None
+
+def _file_mapping(array: np.ndarray) -> mmap.mmap | None:
+    """The ``mmap`` at the end of ``array``'s chain of bases, or None when its memory is not a mapped file."""
+    base: Any = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+    return base
 
 
-_MADVISE = _load_madvise()
-_MADV_DONTNEED = 4
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+def _byte_bounds(array: np.ndarray) -> tuple[int, int]:
+    """``[low, high)``: the addresses the elements of a non-empty ``array`` occupy, whatever its strides."""
+    low = high = array.ctypes.data
+    for extent, step in zip(array.shape, array.strides, strict=True):
+        if step < 0:
+            low += step * (extent - 1)
+        else:
+            high += step * (extent - 1)
+    return low, high + array.itemsize
