@@ -54,7 +54,7 @@ import numpy as np
 from converters import t7
 from converters.errors import ConversionError
 from converters.layers import LayerParser
-from converters.lua_modules import child_modules, describe, lazy_view, module_kind, tensor_field
+from converters.lua_modules import LUA_INT_MAX, child_modules, describe, integer_field, lazy_view, module_kind
 from converters.plan import Conversion, ConversionPlan, ConversionReport, TensorEntry
 from zoo.models.densenet import DenseNetConfig
 
@@ -128,6 +128,8 @@ def _count_modules(root: t7.T7Object) -> tuple[dict[str, int], dict[str, int]]:
             continue
         seen.add(id(lua_module))
         counts[lua_module.typename] += 1
+        if not isinstance(lua_module.fields, dict):
+            continue
         for name, value in lua_module.fields.items():
             if (
                 isinstance(value, t7.T7Tensor)
@@ -142,11 +144,29 @@ def _count_modules(root: t7.T7Object) -> tuple[dict[str, int], dict[str, int]]:
     return dict(counts), dict(ignored)
 
 
+def _reshape_numel(reshape: t7.T7Object, path: str, channels: int) -> int:
+    """How many features an ``nn.Reshape``/``nn.View`` keeps per sample: the product of its ``size``.
+
+    ``size`` is a LongStorage of a few dimensions; without one, ``nelement`` (``channels`` when absent).
+    """
+    sizes = reshape.get("size")
+    if sizes is None:
+        return integer_field(reshape, "nelement", path, channels)
+    if not isinstance(sizes, t7.T7Storage) or not 1 <= len(sizes) <= 8:
+        raise ConversionError(f"expected a reshape 'size' LongStorage of 1 to 8 dimensions, found {sizes!r}", path)
+    extents = sizes.numpy().tolist()
+    if not all(isinstance(extent, int) and -1 <= extent <= LUA_INT_MAX for extent in extents):
+        raise ConversionError(f"expected whole numbers in the reshape 'size', found {extents}", path)
+    return math.prod(extents)
+
+
 def plan_conversion(root: Any) -> ConversionPlan:
     """Infer the architecture of a parsed checkpoint and list its output tensors (nothing is read yet)."""
     path = "model"
     if module_kind(root) == "dataparallel":
         children = child_modules(root, path)
+        if not children:
+            raise ConversionError("expected the model inside nn.DataParallelTable, found an empty 'modules' list", path)
         root, path = children[0]
     if module_kind(root) != "sequential":
         raise ConversionError(f"expected the model to be an nn.Sequential, found {describe(root)}", path)
@@ -156,7 +176,7 @@ def plan_conversion(root: Any) -> ConversionPlan:
 
     # Stem: 7x7/2 conv, BN, ReLU, 3x3/2 max pool (ImageNet) or a single 3x3 conv (CIFAR).
     stem_conv, stem_path = parser.expect(modules, 0, "conv", path)
-    kernel = int(stem_conv.get("kW", 0))
+    kernel = integer_field(stem_conv, "kW", stem_path, minimum=1)
     if kernel == 7:
         stem = "imagenet"
         channels, _, stem_bias = parser.conv(stem_conv, stem_path, "features.conv0", 3, 7, 2, 3)
@@ -242,16 +262,11 @@ def plan_conversion(root: Any) -> ConversionPlan:
             f"pooling, zoo.DenseNet pools globally; they agree when the final feature map is that size"
         )
     reshape, reshape_path = parser.expect(modules, index + 3, "reshape", path)
-    sizes = reshape.get("size")
-    reshape_numel = (
-        int(np.prod(sizes.numpy()))
-        if isinstance(sizes, (t7.T7Storage, t7.T7Tensor))
-        else reshape.get("nelement", channels)
-    )
+    reshape_numel = _reshape_numel(reshape, reshape_path, channels)
     if reshape_numel != channels:
         raise ConversionError(f"expected a reshape to {channels} features, found {reshape_numel}", reshape_path)
     linear, linear_path = parser.expect(modules, index + 4, "linear", path)
-    weight = tensor_field(linear, "weight", linear_path, ndim=(2,))
+    weight = parser.tensor(linear, "weight", linear_path, ndim=(2,))
     if weight.size[1] != channels:
         raise ConversionError(
             f"expected nn.Linear({channels} -> classes), found weight of size {tuple(weight.size)}", linear_path
@@ -262,7 +277,7 @@ def plan_conversion(root: Any) -> ConversionPlan:
         TensorEntry("classifier.weight", (num_classes, channels), "float32", lazy_view(weight, (num_classes, channels)))
     )
     if linear.get("bias") is not None:
-        bias = tensor_field(linear, "bias", linear_path, ndim=(1,))
+        bias = parser.tensor(linear, "bias", linear_path, ndim=(1,))
         if tuple(bias.size) != (num_classes,):
             raise ConversionError(f"expected a bias of size {num_classes}, found {tuple(bias.size)}", linear_path)
         read_bias = lazy_view(bias, (num_classes,))
@@ -276,6 +291,7 @@ def plan_conversion(root: Any) -> ConversionPlan:
             modules[index + 5][1],
         )
 
+    parser.check_disjoint()
     growth_rate = _same_everywhere(parser.growth_rates, "every dense layer to add {} channels (the growth rate)")
     width = _same_everywhere(parser.bottleneck_widths, "every bottleneck to have {} channels")
     if width % growth_rate:

@@ -37,6 +37,7 @@ from zoo.models.densenet import DenseNetConfig
 
 __all__ = [
     "FORMATS",
+    "check_output",
     "config_from_state_dict",
     "convert_file",
     "file_sha256",
@@ -177,22 +178,41 @@ def save_plan(
     return target
 
 
+def check_output(target: Path, force: bool = False, parents: bool = False) -> None:
+    """Fail before a (long) conversion when ``target`` cannot be written as asked.
+
+    An existing ``target`` needs ``force``; a missing directory is created (when
+    the file is written) only with ``parents``, never silently.
+    """
+    if target.exists() and not force:
+        raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
+    if parents or target.parent.is_dir():
+        return
+    if target.parent.exists():
+        raise NotADirectoryError(f"cannot write {target}: {target.parent} is not a directory")
+    raise FileNotFoundError(
+        f"cannot write {target}: the directory {target.parent} does not exist; "
+        "create it or pass parents=True (CLI: --parents)"
+    )
+
+
 def convert_file(
     source: str | os.PathLike[str],
     path: str | os.PathLike[str] | None = None,
     format: str | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    parents: bool = False,
 ) -> tuple[Path, ConversionPlan]:
     """Convert the checkpoint ``source`` into ``path`` without holding the weights in memory twice.
 
-    ``path=None`` writes next to the current directory (see :func:`output_target`).
-    The safetensors metadata records the source's sha256. Returns the written
-    path and the plan (config and report).
+    ``path=None`` writes next to the current directory (see :func:`output_target`);
+    ``parents=True`` creates missing directories of ``path``. The safetensors
+    metadata records the source's sha256. Returns the written path and the plan
+    (config and report).
     """
     target, format = output_target(source, path, format)
-    if target.exists() and not force:  # fail before the (long) parse
-        raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
+    check_output(target, force, parents)
     plan = plan_conversion(load_checkpoint(source))
     return save_plan(
         plan, target, format=format, metadata=source_metadata(source), force=force, progress=progress

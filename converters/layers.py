@@ -11,14 +11,25 @@ bottleneck widths, dropout rates, BatchNorm formats, layouts).
 from __future__ import annotations
 
 import collections
+import math
 from typing import Any
 
 import numpy as np
 
 from converters import t7
 from converters.errors import ConversionError
-from converters.lua_modules import EXPECTED, child_modules, describe, lazy_view, module_kind, number_field, tensor_field
+from converters.lua_modules import (
+    EXPECTED,
+    child_modules,
+    describe,
+    float_field,
+    integer_field,
+    lazy_view,
+    module_kind,
+    tensor_field,
+)
 from converters.plan import ConversionReport, TensorEntry
+from converters.views import first_shared, view_span
 
 __all__ = ["PYTORCH_BN_EPS", "LayerParser"]
 
@@ -38,6 +49,7 @@ class LayerParser:
         self.growth_rates: list[tuple[int, str]] = []
         self.bottleneck_widths: list[tuple[int, str]] = []
         self.layouts: set[str] = set()
+        self.views: list[tuple[t7.T7Storage, int, int, str]] = []  # storage elements each tensor read reaches
 
     # - leaves -
     def expect(
@@ -56,6 +68,30 @@ class LayerParser:
     def record_type(self, tensor: t7.T7Tensor) -> None:
         self.tensor_types[tensor.typename] += 1
 
+    def tensor(self, lua_module: t7.T7Object, name: str, path: str, ndim: tuple[int, ...]) -> t7.T7Tensor:
+        """Field ``name`` as a tensor (see :func:`tensor_field`), remembered for :meth:`check_disjoint`."""
+        tensor = tensor_field(lua_module, name, path, ndim=ndim)
+        if tensor.numel() > 0:
+            start = tensor.storage_offset
+            self.views.append(
+                (tensor.storage, start, start + view_span(tensor.size, tensor.stride), f"field '{name}' of {path}")
+            )
+        return tensor
+
+    def check_disjoint(self) -> None:
+        """Refuse tensors that read the same storage elements: each weight must be backed by its own.
+
+        Torch7 checkpoints keep every parameter in its own part of the flat
+        parameter storage; a file that points many tensors at one storage would
+        make the output far larger than the file.
+        """
+        shared = first_shared(self.views)
+        if shared is not None:
+            raise ConversionError(
+                f"expected every weight and statistic to have storage elements of its own, found {shared[1]} "
+                f"reading the same elements as {shared[0]}; the file is corrupt or crafted, re-save it from Lua"
+            )
+
     def conv(
         self,
         lua_module: t7.T7Object,
@@ -70,12 +106,15 @@ class LayerParser:
         """Emit ``key.weight``; return (out channels, kernel size, nonzero bias or None)."""
         if lua_module.get("groups", 1) != 1:
             raise ConversionError(f"expected an ungrouped convolution, found groups={lua_module.get('groups')}", path)
-        weight = tensor_field(lua_module, "weight", path, ndim=(2, 4))
-        n_in = int(number_field(lua_module, "nInputPlane", path))
-        n_out = int(number_field(lua_module, "nOutputPlane", path))
-        k_w, k_h = int(number_field(lua_module, "kW", path)), int(number_field(lua_module, "kH", path))
-        d_w, d_h = int(number_field(lua_module, "dW", path, 1)), int(number_field(lua_module, "dH", path, 1))
-        p_w, p_h = int(number_field(lua_module, "padW", path, 0)), int(number_field(lua_module, "padH", path, 0))
+        weight = self.tensor(lua_module, "weight", path, ndim=(2, 4))
+        n_in = integer_field(lua_module, "nInputPlane", path, minimum=1)
+        n_out = integer_field(lua_module, "nOutputPlane", path, minimum=1)
+        k_w = integer_field(lua_module, "kW", path, minimum=1)
+        k_h = integer_field(lua_module, "kH", path, minimum=1)
+        d_w = integer_field(lua_module, "dW", path, 1, minimum=1)
+        d_h = integer_field(lua_module, "dH", path, 1, minimum=1)
+        p_w = integer_field(lua_module, "padW", path, 0)
+        p_h = integer_field(lua_module, "padH", path, 0)
         if n_in != in_channels:
             raise ConversionError(
                 f"expected a convolution with {in_channels} input channels, found nInputPlane={n_in}", path
@@ -91,7 +130,7 @@ class LayerParser:
                 f"expected stride {stride} and padding {padding}, found dW={d_w} dH={d_h} padW={p_w} padH={p_h}", path
             )
         shape = (n_out, n_in, k_h, k_w)
-        if weight.numel() != int(np.prod(shape)):
+        if weight.numel() != math.prod(shape):
             raise ConversionError(
                 f"expected a weight of {n_out}x{n_in}x{k_h}x{k_w}, found size {tuple(weight.size)}", path
             )
@@ -100,10 +139,10 @@ class LayerParser:
         bias = lua_module.get("bias")
         nonzero_bias = None
         if bias is not None:
-            bias_tensor = tensor_field(lua_module, "bias", path, ndim=(1,))
+            bias_tensor = self.tensor(lua_module, "bias", path, ndim=(1,))
             if tuple(bias_tensor.size) != (n_out,):
                 raise ConversionError(f"expected a bias of size {n_out}, found {tuple(bias_tensor.size)}", path)
-            values = np.asarray(bias_tensor.numpy(), dtype=np.float64)
+            values = _finite_values(bias_tensor, "convolution bias (it is folded into a BatchNorm mean)", path)
             if np.any(values != 0):
                 nonzero_bias = values.copy()
                 self.report.conv_biases_folded += 1
@@ -116,8 +155,10 @@ class LayerParser:
 
         ``shift`` holds folded conv biases per input channel (subtracted from the mean).
         """
-        eps = float(number_field(lua_module, "eps", path, PYTORCH_BN_EPS))
-        mean = tensor_field(lua_module, "running_mean", path, ndim=(1,))
+        eps = float_field(lua_module, "eps", path, PYTORCH_BN_EPS)
+        if eps < 0:
+            raise ConversionError(f"expected a BatchNorm eps >= 0, found {eps:g}", path)
+        mean = self.tensor(lua_module, "running_mean", path, ndim=(1,))
         if tuple(mean.size) != (channels,):
             raise ConversionError(
                 f"expected BatchNorm statistics for {channels} channels, found running_mean of size {tuple(mean.size)}",
@@ -125,11 +166,11 @@ class LayerParser:
             )
         version = int(getattr(lua_module, "version", 2) or 0)
         if isinstance(lua_module.get("running_var"), t7.T7Tensor) and not (version < 2 and "running_std" in lua_module):
-            variance_source = tensor_field(lua_module, "running_var", path, ndim=(1,))
+            variance_source = self.tensor(lua_module, "running_var", path, ndim=(1,))
             legacy = False
             self.bn_formats.add("running_var")
         elif isinstance(lua_module.get("running_std"), t7.T7Tensor) and version < 2:
-            variance_source = tensor_field(lua_module, "running_std", path, ndim=(1,))
+            variance_source = self.tensor(lua_module, "running_std", path, ndim=(1,))
             legacy = True
             self.bn_formats.add("running_std")
         else:
@@ -145,8 +186,8 @@ class LayerParser:
             )
         affine = lua_module.get("affine", "weight" in lua_module) is not False
         if affine:
-            weight = tensor_field(lua_module, "weight", path, ndim=(1,))
-            bias = tensor_field(lua_module, "bias", path, ndim=(1,))
+            weight = self.tensor(lua_module, "weight", path, ndim=(1,))
+            bias = self.tensor(lua_module, "bias", path, ndim=(1,))
             for name, tensor in (("weight", weight), ("bias", bias)):
                 if tuple(tensor.size) != (channels,):
                     raise ConversionError(
@@ -165,26 +206,11 @@ class LayerParser:
             )
             self.record_type(mean)
 
-        if shift is None:
-            read_mean = lazy_view(mean, (channels,))
-        else:
-
-            def read_mean(mean: t7.T7Tensor = mean, shift: np.ndarray = shift) -> np.ndarray:
-                return (np.asarray(mean.numpy(), dtype=np.float64) - shift).astype(np.float32)
-
-        if not legacy and eps == PYTORCH_BN_EPS:
-            read_var = lazy_view(variance_source, (channels,))
-        else:
-
-            def read_var(source: t7.T7Tensor = variance_source, legacy: bool = legacy, eps: float = eps) -> np.ndarray:
-                values = np.asarray(source.numpy(), dtype=np.float64)
-                variance = values**-2.0 - eps if legacy else values
-                return (variance + eps - PYTORCH_BN_EPS).astype(np.float32)
-
-            if eps != PYTORCH_BN_EPS:
-                self.report.notes.append(f"{path}: BatchNorm eps={eps:g} absorbed into running_var (PyTorch uses 1e-5)")
-        self.entries.append(TensorEntry(f"{key}.running_mean", (channels,), "float32", read_mean))
-        self.entries.append(TensorEntry(f"{key}.running_var", (channels,), "float32", read_var))
+        running_mean, running_var = _statistics(mean, variance_source, legacy, eps, shift, path)
+        if eps != PYTORCH_BN_EPS:
+            self.report.notes.append(f"{path}: BatchNorm eps={eps:g} absorbed into running_var (PyTorch uses 1e-5)")
+        self.entries.append(TensorEntry(f"{key}.running_mean", (channels,), "float32", lambda: running_mean))
+        self.entries.append(TensorEntry(f"{key}.running_var", (channels,), "float32", lambda: running_var))
         self.entries.append(TensorEntry(f"{key}.num_batches_tracked", (), "int64", lambda: np.zeros((), np.int64)))
 
     def relu(self, lua_module: t7.T7Object, path: str) -> None:
@@ -193,7 +219,9 @@ class LayerParser:
             raise ConversionError(f"expected a plain ReLU, found threshold={threshold} val={value}", path)
 
     def dropout(self, lua_module: t7.T7Object, path: str) -> None:
-        p = float(number_field(lua_module, "p", path, 0.5))
+        p = float_field(lua_module, "p", path, 0.5)
+        if not 0 <= p < 1:
+            raise ConversionError(f"expected a dropout probability in [0, 1), found p={p:g}", path)
         if lua_module.get("v2", True) is False and p > 0:
             raise ConversionError(
                 "found an old nn.Dropout with v2=false (it scales outputs at test time); expected v2 dropout", path
@@ -202,9 +230,12 @@ class LayerParser:
         self.report.dropout_modules += 1
 
     def pool(self, lua_module: t7.T7Object, path: str, kernel: int | None, stride: int | None, padding: int) -> int:
-        k_w, k_h = int(number_field(lua_module, "kW", path)), int(number_field(lua_module, "kH", path))
-        d_w, d_h = int(number_field(lua_module, "dW", path, k_w)), int(number_field(lua_module, "dH", path, k_h))
-        p_w, p_h = int(lua_module.get("padW", 0) or 0), int(lua_module.get("padH", 0) or 0)
+        k_w = integer_field(lua_module, "kW", path, minimum=1)
+        k_h = integer_field(lua_module, "kH", path, minimum=1)
+        d_w = integer_field(lua_module, "dW", path, k_w, minimum=1)
+        d_h = integer_field(lua_module, "dH", path, k_h, minimum=1)
+        p_w = integer_field(lua_module, "padW", path, 0)
+        p_h = integer_field(lua_module, "padH", path, 0)
         expected_kernel = kernel if kernel is not None else k_w
         expected_stride = stride if stride is not None else expected_kernel
         if (k_w, k_h, d_w, d_h, p_w, p_h) != (
@@ -220,8 +251,9 @@ class LayerParser:
                 f"found kW={k_w} kH={k_h} dW={d_w} dH={d_h} padW={p_w} padH={p_h}",
                 path,
             )
-        if lua_module.get("ceil_mode", False):
-            raise ConversionError("expected ceil_mode=false pooling", path)
+        ceil_mode = lua_module.get("ceil_mode")
+        if ceil_mode is not None and ceil_mode is not False:  # Lua: any value but nil and false is true
+            raise ConversionError(f"expected ceil_mode=false pooling, found ceil_mode={describe(ceil_mode)}", path)
         if (
             module_kind(lua_module) == "avgpool"
             and lua_module.typename.startswith("nn.")
@@ -288,7 +320,7 @@ class LayerParser:
                 second[0][1] if second else path,
             )
         conv1, conv1_path = second[0]
-        if int(conv1.get("kW", 0)) == 3:
+        if integer_field(conv1, "kW", conv1_path, minimum=1) == 3:
             raise ConversionError(
                 "found a dense layer without bottleneck (opt.bottleneck=false): BN-ReLU-Conv3x3; zoo.DenseNet "
                 "needs DenseNet-BC layers",
@@ -338,3 +370,49 @@ class LayerParser:
                 )
             nets.append((net, f"{path}.{name}"))
         return child_modules(*nets[0]), child_modules(*nets[1])
+
+
+def _finite_values(tensor: t7.T7Tensor, what: str, path: str) -> np.ndarray:
+    """The values of a small tensor (statistics, biases) as float64; NaN or infinite values are refused."""
+    values = np.asarray(tensor.numpy(), dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(values)):
+        bad = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise ConversionError(
+            f"expected finite values in the {what}, found {values[bad]} at index {bad + 1} (1-based); "
+            "the checkpoint is corrupt (a diverged training run or a damaged file)",
+            path,
+        )
+    return values
+
+
+def _statistics(
+    mean: t7.T7Tensor, variance_source: t7.T7Tensor, legacy: bool, eps: float, shift: np.ndarray | None, path: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's float32 ``running_mean`` and ``running_var`` (eps 1e-5) of a Lua BatchNorm, checked to be finite.
+
+    ``legacy``: ``variance_source`` is old nn's ``running_std`` = 1/sqrt(var + eps). ``shift`` holds folded
+    conv biases per channel (subtracted from the mean). Read while planning: statistics are small, and a
+    NaN or infinite statistic must be refused before anything is written.
+    """
+    values = _finite_values(mean, "BatchNorm running_mean", path)
+    source = _finite_values(variance_source, "BatchNorm running_std" if legacy else "BatchNorm running_var", path)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        variance = source**-2.0 - eps if legacy else source
+        if not legacy and np.any(source < 0):
+            bad = int(np.flatnonzero(source < 0)[0])
+            raise ConversionError(
+                f"expected BatchNorm variances >= 0, found {source[bad]} at index {bad + 1} (1-based)", path
+            )
+        running_mean = (values if shift is None else values - shift).astype(np.float32)
+        if legacy or eps != PYTORCH_BN_EPS:
+            running_var = (variance + eps - PYTORCH_BN_EPS).astype(np.float32)
+        else:
+            running_var = np.asarray(variance_source.numpy(), dtype=np.float32).reshape(-1)
+    for name, converted in (("running_mean", running_mean), ("running_var", running_var)):
+        if not np.all(np.isfinite(converted)):
+            raise ConversionError(
+                f"expected a BatchNorm {name} that is finite in float32, found values out of range "
+                "(a running_std of 0, or statistics beyond 3.4e38)",
+                path,
+            )
+    return running_mean, running_var

@@ -7,6 +7,8 @@ naming the module path in Lua notation (``model.modules[5].modules[1]``).
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from converters import t7
 from converters.errors import ConversionError
+from converters.views import view_backing_problem
 
 __all__ = [
     "EXPECTED",
@@ -21,11 +24,15 @@ __all__ = [
     "NAMESPACES",
     "child_modules",
     "describe",
+    "float_field",
+    "integer_field",
     "lazy_view",
     "module_kind",
-    "number_field",
     "tensor_field",
 ]
+
+#: Torch7's C code reads sizes, strides and kernel sizes as C ``int``s.
+LUA_INT_MAX = 2**31 - 1
 
 #: Class namespaces the original code (and its CPU/GPU conversions) produce.
 NAMESPACES = ("nn", "cudnn", "cunn")
@@ -65,7 +72,7 @@ EXPECTED = {
 
 def module_kind(lua_value: Any) -> str | None:
     """The role of a ``nn.``/``cudnn.``/``cunn.`` module (``"conv"``, ``"bn"``, ...), None for anything else."""
-    if not isinstance(lua_value, t7.T7Object):
+    if not isinstance(lua_value, t7.T7Object) or not isinstance(lua_value.fields, dict):
         return None
     namespace, _, name = lua_value.typename.partition(".")
     if namespace not in NAMESPACES:
@@ -76,6 +83,8 @@ def module_kind(lua_value: Any) -> str | None:
 def describe(lua_value: Any) -> str:
     """A short description of a Lua value for the "found ..." part of an error message."""
     if isinstance(lua_value, t7.T7Object):
+        if not isinstance(lua_value.fields, dict):
+            return f"{lua_value.typename} whose fields are {type(lua_value.fields).__name__}, not a table"
         return lua_value.typename
     if isinstance(lua_value, t7.T7Tensor):
         return f"{lua_value.typename} of size {tuple(lua_value.size)}"
@@ -100,25 +109,47 @@ def tensor_field(lua_module: t7.T7Object, name: str, path: str, *, ndim: tuple[i
         raise ConversionError(f"expected field '{name}' of {lua_module.typename} to be a tensor, found {what}", path)
     if not np.issubdtype(np.dtype(value.dtype), np.floating):
         raise ConversionError(f"expected a floating-point '{name}' tensor, found {value.typename}", path)
-    if value.storage is None and value.numel() > 0:
+    if value.numel() > 0 and not isinstance(value.storage, t7.T7Storage):
         raise ConversionError(f"field '{name}' has size {tuple(value.size)} but no storage", path)
     if ndim is not None and len(value.size) not in ndim:
         raise ConversionError(
             f"expected '{name}' with {' or '.join(map(str, ndim))} dimensions, found size {tuple(value.size)}", path
         )
+    if value.numel() > 0:
+        problem = view_backing_problem(value.size, value.stride, value.storage_offset, value.storage.size)
+        if problem is not None:
+            raise ConversionError(
+                f"expected field '{name}' to be a plain view of its own storage elements, found a "
+                f"{value.typename} that {problem}; the file is corrupt or crafted, re-save it from Lua",
+                path,
+            )
     return value
 
 
-def number_field(lua_module: t7.T7Object, name: str, path: str, default: Any = None) -> Any:
-    """Field ``name`` as a Lua number (``default`` when absent; a boolean or anything else is an error)."""
+def integer_field(lua_module: t7.T7Object, name: str, path: str, default: Any = None, *, minimum: int = 0) -> int:
+    """Field ``name`` as a whole Lua number in ``[minimum, 2**31 - 1]`` (``default`` when absent)."""
     value = lua_module.get(name, default)
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConversionError(
-            f"expected a number in field '{name}' of {lua_module.typename}, found "
-            f"{describe(value) if value is not None else 'nothing'}",
-            path,
-        )
-    return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and minimum <= value <= LUA_INT_MAX:
+        return int(value)
+    raise ConversionError(
+        f"expected a whole number from {minimum} to {LUA_INT_MAX} in field '{name}' of {lua_module.typename}, "
+        f"found {_describe_number(value)}",
+        path,
+    )
+
+
+def float_field(lua_module: t7.T7Object, name: str, path: str, default: Any = None) -> float:
+    """Field ``name`` as a finite Lua number (``default`` when absent); NaN, infinities and non-numbers are errors."""
+    value = lua_module.get(name, default)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise ConversionError(
+        f"expected a finite number in field '{name}' of {lua_module.typename}, found {_describe_number(value)}", path
+    )
+
+
+def _describe_number(value: Any) -> str:
+    return "nothing" if value is None else describe(value)
 
 
 def lazy_view(tensor: t7.T7Tensor, shape: tuple[int, ...]) -> Callable[[], np.ndarray]:

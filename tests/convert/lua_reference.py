@@ -23,6 +23,11 @@ def _tensor(lua_module: t7.T7Object, name: str) -> torch.Tensor | None:
     return torch.from_numpy(value.numpy().copy()).double()
 
 
+def _lua_true(value: Any) -> bool:
+    """Lua's truth: every value but nil and false (0 and "" are true)."""
+    return value is not None and value is not False
+
+
 def _children(lua_module: t7.T7Object) -> list[t7.T7Object]:
     return lua_module["modules"].as_list()
 
@@ -71,14 +76,14 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
     if name == "ReLU":
         return torch.relu(value)
     if name == "Dropout":
-        return value if lua_module.get("v2", True) else value * (1 - lua_module["p"])
+        return value if _lua_true(lua_module.get("v2", True)) else value * (1 - lua_module["p"])
     if name == "SpatialMaxPooling":
         return F.max_pool2d(
             value,
             (lua_module["kH"], lua_module["kW"]),
             (lua_module["dH"], lua_module["dW"]),
             (lua_module["padH"], lua_module["padW"]),
-            ceil_mode=bool(lua_module.get("ceil_mode", False)),
+            ceil_mode=_lua_true(lua_module.get("ceil_mode")),
         )
     if name == "SpatialAveragePooling":
         out = F.avg_pool2d(
@@ -86,8 +91,8 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
             (lua_module["kH"], lua_module["kW"]),
             (lua_module["dH"], lua_module["dW"]),
             (lua_module.get("padH", 0), lua_module.get("padW", 0)),
-            ceil_mode=bool(lua_module.get("ceil_mode", False)),
-            count_include_pad=bool(lua_module.get("count_include_pad", True)),
+            ceil_mode=_lua_true(lua_module.get("ceil_mode")),
+            count_include_pad=_lua_true(lua_module.get("count_include_pad", True)),
         )
         if lua_module.typename.startswith("nn.") and not lua_module.get("divide", False):
             out = out * (lua_module["kH"] * lua_module["kW"])

@@ -70,19 +70,19 @@ def _progress_bar(total_bytes: int) -> contextlib.AbstractContextManager[Any]:
     help="Output format (default: from the output suffix, else safetensors).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--parents", is_flag=True, help="Create the output file's missing directories.")
 @reports_errors
-def convert_command(source: Path, output: Path | None, output_format: str | None, force: bool) -> None:
+def convert_command(source: Path, output: Path | None, output_format: str | None, force: bool, parents: bool) -> None:
     """Convert a Torch7 checkpoint into PyTorch weights.
 
     SOURCE is a Lua Torch7 DenseNet checkpoint (.t7); the weights are written as
     .safetensors (with the architecture in its metadata) or as a plain .pth state dict.
     """
     from converters.densenet import load_checkpoint, plan_conversion
-    from converters.export import output_target, save_plan, source_metadata
+    from converters.export import check_output, output_target, save_plan, source_metadata
 
     target, fmt = output_target(source, output, output_format)
-    if target.exists() and not force:
-        raise FileExistsError(f"{target} already exists; pass --force to overwrite it")
+    check_output(target, force, parents)
     click.echo(f"reading {source} ({os.path.getsize(source) / 1e6:.1f} MB)", err=True)
     plan = plan_conversion(load_checkpoint(source))
     for line in _summary_lines(plan):
