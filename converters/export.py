@@ -17,7 +17,9 @@ renamed into place; an existing file is only replaced with ``force=True``.
 from __future__ import annotations
 
 import json
+import math
 import os
+import pickle
 import re
 import struct
 from collections.abc import Callable, Mapping
@@ -33,14 +35,17 @@ from converters.errors import ConversionError
 from converters.file_pages import drop_file_pages
 from converters.hashing import file_sha256
 from converters.plan import ConversionPlan, TensorEntry
-from zoo.models.densenet import DenseNetConfig
+from converters.views import view_backing_problem
+from zoo.models.densenet import DenseNetConfig, state_dict_mismatch, state_dict_shapes
 
 __all__ = [
     "FORMATS",
     "check_output",
+    "check_state_dict",
     "config_from_state_dict",
     "convert_file",
     "file_sha256",
+    "load_torch_state_dict",
     "load_weights",
     "read_metadata",
     "save_plan",
@@ -228,87 +233,190 @@ def source_metadata(source: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The ``__metadata__`` of a ``.safetensors`` file ({} for ``.pth``)."""
-    if _is_zip(path):
+    """The ``__metadata__`` of a ``.safetensors`` file ({} for ``.pth``); ConversionError for other files."""
+    if _is_torch_file(path):
         return {}
-    from safetensors import safe_open
-
-    with safe_open(os.fspath(path), framework="pt") as weights:
-        return dict(weights.metadata() or {})
+    return _read_safetensors(path, tensors=False)[1]
 
 
-def _is_zip(path: str | os.PathLike[str]) -> bool:
+def _is_torch_file(path: str | os.PathLike[str]) -> bool:
+    """True for a ``torch.save`` file (a zip, or the legacy pickle format); False for anything else.
+
+    A safetensors file starts with an 8-byte header length and then ``{``; a pickle starts with ``\\x80``.
+    """
     with open(path, "rb") as source:
-        return source.read(4) == b"PK\x03\x04"
+        start = source.read(9)
+    return start.startswith(b"PK\x03\x04") or (start.startswith(b"\x80") and start[8:9] != b"{")
 
 
 def load_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], DenseNetConfig]:
     """``(state_dict, config)`` from a file :func:`save_weights` wrote (the format is detected from the content).
 
     The config comes from the safetensors metadata; for ``.pth`` files (and
-    safetensors without metadata) it is inferred from the tensor shapes.
+    safetensors without metadata) it is inferred from the tensor shapes. Either
+    way it is checked against the tensors really in the file (names, shapes,
+    kinds) before it is returned, so nothing is built from a config the file
+    does not back. Anything else raises :class:`ConversionError`.
     """
-    if _is_zip(path):
-        state_dict = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-        if not isinstance(state_dict, dict):
-            raise ConversionError(f"expected a state dict in {path}, found {type(state_dict).__name__}")
-        return dict(state_dict), config_from_state_dict(state_dict)
+    if _is_torch_file(path):
+        state_dict = load_torch_state_dict(path)
+        config = config_from_state_dict(state_dict)
+    else:
+        state_dict, metadata = _read_safetensors(path, tensors=True)
+        if "config" in metadata:
+            config = _metadata_config(metadata["config"], path)
+        else:
+            config = config_from_state_dict(state_dict)
+    check_state_dict(state_dict, config, str(path))
+    return state_dict, config
+
+
+def _read_safetensors(path: str | os.PathLike[str], tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors (when ``tensors``) and the metadata of a safetensors file, which validates its own header."""
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(os.fspath(path), framework="pt") as weights:  # one open for tensors and metadata
             metadata = weights.metadata() or {}
-            state_dict = {key: weights.get_tensor(key) for key in weights.keys()}  # noqa: SIM118 (safe_open is not iterable)
+            keys = weights.keys() if tensors else []
+            return {key: weights.get_tensor(key) for key in keys}, dict(metadata)
     except (SafetensorError, OSError) as error:
-        raise ConversionError(f"{path} is neither a safetensors file nor a torch zip file: {error}") from error
-    if "config" in metadata:
-        config = DenseNetConfig.from_dict(json.loads(metadata["config"]))
-    else:
-        config = config_from_state_dict(state_dict)
-    return state_dict, config
+        raise ConversionError(
+            f"{path} is neither a safetensors file nor a torch.save file ({error}); "
+            "expected weights written by densenet-zoo convert, zoo's save_weights or torch.save"
+        ) from error
 
 
-_LAYER_KEY = re.compile(r"features\.denseblock(\d+)\.denselayer(\d+)\.conv2\.weight")
+def _metadata_config(text: str, path: str | os.PathLike[str]) -> DenseNetConfig:
+    """The ``DenseNetConfig`` a safetensors file's ``config`` metadata (JSON) declares."""
+    try:
+        return DenseNetConfig.from_dict(json.loads(text))
+    except (ValueError, RecursionError) as error:  # json.JSONDecodeError is a ValueError
+        raise ConversionError(
+            f"{path}: the 'config' metadata is not a valid DenseNetConfig ({str(error)[:300]}); "
+            "convert the original checkpoint again, or remove the metadata to infer the config from the tensors"
+        ) from None
+
+
+def load_torch_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The tensors of a ``torch.save`` file: a state dict, or a dict holding one under ``"state_dict"``.
+
+    Loaded with ``weights_only=True``, so nothing in the file is executed; every
+    value must be a plain (strided, CPU) tensor backed by its own storage
+    elements, so a few bytes cannot declare a huge tensor. Raises
+    :class:`ConversionError` for anything else.
+    """
+    try:
+        loaded = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except pickle.UnpicklingError as error:  # its text advises weights_only=False, which would run the file's code
+        refused = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", str(error), re.IGNORECASE)
+        reason = f" (it needs {refused.group(1)})" if refused else ""
+        raise ConversionError(
+            f"{path} is not a plain tensor state dict{reason}, and loading it would run code from the file, so it "
+            "cannot be loaded safely. Re-save the weights as a state dict (torch.save(model.state_dict(), path)) "
+            "where they come from, or convert the original .t7 checkpoint"
+        ) from None
+    except Exception as error:  # whatever torch's zip and pickle readers raise for malformed bytes
+        detail = (str(error).strip().splitlines() or [""])[0][:300]
+        raise ConversionError(
+            f"{path} cannot be read as a torch.save file ({type(error).__name__}: {detail}); "
+            "it is truncated, corrupt or not a PyTorch file"
+        ) from None
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, dict):
+        raise ConversionError(f"expected a state dict (a dict of tensors) in {path}, found {type(loaded).__name__}")
+    for key, tensor in loaded.items():
+        problem = _tensor_problem(key, tensor)
+        if problem is not None:
+            raise ConversionError(f"{path}: expected a state dict of plain tensors, found {problem}")
+    return dict(loaded)
+
+
+def _tensor_problem(key: Any, tensor: Any) -> str | None:
+    """What makes ``key: tensor`` something other than a named, plain tensor backed by its own storage."""
+    if not isinstance(key, str):
+        return f"the key {key!r:.60} (keys are parameter names)"
+    if not isinstance(tensor, torch.Tensor):
+        return f"{key!r}: {type(tensor).__name__}"
+    if tensor.layout != torch.strided or tensor.is_nested or tensor.is_quantized or tensor.device.type != "cpu":
+        return f"{key!r}: a {tensor.layout} {tensor.dtype} tensor on {tensor.device} (expected a dense CPU tensor)"
+    if tensor.numel() == 0:
+        return None
+    storage_elements = tensor.untyped_storage().nbytes() // tensor.element_size()
+    problem = view_backing_problem(tensor.shape, tensor.stride(), tensor.storage_offset(), storage_elements)
+    return None if problem is None else f"{key!r}: a view that {problem}"
+
+
+def check_state_dict(state_dict: Mapping[str, torch.Tensor], config: DenseNetConfig, where: str) -> None:
+    """Refuse tensors that are not exactly ``DenseNet(config)``'s state dict (names, shapes, kinds).
+
+    Missing ``num_batches_tracked`` counters are allowed (old files lack them).
+    Raises :class:`ConversionError` saying what the config declares and what the file holds.
+    """
+    problem = state_dict_mismatch(config, state_dict)
+    if problem is not None:
+        declared = state_dict_shapes(config)
+        raise ConversionError(
+            f"{where}: the tensors do not fit the architecture {config.to_dict()}, which has {len(declared)} tensors "
+            f"of {sum(math.prod(shape) for shape in declared.values()):,} values; the file holds {len(state_dict)} "
+            f"of {sum(tensor.numel() for tensor in state_dict.values()):,}: {problem}"
+        )
+
+
+_LAYER_KEY = re.compile(r"features\.denseblock(\d{1,6})\.denselayer(\d{1,6})\.conv2\.weight")
 
 
 def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetConfig:
     """Infer a ``DenseNetConfig`` from torchvision-named DenseNet tensors (``drop_rate`` cannot be seen: 0).
 
+    Only a few tensors are looked at; :func:`check_state_dict` checks all of them against the result.
     Raises :class:`ConversionError` when the tensors are not a DenseNet-BC this project builds,
     e.g. transition widths that no single compression factor explains.
     """
-    try:
-        conv0 = state_dict["features.conv0.weight"]
-        classifier = state_dict["classifier.weight"]
-    except KeyError as error:
-        raise ConversionError(f"expected torchvision DenseNet keys, missing {error.args[0]!r}") from None
+    conv0 = _weight_shape(state_dict, "features.conv0.weight", 4)
+    classifier = _weight_shape(state_dict, "classifier.weight", 2)
     layers: dict[int, int] = {}
     growth_rate = bottleneck = 0
-    for key, tensor in state_dict.items():
+    for key in state_dict:
         match = _LAYER_KEY.fullmatch(key)
         if match:
             block, layer = int(match.group(1)), int(match.group(2))
             layers[block] = max(layers.get(block, 0), layer)
-            growth_rate, bottleneck = int(tensor.shape[0]), int(tensor.shape[1])
-    if not layers or growth_rate == 0:
+            growth_rate, bottleneck = _weight_shape(state_dict, key, 4)[:2]
+    if not layers:
         raise ConversionError("expected features.denseblock*.denselayer*.conv2.weight tensors, found none")
     transitions = []
     for block in sorted(layers)[:-1]:
         key = f"features.transition{block}.conv.weight"
-        transition = state_dict.get(key)
-        if transition is None:
+        if key not in state_dict:
             raise ConversionError(
                 f"expected {key} (a DenseNet with {len(layers)} dense blocks has a transition after each but "
                 "the last), found none"
             )
-        transitions.append((int(transition.shape[1]), int(transition.shape[0]), key))
-    compression = infer_compression(transitions)
-    return DenseNetConfig(
-        growth_rate=growth_rate,
-        block_config=tuple(layers[block] for block in sorted(layers)),
-        num_init_features=int(conv0.shape[0]),
-        bn_size=bottleneck // growth_rate,
-        compression=compression,
-        num_classes=int(classifier.shape[0]),
-        stem="imagenet" if int(conv0.shape[-1]) == 7 else "cifar",
-    )
+        out_channels, in_channels = _weight_shape(state_dict, key, 4)[:2]
+        transitions.append((in_channels, out_channels, key))
+    try:
+        return DenseNetConfig(
+            growth_rate=growth_rate,
+            block_config=tuple(layers[block] for block in sorted(layers)),
+            num_init_features=conv0[0],
+            bn_size=bottleneck // growth_rate,
+            compression=infer_compression(transitions),
+            num_classes=classifier[0],
+            stem="imagenet" if conv0[-1] == 7 else "cifar",
+        )
+    except ValueError as error:
+        raise ConversionError(f"the tensors do not describe a DenseNet this project builds: {error}") from None
+
+
+def _weight_shape(state_dict: Mapping[str, torch.Tensor], key: str, ndim: int) -> tuple[int, ...]:
+    """The shape of ``state_dict[key]``, which must have ``ndim`` dimensions of positive sizes."""
+    if key not in state_dict:
+        raise ConversionError(f"expected torchvision DenseNet keys, missing {key!r}")
+    shape = tuple(int(extent) for extent in state_dict[key].shape)
+    if len(shape) != ndim or min(shape) < 1:
+        raise ConversionError(f"expected {key} with {ndim} dimensions of positive sizes, found shape {shape}")
+    return shape

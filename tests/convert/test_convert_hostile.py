@@ -207,9 +207,7 @@ def test_ceil_mode_is_read_with_lua_truth() -> None:
 
 def test_a_reshape_size_of_a_million_dimensions_is_refused() -> None:
     root = _tree()
-    root["modules"][RESHAPE].fields["size"] = t7.T7Storage.from_numpy(
-        np.ones(1_000_000, np.int64), "torch.LongStorage"
-    )
+    root["modules"][RESHAPE].fields["size"] = t7.T7Storage.from_numpy(np.ones(1_000_000, np.int64), "torch.LongStorage")
     _refused(root, "model.modules[15]:", "1 to 8 dimensions")
 
 

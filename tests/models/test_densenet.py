@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 
 import pytest
@@ -13,6 +14,7 @@ from torch.overrides import TorchFunctionMode
 
 import zoo
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
+from zoo.models.densenet import state_dict_mismatch, state_dict_shapes
 
 TORCHVISION_NAMES = ("densenet121", "densenet169", "densenet201", "densenet161")
 
@@ -112,11 +114,101 @@ def test_initialisation_follows_the_lua_code(densenet121):
         ({"drop_rate": -0.1}, "drop_rate"),
         ({"num_classes": 0}, "num_classes"),
         ({"stem": "mnist"}, "stem"),
+        # types (issue 9): ints are ints, block_config a list of ints, rates finite numbers
+        ({"growth_rate": "32"}, "growth_rate must be an integer from 1 to 1024, got '32'"),
+        ({"growth_rate": 1.5}, "growth_rate must be an integer.*got 1.5"),
+        ({"growth_rate": 32.0}, "growth_rate must be an integer.*got 32.0"),
+        ({"bn_size": True}, "bn_size must be an integer.*got True"),
+        ({"num_classes": None}, "num_classes"),
+        ({"block_config": "abc"}, "block_config must be a list of layer counts, got 'abc'"),
+        ({"block_config": "612"}, "block_config must be a list"),
+        ({"block_config": 6}, "block_config must be a list"),
+        ({"block_config": {"a": 1}}, "block_config must be a list"),
+        ({"block_config": (6, 1.5)}, "block_config must be a list of 1 to 16 integer layer counts"),
+        ({"block_config": (6, "12")}, "block_config"),
+        ({"compression": "0.5"}, "compression must be a number"),
+        ({"compression": math.nan}, "compression"),
+        ({"drop_rate": math.inf}, "drop_rate"),
+        ({"drop_rate": False}, "drop_rate"),
+        ({"stem": ["imagenet"]}, "stem"),
+        # upper bounds: nothing absurd is built from a config read from a file
+        ({"block_config": (20000,)}, "each from 1 to 500, got \\(20000,\\)"),
+        ({"block_config": (1,) * 17}, "1 to 16"),
+        ({"block_config": range(10**12)}, "block_config"),
+        ({"growth_rate": 10**6}, "growth_rate"),
+        ({"num_init_features": 2**31}, "num_init_features"),
+        ({"bn_size": 65}, "bn_size"),
+        ({"num_classes": 10**9}, "num_classes"),
     ],
 )
 def test_invalid_config_is_refused_with_a_message_naming_the_field(changes, message):
     with pytest.raises(ValueError, match=message):
         DenseNetConfig(**changes)
+
+
+def test_config_problems_are_all_named_and_kept_short():
+    with pytest.raises(ValueError) as caught:
+        DenseNetConfig(growth_rate="x" * 10_000, block_config=list(range(100_000)), stem=None)
+    message = str(caught.value)
+    assert "growth_rate" in message and "block_config" in message and "stem" in message
+    assert len(message) < 1000
+
+
+def test_config_normalises_numbers_to_python_types():
+    config = DenseNetConfig(
+        growth_rate=torch.tensor(4).numpy()[()], block_config=[2, 3], compression=1, drop_rate=0, num_classes=10
+    )
+    assert type(config.growth_rate) is int and config.block_config == (2, 3)
+    assert type(config.compression) is float and type(config.drop_rate) is float
+    assert DenseNetConfig.from_dict(json.loads(config.to_json())) == config
+
+
+@pytest.mark.parametrize("value", [None, [1, 2], "config", 3])
+def test_from_dict_refuses_what_is_not_a_dict(value):
+    with pytest.raises(ValueError, match="dict"):
+        DenseNetConfig.from_dict(value)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        tiny_config(),
+        tiny_config().replace(stem="cifar", drop_rate=0.2, compression=0.7),
+        MODEL_CONFIGS["densenet121"],
+        MODEL_CONFIGS["densenet161"],
+    ],
+)
+def test_state_dict_shapes_are_those_of_the_built_model_in_order(config):
+    built = DenseNet(config, init_weights=False).state_dict()
+    shapes = state_dict_shapes(config)
+    assert list(shapes) == list(built)
+    assert all(shapes[key] == tuple(tensor.shape) for key, tensor in built.items())
+
+
+def test_state_dict_mismatch_names_missing_unexpected_misshapen_and_wrongly_typed_tensors():
+    config = tiny_config()
+    state_dict = DenseNet(config).state_dict()
+    assert state_dict_mismatch(config, state_dict) is None
+    without_counters = {key: value for key, value in state_dict.items() if "num_batches_tracked" not in key}
+    assert state_dict_mismatch(config, without_counters) is None
+    broken = dict(state_dict)
+    del broken["features.norm5.running_var"]
+    broken["features.extra"] = torch.zeros(1)
+    broken["classifier.bias"] = torch.zeros(3)
+    broken["classifier.weight"] = broken["classifier.weight"].int()
+    broken["features.norm5.num_batches_tracked"] = torch.zeros(())
+    problem = state_dict_mismatch(config, broken)
+    for fragment in (
+        "missing 1 keys (first: ['features.norm5.running_var'])",
+        "unexpected 1 keys",
+        "1 shape mismatches (first: ['classifier.bias (3,)",
+        "2 tensors of the wrong kind",
+        "classifier.weight torch.int32",
+        "features.norm5.num_batches_tracked torch.float32",
+    ):
+        assert fragment in problem, problem
+    no_classifier = {key: value for key, value in state_dict.items() if not key.startswith("classifier.")}
+    assert state_dict_mismatch(config, no_classifier, optional_prefix="classifier.") is None
 
 
 def test_config_round_trips_through_dict_and_refuses_unknown_keys():

@@ -18,9 +18,13 @@ are the same either way.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
+import numbers
+import reprlib
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,17 @@ from zoo.models import memory_efficient as _memory_efficient
 
 STEMS = ("imagenet", "cifar")
 
+#: Upper bounds of a DenseNetConfig: far above every published or plausible DenseNet (the largest
+#: published model has 64 layers in a block, growth rate 48 and 1000 classes), low enough that a
+#: config read from an untrusted file cannot make this library build an absurd network.
+MAX_BLOCKS = 16
+MAX_LAYERS_PER_BLOCK = 500
+_INTEGER_LIMITS = {"growth_rate": 1024, "num_init_features": 4096, "bn_size": 64, "num_classes": 1_000_000}
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlist = _SHORT.maxtuple = 8
+_SHORT.maxstring = _SHORT.maxother = 40
+
 
 @dataclass(frozen=True)
 class DenseNetConfig:
@@ -41,6 +56,10 @@ class DenseNetConfig:
     the ImageNet models; ``stem="cifar"`` is the single 3x3 convolution of the
     CIFAR models. ``num_init_features`` is the stem's output width (2k in all
     published models).
+
+    Every field is checked on construction (type, range, and the upper bounds
+    :data:`MAX_BLOCKS`, :data:`MAX_LAYERS_PER_BLOCK` and ``_INTEGER_LIMITS``);
+    a bad value raises ``ValueError`` naming each problem.
     """
 
     growth_rate: int = 32
@@ -53,24 +72,36 @@ class DenseNetConfig:
     stem: str = "imagenet"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "block_config", tuple(int(n) for n in self.block_config))
         problems = []
-        if self.growth_rate < 1:
-            problems.append(f"growth_rate must be >= 1, got {self.growth_rate}")
-        if not self.block_config or any(n < 1 for n in self.block_config):
-            problems.append(f"block_config must be a non-empty list of positive layer counts, got {self.block_config}")
-        if self.num_init_features < 1:
-            problems.append(f"num_init_features must be >= 1, got {self.num_init_features}")
-        if self.bn_size < 1:
-            problems.append(f"bn_size must be >= 1, got {self.bn_size}")
-        if not 0.0 < self.compression <= 1.0:
-            problems.append(f"compression must be in (0, 1], got {self.compression}")
-        if not 0.0 <= self.drop_rate < 1.0:
-            problems.append(f"drop_rate must be in [0, 1), got {self.drop_rate}")
-        if self.num_classes < 1:
-            problems.append(f"num_classes must be >= 1, got {self.num_classes}")
-        if self.stem not in STEMS:
-            problems.append(f"stem must be one of {STEMS}, got {self.stem!r}")
+        for name, limit in _INTEGER_LIMITS.items():
+            value = getattr(self, name)
+            if not _is_integer(value) or not 1 <= value <= limit:
+                problems.append(f"{name} must be an integer from 1 to {limit}, got {_SHORT.repr(value)}")
+            else:
+                object.__setattr__(self, name, int(value))
+        blocks = self.block_config
+        if isinstance(blocks, (str, bytes, Mapping)) or not isinstance(blocks, Iterable):
+            problems.append(f"block_config must be a list of layer counts, got {_SHORT.repr(blocks)}")
+        else:
+            blocks = tuple(itertools.islice(blocks, MAX_BLOCKS + 1))
+            if not 1 <= len(blocks) <= MAX_BLOCKS or not all(
+                _is_integer(n) and 1 <= n <= MAX_LAYERS_PER_BLOCK for n in blocks
+            ):
+                problems.append(
+                    f"block_config must be a list of 1 to {MAX_BLOCKS} integer layer counts, each from 1 to "
+                    f"{MAX_LAYERS_PER_BLOCK}, got {_SHORT.repr(self.block_config)}"
+                )
+            else:
+                object.__setattr__(self, "block_config", tuple(int(n) for n in blocks))
+        for name, low, high, closed in (("compression", 0.0, 1.0, "(0, 1]"), ("drop_rate", 0.0, 1.0, "[0, 1)")):
+            value = getattr(self, name)
+            in_range = _is_real(value) and (low < value <= high if name == "compression" else low <= value < high)
+            if not in_range:
+                problems.append(f"{name} must be a number in {closed}, got {_SHORT.repr(value)}")
+            else:
+                object.__setattr__(self, name, float(value))
+        if not isinstance(self.stem, str) or self.stem not in STEMS:
+            problems.append(f"stem must be one of {STEMS}, got {_SHORT.repr(self.stem)}")
         if problems:
             raise ValueError("invalid DenseNetConfig: " + "; ".join(problems))
 
@@ -99,16 +130,110 @@ class DenseNetConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> DenseNetConfig:
-        """Build from a dict such as ``to_dict()`` produced; unknown keys are an error."""
+    def from_dict(cls, config: Mapping[str, Any]) -> DenseNetConfig:
+        """Build from a dict such as ``to_dict()`` produced; unknown keys and wrong types are a ``ValueError``."""
+        if not isinstance(config, Mapping):
+            raise ValueError(f"a DenseNetConfig is described by a dict (a JSON object), got {_SHORT.repr(config)}")
         known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - known)
+        unknown = sorted(_SHORT.repr(key) for key in config if key not in known)
         if unknown:
-            raise ValueError(f"unknown DenseNetConfig keys {unknown}; expected some of {sorted(known)}")
+            raise ValueError(f"unknown DenseNetConfig keys {unknown[:8]}; expected some of {sorted(known)}")
         return cls(**config)
 
     def replace(self, **changes: Any) -> DenseNetConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def state_dict_shapes(config: DenseNetConfig) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of every tensor of ``DenseNet(config).state_dict()``, in its order, without building modules.
+
+    What the tensors of a file are checked against before a network is built from the file's (untrusted)
+    config: cheap for any valid config, and it allocates nothing of the network's size.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def conv(key: str, out_channels: int, in_channels: int, kernel: int) -> None:
+        shapes[f"{key}.weight"] = (out_channels, in_channels, kernel, kernel)
+
+    def norm(key: str, channels: int) -> None:
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"{key}.{name}"] = (channels,)
+        shapes[f"{key}.num_batches_tracked"] = ()
+
+    growth, bottleneck = config.growth_rate, config.bn_size * config.growth_rate
+    conv("features.conv0", config.num_init_features, 3, 7 if config.stem == "imagenet" else 3)
+    if config.stem == "imagenet":
+        norm("features.norm0", config.num_init_features)
+    widths = config.block_widths()
+    for index, num_layers in enumerate(config.block_config):
+        in_channels, out_channels = widths[index]
+        for layer in range(num_layers):
+            key = f"features.denseblock{index + 1}.denselayer{layer + 1}"
+            norm(f"{key}.norm1", in_channels + layer * growth)
+            conv(f"{key}.conv1", bottleneck, in_channels + layer * growth, 1)
+            norm(f"{key}.norm2", bottleneck)
+            conv(f"{key}.conv2", growth, bottleneck, 3)
+        if index != len(config.block_config) - 1:
+            norm(f"features.transition{index + 1}.norm", out_channels)
+            conv(f"features.transition{index + 1}.conv", widths[index + 1][0], out_channels, 1)
+    norm("features.norm5", config.num_features)
+    shapes["classifier.weight"] = (config.num_classes, config.num_features)
+    shapes["classifier.bias"] = (config.num_classes,)
+    return shapes
+
+
+def state_dict_mismatch(
+    config: DenseNetConfig, state_dict: Mapping[str, Tensor], optional_prefix: str | None = None
+) -> str | None:
+    """What keeps ``state_dict`` from being ``DenseNet(config)``'s (names, shapes, kinds of values), or None.
+
+    Missing ``num_batches_tracked`` counters (old files lack them) and, with ``optional_prefix``, missing
+    keys that start with it are accepted. Weights and statistics must be floating-point, counters
+    integers. The text counts missing and unexpected keys and mismatches, with the first few of each.
+    """
+    expected = state_dict_shapes(config)
+    missing = [
+        key
+        for key in expected
+        if key not in state_dict
+        and not key.endswith(".num_batches_tracked")
+        and not (optional_prefix and key.startswith(optional_prefix))
+    ]
+    unexpected = [str(key)[:80] for key in state_dict if key not in expected]
+    wrong_shape = [
+        f"{key} {tuple(state_dict[key].shape)} (model: {expected[key]})"
+        for key in expected
+        if key in state_dict and tuple(state_dict[key].shape) != expected[key]
+    ]
+    wrong_kind = [
+        f"{key} {tensor.dtype}"
+        for key, tensor in state_dict.items()
+        if key in expected
+        and (
+            tensor.is_complex()
+            or tensor.dtype == torch.bool
+            or tensor.is_floating_point() == key.endswith(".num_batches_tracked")
+        )
+    ]
+    parts = [
+        f"{what.format(len(found))} (first: {found[:3]})"
+        for found, what in (
+            (missing, "missing {} keys"),
+            (unexpected, "unexpected {} keys"),
+            (wrong_shape, "{} shape mismatches"),
+            (wrong_kind, "{} tensors of the wrong kind (weights and statistics are floating-point, counters integers)"),
+        )
+        if found
+    ]
+    return "; ".join(parts) or None
 
 
 def _imagenet(growth_rate: int, block_config: tuple[int, ...]) -> DenseNetConfig:

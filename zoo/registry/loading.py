@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.hashing import file_sha256
-from zoo.models.densenet import DenseNet, DenseNetConfig
+from zoo.models.densenet import DenseNet, DenseNetConfig, state_dict_mismatch, state_dict_shapes
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
 from zoo.registry.errors import RegistryError, VerificationError
 from zoo.registry.fetch import FetchedFile, cached_path, fetch
@@ -227,35 +227,43 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, Any], DenseNet
 
         conversion = convert(str(path))
         return dict(conversion.state_dict), conversion.config
-    from converters.export import config_from_state_dict
+    from converters import ConversionError
+
+    try:
+        return _read_exported(path)
+    except ConversionError as error:
+        raise VerificationError(str(error)) from error
+
+
+def _read_exported(path: Path) -> tuple[dict[str, Any], DenseNetConfig]:
+    """(state dict, config) of a converted file, or of a torchvision ``.pth`` with its older key names."""
+    from converters import ConversionError
+    from converters.export import check_state_dict, config_from_state_dict
     from converters.export import load_weights as read_exported
 
-    if suffix in (".pth", ".pt", ".bin"):
-        try:
-            state_dict, config = read_exported(str(path))
-            return dict(state_dict), config
-        except Exception as error:
-            try:
-                state_dict = read_torchvision_pth(path)
-            except Exception:
-                raise error from None
-            return state_dict, config_from_state_dict(state_dict)
-    state_dict, config = read_exported(str(path))
-    return dict(state_dict), config
+    try:
+        state_dict, config = read_exported(str(path))
+        return dict(state_dict), config
+    except ConversionError as error:
+        if path.suffix.lower() not in (".pth", ".pt", ".bin"):
+            raise
+        try:  # perhaps torchvision's first files, with their older key names
+            state_dict = read_torchvision_pth(path)
+            config = config_from_state_dict(state_dict)
+            check_state_dict(state_dict, config, str(path))
+        except ConversionError:
+            raise error from None
+        return state_dict, config
 
 
 def read_torchvision_pth(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A torchvision DenseNet state dict (``torch.load`` with ``weights_only=True``), keys remapped."""
-    import torch
+    """A torchvision DenseNet state dict (``torch.load`` with ``weights_only=True``), keys remapped.
 
-    loaded = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
-        loaded = loaded["state_dict"]
-    if not isinstance(loaded, dict) or not all(isinstance(value, torch.Tensor) for value in loaded.values()):
-        raise RegistryError(
-            f"{path}: expected a state dict of tensors (torchvision .pth), found {type(loaded).__name__}"
-        )
-    return remap_torchvision_keys(loaded)
+    Raises ``converters.ConversionError`` for a file that is not a plain state dict of tensors.
+    """
+    from converters.export import load_torch_state_dict
+
+    return remap_torchvision_keys(load_torch_state_dict(path))
 
 
 def remap_torchvision_keys(state_dict: dict[str, Any]) -> dict[str, Any]:
@@ -272,41 +280,18 @@ def remap_torchvision_keys(state_dict: dict[str, Any]) -> dict[str, Any]:
 def _check_fits(
     config: DenseNetConfig, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None
 ) -> dict[str, Any]:
-    """The state dict completed with zero ``num_batches_tracked`` (old files lack it), checked key by key and
-    shape by shape against ``DenseNet(config)`` (built without weights: only its keys and shapes are compared)."""
-    return _fit(DenseNet(config, init_weights=False), state_dict, where, allow_missing_prefix)
-
-
-def _fit(
-    model: DenseNet, state_dict: dict[str, Any], where: str, allow_missing_prefix: str | None = None
-) -> dict[str, Any]:
+    """The state dict completed with zero ``num_batches_tracked`` (old files lack it), checked key by key,
+    shape by shape and kind by kind against ``DenseNet(config)`` without building it (nothing is allocated
+    before the file's tensors are known to fit)."""
     import torch
 
-    expected = model.state_dict()
+    problem = state_dict_mismatch(config, state_dict, allow_missing_prefix)
+    if problem is not None:
+        raise VerificationError(f"weights from {where} do not fit the architecture {config.to_dict()}: {problem}")
     completed = dict(state_dict)
-    for key in expected:
-        if key.endswith("num_batches_tracked") and key not in completed:
-            completed[key] = torch.zeros((), dtype=torch.long)
-    missing = [key for key in expected if key not in completed]
-    if allow_missing_prefix:
-        missing = [key for key in missing if not key.startswith(allow_missing_prefix)]
-    unexpected = [key for key in completed if key not in expected]
-    wrong_shape = [
-        f"{key} {tuple(completed[key].shape)} (model: {tuple(expected[key].shape)})"
-        for key in expected
-        if key in completed and tuple(completed[key].shape) != tuple(expected[key].shape)
-    ]
-    if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys (first: {missing[:3]})")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} keys (first: {unexpected[:3]})")
-        if wrong_shape:
-            parts.append(f"{len(wrong_shape)} shape mismatches (first: {wrong_shape[:3]})")
-        raise VerificationError(
-            f"weights from {where} do not fit the architecture {model.config.to_dict()}: {'; '.join(parts)}"
-        )
+    for key in state_dict_shapes(config):
+        if key.endswith(".num_batches_tracked"):
+            completed.setdefault(key, torch.zeros((), dtype=torch.long))
     return completed
 
 
@@ -320,8 +305,8 @@ def _build_with_weights(
     (``init_weights=False``) and loaded strictly, so a missing key fails instead of leaving a
     tensor without values; only a network that keeps some initialised tensors draws them.
     """
+    completed = _check_fits(config, state_dict, where, allow_missing_prefix)
     model = DenseNet(config, init_weights=allow_missing_prefix is not None)
-    completed = _fit(model, state_dict, where, allow_missing_prefix)
     completed = {key: value.contiguous() for key, value in completed.items()}
     model.load_state_dict(completed, strict=not allow_missing_prefix, assign=True)
     return model
