@@ -306,10 +306,10 @@ def load_torch_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tenso
     elements, so a few bytes cannot declare a huge tensor. Raises
     :class:`ConversionError` for anything else.
     """
+    with open(path, "rb"):  # a missing or unreadable file is the OSError it is; after this, errors are the content's
+        pass
     try:
         loaded = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except OSError:
-        raise
     except pickle.UnpicklingError as error:  # its text advises weights_only=False, which would run the file's code
         refused = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", str(error), re.IGNORECASE)
         reason = f" (it needs {refused.group(1)})" if refused else ""
@@ -318,7 +318,7 @@ def load_torch_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tenso
             "cannot be loaded safely. Re-save the weights as a state dict (torch.save(model.state_dict(), path)) "
             "where they come from, or convert the original .t7 checkpoint"
         ) from None
-    except Exception as error:  # whatever torch's zip and pickle readers raise for malformed bytes
+    except Exception as error:  # whatever torch's zip and pickle readers raise for malformed bytes (OSError too)
         detail = (str(error).strip().splitlines() or [""])[0][:300]
         raise ConversionError(
             f"{path} cannot be read as a torch.save file ({type(error).__name__}: {detail}); "

@@ -305,8 +305,14 @@ def _build_with_weights(
     (``init_weights=False``) and loaded strictly, so a missing key fails instead of leaving a
     tensor without values; only a network that keeps some initialised tensors draws them.
     """
+    import torch
+
     completed = _check_fits(config, state_dict, where, allow_missing_prefix)
     model = DenseNet(config, init_weights=allow_missing_prefix is not None)
-    completed = {key: value.contiguous() for key, value in completed.items()}
+    # float32 weights and int64 counters whatever the file held (a no-op for files this project writes)
+    completed = {
+        key: value.to(torch.float32 if value.is_floating_point() else torch.int64).contiguous()
+        for key, value in completed.items()
+    }
     model.load_state_dict(completed, strict=not allow_missing_prefix, assign=True)
     return model
