@@ -218,3 +218,24 @@ def test_truncated_and_corrupt_safetensors_are_typed_errors(tmp_path) -> None:
         path = tmp_path / f"{name}.safetensors"
         path.write_bytes(broken)
         _both_refuse(path, "neither a safetensors file nor a torch.save file")
+
+
+def test_a_truncated_torch_zip_is_a_typed_error_not_an_os_error(tmp_path) -> None:
+    full = io.BytesIO()
+    torch.save(_state_dict(), full)
+    path = tmp_path / "truncated.pth"
+    path.write_bytes(full.getvalue()[: len(full.getvalue()) // 3])  # torch.load raises OSError(EINVAL) for this
+    _both_refuse(path, "cannot be read as a torch.save file")
+    with pytest.raises(FileNotFoundError):
+        load_weights(tmp_path / "missing.pth")
+
+
+def test_weights_of_another_floating_type_give_a_float32_model_that_runs(tmp_path) -> None:
+    state_dict = {key: value.double() if value.is_floating_point() else value for key, value in _state_dict().items()}
+    state_dict["features.conv0.weight"] = state_dict["features.conv0.weight"].half()
+    path = tmp_path / "mixed.pth"
+    torch.save(state_dict, path)
+    model = zoo.load_weights(path)
+    assert {tensor.dtype for tensor in model.parameters()} == {torch.float32}
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 64, 64)).shape == (1, CONFIG.num_classes)
