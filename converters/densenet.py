@@ -161,7 +161,12 @@ def _reshape_numel(reshape: t7.T7Object, path: str, channels: int) -> int:
 
 
 def plan_conversion(root: Any) -> ConversionPlan:
-    """Infer the architecture of a parsed checkpoint and list its output tensors (nothing is read yet)."""
+    """Infer the architecture of a parsed checkpoint and list its output tensors.
+
+    Weights are not read yet; the small BatchNorm statistics and convolution biases are, to check
+    that they are finite. Every tensor the plan lists is checked to be backed by storage elements of
+    its own, so the plan's sizes are never more than the file holds.
+    """
     path = "model"
     if module_kind(root) == "dataparallel":
         children = child_modules(root, path)

@@ -1,7 +1,7 @@
 """What a conversion produces: the lazily read output tensors, the report, the state dict.
 
 :class:`ConversionPlan` is what :func:`converters.densenet.plan_conversion`
-infers from a checkpoint without reading any weights; ``converters.export``
+infers from a checkpoint without reading its weights; ``converters.export``
 streams its entries into a file and :meth:`ConversionPlan.materialize` turns
 them into a state dict (the :class:`Conversion` that ``convert`` returns).
 """
