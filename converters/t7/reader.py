@@ -26,9 +26,7 @@ registered with ``torchfile.register_handler`` are used as a fallback.
 from __future__ import annotations
 
 import math
-import mmap
 import os
-import stat
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -68,10 +66,11 @@ Handler = Callable[["T7Reader", str, int, int], Any]
 _HANDLERS: dict[str, Handler] = {}
 
 _UNDER_CONSTRUCTION = object()
+NOT_READ = object()  # T7Reader.reference: no object has that reference index yet
 _NO_KEY = object()  # _read_table: the next object read is a key
 
 # (typename, version, version_string, handler, torchfile handler) of one class header
-_ClassInfo = tuple[str, int, "str | None", "Handler | None", Any]
+ClassInfo = tuple[str, int, "str | None", "Handler | None", Any]
 
 
 def _decode(raw: bytes, cache: dict[bytes, str | bytes]) -> str | bytes:
@@ -85,7 +84,7 @@ def _decode(raw: bytes, cache: dict[bytes, str | bytes]) -> str | bytes:
     return text
 
 
-def _class_info(header: bytes, raw_name: bytes) -> _ClassInfo | str:
+def parse_class_header(header: bytes, raw_name: bytes) -> ClassInfo | str:
     """Decode a class header (``"V <n>"`` + name, or a bare name in pre-versioning files).
 
     Returns what was expected as a string when the header is malformed.
@@ -118,9 +117,12 @@ def register_handler(typename: str) -> Callable[[Handler], Handler]:
 class T7Reader(torchfile.T7Reader):
     """Parses one Torch7 binary object from a bytes-like ``buffer`` (bytes, mmap, memoryview).
 
-    ``source`` only names the input in error messages. Use :func:`load` or
-    :func:`loads` instead of this class unless you add handlers.
+    ``source`` only names the input in error messages. Use :func:`~converters.t7.load` or
+    :func:`~converters.t7.loads` instead of this class unless you add handlers.
     """
+
+    #: what error messages suggest (None: :class:`T7FormatError`'s default, for binary files)
+    hint: str | None = None
 
     def __init__(
         self, buffer: Any, source: str | os.PathLike[str] | None = None, max_depth: int = DEFAULT_MAX_DEPTH
@@ -133,12 +135,17 @@ class T7Reader(torchfile.T7Reader):
         self.max_depth = max_depth
         self.depth = 0
         self._string_cache: dict[bytes, str | bytes] = {}
-        self._class_cache: dict[bytes, _ClassInfo] = {}  # raw header bytes -> class
+        self._class_cache: dict[bytes, ClassInfo] = {}  # raw header bytes -> class
 
     # -- errors ------------------------------------------------------------------------
     def error(self, expected: str, found: str, offset: int | None = None, hint: str | None = None) -> T7FormatError:
         """A :class:`T7FormatError` at ``offset`` (default: the current position)."""
-        return T7FormatError(expected, found, self.position if offset is None else offset, self.source, hint)
+        offset = self.position if offset is None else offset
+        return T7FormatError(expected, found, offset, self.source, hint or self.hint, self.line_at(offset))
+
+    def line_at(self, offset: int) -> int | None:
+        """The line number of ``offset`` for error messages (None: a binary file has no lines)."""
+        return None
 
     def _truncated(self, expected: str, needed: int) -> T7FormatError:
         left = self.end - self.position
@@ -274,26 +281,13 @@ class T7Reader(torchfile.T7Reader):
             self.position = start + 4
             raise self._truncated("a 4-byte object reference index", 4) from None
         self.position = start + 8
-        objects = self.objects
-        if index in objects:
-            value = objects[index]
-            if value is _UNDER_CONSTRUCTION:
-                raise self.error(
-                    "a reference to a finished object",
-                    f"a reference to object #{index}, which is still being read (tensors, storages and other "
-                    "class-handler objects cannot contain themselves)",
-                    start + 4,
-                )
+        value = self.reference(index, start + 4)
+        if value is not NOT_READ:
             return value
-
+        # the body of a new object follows (dispatched here: one Python frame per Lua nesting level less)
         self.depth += 1
         if self.depth > self.max_depth:
-            raise self.error(
-                f"at most {self.max_depth} nested tables/objects",
-                "deeper nesting",
-                start,
-                hint="the file is corrupt or hostile; pass a larger max_depth to load() if it is genuine",
-            )
+            raise self.nesting_error(start)
         try:
             if typeidx == TYPE_TABLE:
                 return self._read_table(index)
@@ -302,6 +296,27 @@ class T7Reader(torchfile.T7Reader):
             return self._read_function(index, typeidx)
         finally:
             self.depth -= 1
+
+    def reference(self, index: int, index_offset: int) -> Any:
+        """The object already read with reference ``index`` (at ``index_offset``), or ``NOT_READ`` if none is."""
+        value = self.objects.get(index, NOT_READ)
+        if value is _UNDER_CONSTRUCTION:
+            raise self.error(
+                "a reference to a finished object",
+                f"a reference to object #{index}, which is still being read (tensors, storages and other "
+                "class-handler objects cannot contain themselves)",
+                index_offset,
+            )
+        return value
+
+    def nesting_error(self, offset: int) -> T7FormatError:
+        """The error for an object at ``offset`` nested deeper than ``max_depth``."""
+        return self.error(
+            f"at most {self.max_depth} nested tables/objects",
+            "deeper nesting",
+            offset,
+            hint="the file is corrupt or hostile; pass a larger max_depth to load() if it is genuine",
+        )
 
     def _read_table(self, index: int) -> T7Table:
         size_offset = self.position
@@ -353,12 +368,16 @@ class T7Reader(torchfile.T7Reader):
                 table[key] = value
                 key = no_key
         if len(table) != size:
-            raise self.error(
-                f"{size} distinct table keys",
-                f"{len(table)} (duplicate keys, or keys such as true and 1 that Python cannot tell apart)",
-                size_offset,
-            )
+            raise self.table_size_error(table, size, size_offset)
         return table
+
+    def table_size_error(self, table: T7Table, size: int, size_offset: int) -> T7FormatError:
+        """The error for a table whose ``size`` entries collapsed into fewer Python keys."""
+        return self.error(
+            f"{size} distinct table keys",
+            f"{len(table)} (duplicate keys, or keys such as true and 1 that Python cannot tell apart)",
+            size_offset,
+        )
 
     def _read_function(self, index: int, typeidx: int) -> T7Function:
         dumped = self.raw_string("function bytecode")
@@ -367,7 +386,7 @@ class T7Reader(torchfile.T7Reader):
         function.upvalues = self.read_obj()
         return function
 
-    def _read_class(self) -> _ClassInfo:
+    def _read_class(self) -> ClassInfo:
         """The class name, version and reader of a Torch object header (cached per distinct header)."""
         buffer = self.buffer
         offset = self.position
@@ -386,7 +405,7 @@ class T7Reader(torchfile.T7Reader):
                 return info
         header = self.raw_string("class version")
         raw_name = self.raw_string("class name") if header.startswith(b"V ") else b""
-        info = _class_info(header, raw_name)
+        info = parse_class_header(header, raw_name)
         if isinstance(info, str):
             raise self.error(info, repr(raw_name[:40] if raw_name else header[:40]), offset)
         self._class_cache[bytes(buffer[offset : self.position])] = info
@@ -434,9 +453,13 @@ class T7Reader(torchfile.T7Reader):
         except (struct.error, ValueError, TypeError, OverflowError, MemoryError, NotImplementedError) as error:
             # raised by torchfile fallback handlers reading malformed bytes
             raise self.error("a readable object", f"{type(error).__name__}: {error}") from None
+        self.check_end()
+        return root
+
+    def check_end(self) -> None:
+        """Nothing may follow the root object."""
         if self.position != self.end:
             raise self.error("the end of the file after the root object", f"{self.end - self.position} more bytes")
-        return root
 
 
 # -- tensors and storages -----------------------------------------------------------------
@@ -471,9 +494,21 @@ def _read_tensor(reader: T7Reader, typename: str, version: int, index: int) -> T
     size = header[:ndim]
     stride = header[ndim : 2 * ndim]
     storage_offset = header[-1] - 1
-    storage = reader.read_obj()
+    return make_tensor(reader, typename, header_offset, size, stride, storage_offset, reader.read_obj())
+
+
+def make_tensor(
+    reader: T7Reader,
+    typename: str,
+    header_offset: int,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
+    storage_offset: int,
+    storage: Any,
+) -> T7Tensor:
+    """The tensor a header describes (``storage_offset`` 0-based), once its view is checked against its storage."""
     # the empty tensors of cleared modules (no size, no storage) need no check
-    if ndim or storage is not None or storage_offset < 0:
+    if size or storage is not None or storage_offset < 0:
         problem = view_problem(typename, size, stride, storage_offset, storage)
         if problem is not None:
             raise reader.error(f"a {typename} view inside its storage", problem, header_offset)
@@ -519,30 +554,3 @@ def _read_tds_vec(reader: T7Reader, typename: str, version: int, index: int) -> 
     for position in range(1, count + 1):
         entries[position] = reader.read_obj()
     return instance
-
-
-# -- entry points ------------------------------------------------------------------------------
-def loads(buffer: Any, *, source: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Parse a Torch7 serialization held in a bytes-like object; storages are views into it
-    (other bytes-likes than ``bytes`` and ``mmap`` are copied into ``bytes`` first)."""
-    if not isinstance(buffer, (bytes, mmap.mmap)):
-        buffer = bytes(buffer)
-    return T7Reader(buffer, source or "<bytes>", max_depth).read_root()
-
-
-def load(path: str | os.PathLike[str], lazy: bool = True, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Read the object a ``torch.save`` (binary) file holds.
-
-    ``lazy=True`` memory-maps the file: parsing touches only the object
-    structure and every storage is a read-only view over the map, paged in
-    when used. ``lazy=False`` reads the whole file into memory first (the
-    file can then be deleted or replaced, also on Windows). Raises
-    :class:`T7FormatError` for malformed files and ``OSError`` for unreadable ones.
-    """
-    with open(path, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if lazy and stat.S_ISREG(status.st_mode) and status.st_size:
-            buffer: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        else:  # eager, empty, or not a regular file (a pipe cannot be mapped)
-            buffer = handle.read()
-    return T7Reader(buffer, path, max_depth).read_root()
