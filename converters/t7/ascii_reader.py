@@ -43,14 +43,11 @@ import numpy as np
 from .errors import T7FormatError
 from .objects import T7Storage, T7Table, T7Tensor
 from .reader import (
-    FUNCTION_TYPES,
-    NOT_READ,
     TYPE_BOOLEAN,
+    TYPE_IDS,
     TYPE_NIL,
     TYPE_NUMBER,
     TYPE_STRING,
-    TYPE_TABLE,
-    TYPE_TORCH,
     ClassInfo,
     T7Reader,
     make_tensor,
@@ -62,7 +59,6 @@ HINT = (
     "the file is truncated, corrupt or not a torch.save(path, object, 'ascii') file; "
     "re-download it or save it again with torch.save"
 )
-TYPE_ID = "a type id (0 nil, 1 number, 2 string, 3 table, 4 torch object, 5 boolean, 6/7/8 function)"
 
 # A number, then what Lua's reader swallows after it (one "\n", here also "\r\n"), or the
 # whitespace before the next number, or the end of the file.
@@ -102,11 +98,11 @@ class T7AsciiReader(T7Reader):
     detect the format) instead of this class unless you add handlers.
     """
 
+    hint = HINT
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ascii_classes: dict[tuple[bytes, bytes], ClassInfo] = {}
-
-    hint = HINT
 
     def line_at(self, offset: int) -> int:
         return bytes(self.buffer[:offset]).count(b"\n") + 1
@@ -250,7 +246,7 @@ class T7AsciiReader(T7Reader):
     # -- objects -------------------------------------------------------------------------
     def read_obj(self) -> Any:
         """Read the next serialized Lua value."""
-        token, start = self._token(_INTEGER, TYPE_ID)
+        token, start = self._token(_INTEGER, TYPE_IDS)
         typeidx = int(token)
         if typeidx == TYPE_NUMBER:
             value = self.read_double()
@@ -263,24 +259,10 @@ class T7AsciiReader(T7Reader):
             return None
         if typeidx == TYPE_BOOLEAN:
             return self.read_int() == 1
-        if typeidx != TYPE_TABLE and typeidx != TYPE_TORCH and typeidx not in FUNCTION_TYPES:
-            raise self.error(TYPE_ID, f"type id {typeidx}", start)
+        if typeidx not in self.bodies:
+            raise self.error(TYPE_IDS, f"type id {typeidx}", start)
         index_offset = self.position
-        index = self._integer("an object reference index")
-        value = self.reference(index, index_offset)
-        if value is not NOT_READ:
-            return value
-        self.depth += 1
-        if self.depth > self.max_depth:
-            raise self.nesting_error(start)
-        try:
-            if typeidx == TYPE_TABLE:
-                return self._read_table(index)
-            if typeidx == TYPE_TORCH:
-                return self._read_torch_object(index)
-            return self._read_function(index, typeidx)
-        finally:
-            self.depth -= 1
+        return self.read_reference(typeidx, self._integer("an object reference index"), start, index_offset)
 
     def _read_table(self, index: int) -> T7Table:
         size_offset = self.position

@@ -29,6 +29,7 @@ import math
 import os
 import struct
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torchfile
@@ -47,6 +48,8 @@ TYPE_FUNCTION = torchfile.TYPE_FUNCTION
 LEGACY_TYPE_RECUR_FUNCTION = torchfile.LEGACY_TYPE_RECUR_FUNCTION
 TYPE_RECUR_FUNCTION = torchfile.TYPE_RECUR_FUNCTION
 FUNCTION_TYPES = (TYPE_FUNCTION, LEGACY_TYPE_RECUR_FUNCTION, TYPE_RECUR_FUNCTION)
+
+TYPE_IDS = "a type id (0 nil, 1 number, 2 string, 3 table, 4 torch object, 5 boolean, 6/7/8 function)"
 
 #: Lua nesting (tables, objects, tensors, functions inside each other) allowed before
 #: the file is rejected. Real checkpoints nest < 50 levels (a DenseNet-264 ~ 20).
@@ -136,6 +139,14 @@ class T7Reader(torchfile.T7Reader):
         self.depth = 0
         self._string_cache: dict[bytes, str | bytes] = {}
         self._class_cache: dict[bytes, ClassInfo] = {}  # raw header bytes -> class
+        # type id -> how the body of a new table, Torch object or function is read (as reader methods of
+        # this class: the ascii reader has its own _read_table and _read_class)
+        cls = type(self)
+        self.bodies: dict[int, Callable[[T7Reader, int], Any]] = {
+            TYPE_TABLE: cls._read_table,
+            TYPE_TORCH: cls._read_torch_object,
+        }
+        self.bodies.update({typeidx: partial(cls._read_function, typeidx=typeidx) for typeidx in FUNCTION_TYPES})
 
     # -- errors ------------------------------------------------------------------------
     def error(self, expected: str, found: str, offset: int | None = None, hint: str | None = None) -> T7FormatError:
@@ -268,12 +279,9 @@ class T7Reader(torchfile.T7Reader):
         if typeidx == TYPE_BOOLEAN:
             self.position = start + 4
             return self.read_int() == 1
-        if typeidx != TYPE_TABLE and typeidx != TYPE_TORCH and typeidx not in FUNCTION_TYPES:
-            raise self.error(
-                "a type id (0 nil, 1 number, 2 string, 3 table, 4 torch object, 5 boolean, 6/7/8 function)",
-                f"type id {typeidx}",
-                start,
-            )
+        body = self.bodies.get(typeidx)
+        if body is None:
+            raise self.error(TYPE_IDS, f"type id {typeidx}", start)
 
         try:
             (index,) = _INT.unpack_from(buffer, start + 4)
@@ -281,24 +289,22 @@ class T7Reader(torchfile.T7Reader):
             self.position = start + 4
             raise self._truncated("a 4-byte object reference index", 4) from None
         self.position = start + 8
-        value = self.reference(index, start + 4)
-        if value is not NOT_READ:
+        # inline for speed: read_reference() without its error cases, and one Python frame per nesting level
+        value = self.objects.get(index, NOT_READ)
+        if value is NOT_READ:
+            if self.depth < self.max_depth:
+                self.depth += 1
+                value = body(self, index)
+                self.depth -= 1
+                return value
+        elif value is not _UNDER_CONSTRUCTION:
             return value
-        # the body of a new object follows (dispatched here: one Python frame per Lua nesting level less)
-        self.depth += 1
-        if self.depth > self.max_depth:
-            raise self.nesting_error(start)
-        try:
-            if typeidx == TYPE_TABLE:
-                return self._read_table(index)
-            if typeidx == TYPE_TORCH:
-                return self._read_torch_object(index)
-            return self._read_function(index, typeidx)
-        finally:
-            self.depth -= 1
+        return self.read_reference(typeidx, index, start, start + 4)
 
-    def reference(self, index: int, index_offset: int) -> Any:
-        """The object already read with reference ``index`` (at ``index_offset``), or ``NOT_READ`` if none is."""
+    def read_reference(self, typeidx: int, index: int, start: int, index_offset: int) -> Any:
+        """The table, Torch object or function with reference ``index`` (type id at ``start``, index at
+        ``index_offset``): the one already read, or the one whose body follows, read one nesting level
+        deeper (not left again after an error: a reader is done after one)."""
         value = self.objects.get(index, NOT_READ)
         if value is _UNDER_CONSTRUCTION:
             raise self.error(
@@ -307,6 +313,13 @@ class T7Reader(torchfile.T7Reader):
                 "class-handler objects cannot contain themselves)",
                 index_offset,
             )
+        if value is not NOT_READ:
+            return value
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise self.nesting_error(start)
+        value = self.bodies[typeidx](self, index)
+        self.depth -= 1
         return value
 
     def nesting_error(self, offset: int) -> T7FormatError:
