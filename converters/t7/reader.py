@@ -69,7 +69,7 @@ Handler = Callable[["T7Reader", str, int, int], Any]
 _HANDLERS: dict[str, Handler] = {}
 
 _UNDER_CONSTRUCTION = object()
-NOT_READ = object()  # T7Reader.reference: no object has that reference index yet
+_NOT_READ = object()  # T7Reader.read_obj/read_reference: no object has that reference index yet
 _NO_KEY = object()  # _read_table: the next object read is a key
 
 # (typename, version, version_string, handler, torchfile handler) of one class header
@@ -290,8 +290,8 @@ class T7Reader(torchfile.T7Reader):
             raise self._truncated("a 4-byte object reference index", 4) from None
         self.position = start + 8
         # inline for speed: read_reference() without its error cases, and one Python frame per nesting level
-        value = self.objects.get(index, NOT_READ)
-        if value is NOT_READ:
+        value = self.objects.get(index, _NOT_READ)
+        if value is _NOT_READ:
             if self.depth < self.max_depth:
                 self.depth += 1
                 value = body(self, index)
@@ -305,7 +305,7 @@ class T7Reader(torchfile.T7Reader):
         """The table, Torch object or function with reference ``index`` (type id at ``start``, index at
         ``index_offset``): the one already read, or the one whose body follows, read one nesting level
         deeper (not left again after an error: a reader is done after one)."""
-        value = self.objects.get(index, NOT_READ)
+        value = self.objects.get(index, _NOT_READ)
         if value is _UNDER_CONSTRUCTION:
             raise self.error(
                 "a reference to a finished object",
@@ -313,7 +313,7 @@ class T7Reader(torchfile.T7Reader):
                 "class-handler objects cannot contain themselves)",
                 index_offset,
             )
-        if value is not NOT_READ:
+        if value is not _NOT_READ:
             return value
         self.depth += 1
         if self.depth > self.max_depth:

@@ -87,10 +87,10 @@ def test_opencv_ascii_file_matches_its_binary_twin(name: str) -> None:
     run and must agree in every value; otherwise the nets were regenerated (new random weights) and
     must still agree in structure, hyper-parameters, types and shapes."""
     ascii_path = _path(name, "opencv_torch")
-    stem = ascii_path.stem
-    binary_path = next(path for path in fixtures_root().joinpath("opencv_torch").rglob(f"{stem}.dat"))
-    group = stem.rsplit("_", 1)[0]
-    inputs = [next(ascii_path.parent.parent.rglob(f"{group}_input{suffix}"), None) for suffix in (".txt", ".dat")]
+    folder = fixtures_root() / "opencv_torch"
+    binary_path = next(folder.rglob(f"{ascii_path.stem}.dat"))
+    group = ascii_path.stem.rsplit("_", 1)[0]
+    inputs = [next(folder.rglob(f"{group}_input{suffix}"), None) for suffix in (".txt", ".dat")]
     same_run = None not in inputs and tree_differences(t7.load(inputs[0]), t7.load(inputs[1])) == []
 
     parsed, twin = t7.load(ascii_path), t7.load(binary_path)
@@ -307,3 +307,16 @@ def test_ascii_writer_round_trips(value: object) -> None:
     assert t7.dumps(parsed, mode="ascii") == text
     if isinstance(value, float):
         assert struct.pack("<d", parsed) == struct.pack("<d", value)
+
+
+def test_legitimately_deep_module_tree_round_trips_in_ascii(tmp_path) -> None:
+    """60 nested nn.Sequential (180 Lua nesting levels): deeper than any real model, within max_depth."""
+    module = t7.T7Object("nn.ReLU", {"inplace": True})
+    for _ in range(60):
+        module = t7.T7Object("nn.Sequential", {"modules": t7.T7Table({1: module}), "train": False})
+    path = tmp_path / "deep.ascii.t7"
+    t7.save(module, path, mode="ascii")
+    loaded = t7.load(path)
+    assert tree_differences(loaded, module) == []
+    with pytest.raises(t7.T7FormatError, match="nested"):
+        t7.load(path, max_depth=100)
