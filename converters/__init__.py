@@ -1,15 +1,28 @@
-"""Converters from the original Lua Torch7 DenseNet checkpoints to PyTorch.
+"""Converters from Lua Torch7 checkpoints to PyTorch.
 
 ``converters.t7`` reads and writes the Torch7 binary format and knows nothing
-of DenseNet; the DenseNet mapping on top of it turns a Lua module tree into a
-``zoo.DenseNetConfig`` and a state dict.
+of models; ``converters.translate`` turns any Lua ``nn`` module tree into an
+equivalent ``torch.nn.Module`` (``load_module``, one translator per Lua class,
+``register_module`` for your own); the DenseNet mapping turns a DenseNet tree
+into a ``zoo.DenseNetConfig`` and a state dict.
 """
 
 from __future__ import annotations
 
 from converters.lazy import lazy_exports
 
-__all__ = ["Conversion", "ConversionError", "ConversionPlan", "ConversionReport", "convert", "plan_conversion"]
+__all__ = [
+    "Conversion",
+    "ConversionError",
+    "ConversionPlan",
+    "ConversionReport",
+    "Translation",
+    "UnsupportedModuleError",
+    "convert",
+    "load_module",
+    "plan_conversion",
+    "register_module",
+]
 
 # Resolved lazily so that ``from converters import t7`` stays numpy-only and fast.
 _EXPORTS = {
@@ -19,6 +32,10 @@ _EXPORTS = {
     "ConversionReport": "converters.densenet",
     "convert": "converters.densenet",
     "plan_conversion": "converters.densenet",
+    "UnsupportedModuleError": "converters.errors",
+    "Translation": "converters.translate",
+    "load_module": "converters.translate",
+    "register_module": "converters.translate",
 }
 
 

@@ -1,0 +1,298 @@
+"""The translation context: where a translator is in the Lua tree, and validated readers of its fields.
+
+One :class:`TranslationContext` exists per Lua module being translated. It
+knows the module's Lua path (1-based, as ``print(model)`` numbers it:
+``model.modules[5].modules[1]``) and its PyTorch name prefix (``4.0.``),
+reads fields with the checks a file from a stranger needs (numbers finite and
+of the right kind, tensors floating and backed by distinct storage elements),
+translates children (``ctx.child``), and binds module tensors to lazy sources
+(``ctx.assign``). Every failure is a ``ConversionError`` naming the Lua path.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from converters import t7
+from converters.errors import ConversionError
+from converters.lua_modules import child_modules, describe, lazy_view, number_field, tensor_field
+from converters.translate.registry import translator_for
+from converters.translate.sources import NUMPY_DTYPES, TensorSource
+
+__all__ = ["INT_LIMIT", "TranslationContext", "TranslationState"]
+
+#: Integer fields are handed to C ``int``/``long`` arguments in Lua; anything outside +-2^31 is refused.
+INT_LIMIT = 2**31
+
+_MISSING: Any = object()
+
+#: Exceptions a translator may raise on an odd field combination (e.g. a torch constructor refusing a value);
+#: they become a ConversionError naming the Lua path.
+_TRANSLATOR_ERRORS = (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, KeyError)
+
+
+@dataclass
+class TranslationState:
+    """What a whole-tree translation accumulates (shared by every context of one ``translate`` call)."""
+
+    dtype: torch.dtype | None
+    sources: dict[str, TensorSource] = field(default_factory=dict)
+    lua_paths: dict[str, str] = field(default_factory=dict)
+    module_counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    #: id(Lua module) -> (Lua module, its PyTorch module, its name prefix): one PyTorch module per Lua object.
+    translated: dict[int, tuple[t7.T7Object, torch.nn.Module, str]] = field(default_factory=dict)
+    #: ids of the Lua modules being translated right now (the current branch), to refuse cycles.
+    active: set[int] = field(default_factory=set)
+    #: ids of PyTorch modules whose training flag is set already.
+    flagged: set[int] = field(default_factory=set)
+
+
+class TranslationContext:
+    """The Lua module being translated, its Lua path and PyTorch prefix, and safe readers of its fields.
+
+    ``training`` starts as Lua's truthiness of the module's ``train`` field
+    (``if self.train then``); a translator whose Lua class hands ``train`` to C
+    through the LuaJIT FFI (where ``0`` is false) sets it from
+    :meth:`ffi_boolean` instead. It becomes the module's ``training`` flag.
+    """
+
+    def __init__(self, lua_module: t7.T7Object, path: str, prefix: str, state: TranslationState) -> None:
+        self.lua_module = lua_module
+        self.path = path
+        self.prefix = prefix
+        self.state = state
+        self.training = self.truthy("train")
+
+    @property
+    def typename(self) -> str:
+        return self.lua_module.typename
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype requested for every tensor (``load_module(dtype=...)``), None to keep the file's."""
+        return self.state.dtype
+
+    def error(self, message: str) -> ConversionError:
+        """A ConversionError naming this module's Lua path (``raise ctx.error(...)``)."""
+        return ConversionError(message, self.path)
+
+    def note(self, message: str) -> None:
+        """Record something the user should know about this module's translation (shown by inspect)."""
+        self.state.notes.append(f"{self.path}: {message}")
+
+    # -- scalar fields --------------------------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        """The raw Lua value of field ``name`` (None when absent); validate it before use."""
+        return self.lua_module.get(name)
+
+    def has(self, name: str) -> bool:
+        return self.lua_module.get(name) is not None
+
+    def number(self, name: str, default: Any = _MISSING, *, finite: bool = True) -> float:
+        """Field ``name`` as a number (``default`` when absent); NaN always, +-inf unless ``finite=False``, refused."""
+        value = number_field(self.lua_module, name, self.path, None if default is _MISSING else default)
+        if math.isnan(value) or (finite and math.isinf(value)):
+            raise self.error(f"expected a finite number in field '{name}' of {self.typename}, found {value!r}")
+        return value
+
+    def int(self, name: str, default: Any = _MISSING, *, minimum: int | None = None) -> int:
+        """Field ``name`` as an integer within +-2^31 (and >= ``minimum``); ``default`` when absent."""
+        value = self.number(name, default)
+        if isinstance(value, float) and not value.is_integer():
+            raise self.error(f"expected an integer in field '{name}' of {self.typename}, found {value!r}")
+        value = int(value)
+        if not -INT_LIMIT <= value < INT_LIMIT or (minimum is not None and value < minimum):
+            bound = f"at least {minimum}" if minimum is not None else "within +-2^31"
+            raise self.error(f"expected an integer {bound} in field '{name}' of {self.typename}, found {value}")
+        return value
+
+    def optional_int(self, name: str, *, minimum: int | None = None) -> int | None:
+        """Field ``name`` as an integer, or None when absent (``nil`` in Lua)."""
+        return None if self.value(name) is None else self.int(name, minimum=minimum)
+
+    def boolean(self, name: str, default: Any = _MISSING) -> bool:
+        """Field ``name`` as a Lua boolean (``default`` when absent; a number or string is refused)."""
+        value = self.value(name)
+        if value is None and default is not _MISSING:
+            return default
+        if not isinstance(value, bool):
+            found = "nothing" if value is None else describe(value)
+            raise self.error(f"expected a boolean in field '{name}' of {self.typename}, found {found}")
+        return value
+
+    def truthy(self, name: str) -> bool:
+        """Lua's ``if self.<name>``: false only for ``nil`` and ``false`` (``0`` is true in Lua)."""
+        value = self.value(name)
+        return value is not None and value is not False
+
+    def ffi_boolean(self, name: str, default: bool = False) -> bool:
+        """Field ``name`` as the ``bool`` C receives through the LuaJIT FFI: ``0`` and ``false`` are false."""
+        value = self.value(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            return value != 0
+        raise self.error(f"expected a boolean or number in field '{name}' of {self.typename}, found {describe(value)}")
+
+    def ints(self, name: str) -> tuple[int, ...]:
+        """Field ``name`` as a sequence of integers: a LongStorage, an integer tensor or a Lua list of numbers."""
+        value = self.value(name)
+        if isinstance(value, (t7.T7Storage, t7.T7Tensor)) and np.issubdtype(value.dtype, np.integer):
+            items = value.numpy().reshape(-1).tolist()
+        elif isinstance(value, t7.T7Table) and value.is_list():
+            items = value.as_list()
+        else:
+            found = "nothing" if value is None else describe(value)
+            raise self.error(f"expected a list of integers in field '{name}' of {self.typename}, found {found}")
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int) or not -INT_LIMIT <= item < INT_LIMIT:
+                raise self.error(
+                    f"expected integers within +-2^31 in field '{name}' of {self.typename}, found {item!r}"
+                )
+        return tuple(items)
+
+    # -- tensor fields -------------------------------------------------------------------------------
+    def tensor(
+        self, name: str, *, shape: tuple[int, ...] | None = None, ndim: tuple[int, ...] | None = None
+    ) -> TensorSource:
+        """Field ``name`` as a lazy source of a floating tensor (``shape`` exactly, or ``ndim`` dims if given).
+
+        The view must be backed by as many distinct storage elements as it has
+        (no stride 0 along a dimension of size > 1, no self-overlap); nothing
+        is read from the storage here.
+        """
+        tensor = tensor_field(self.lua_module, name, self.path, ndim=ndim)
+        problem = overlap_problem(tensor.size, tensor.stride)
+        if problem is not None:
+            raise self.error(
+                f"field '{name}' of {self.typename} is a {tuple(tensor.size)} view with strides "
+                f"{tuple(tensor.stride)}: {problem}; a checkpoint's tensors must not repeat storage elements"
+            )
+        if shape is not None and tuple(tensor.size) != tuple(shape):
+            raise self.error(
+                f"expected field '{name}' of {self.typename} to have size {tuple(shape)}, found {tuple(tensor.size)}"
+            )
+        native = NUMPY_DTYPES.get(np.dtype(tensor.dtype))
+        if native is None:
+            raise self.error(f"expected a half, float or double '{name}' tensor, found {tensor.typename}")
+        size = tuple(tensor.size)
+        return TensorSource(size, self.dtype or native, lazy_view(tensor, size), f"{self.path}.{name}")
+
+    def optional_tensor(
+        self, name: str, *, shape: tuple[int, ...] | None = None, ndim: tuple[int, ...] | None = None
+    ) -> TensorSource | None:
+        """Like :meth:`tensor`, None when the field is absent (``nil``)."""
+        return None if self.value(name) is None else self.tensor(name, shape=shape, ndim=ndim)
+
+    def assign(self, module: torch.nn.Module, name: str, source: TensorSource) -> None:
+        """Bind parameter or buffer ``name`` (dotted, relative to ``module``) to ``source``.
+
+        ``module`` is the one this translator returns (or an internal part of
+        it); the meta placeholder gets the source's dtype, and its shape must
+        be the source's.
+        """
+        owner_name, _, leaf = name.rpartition(".")
+        owner = module.get_submodule(owner_name) if owner_name else module
+        parameters = dict(owner.named_parameters(recurse=False))
+        buffers = dict(owner.named_buffers(recurse=False))
+        current = parameters.get(leaf, buffers.get(leaf))
+        if current is None:
+            raise self.error(f"translator of {self.typename} assigned '{name}', which its module does not have")
+        if tuple(current.shape) != source.shape:
+            raise self.error(
+                f"{source.lua_path} has size {source.shape}, but the {self.typename} it belongs to needs "
+                f"{tuple(current.shape)}"
+            )
+        placeholder = torch.empty(source.shape, dtype=source.dtype, device="meta")
+        if leaf in parameters:
+            placeholder = torch.nn.Parameter(placeholder, requires_grad=current.requires_grad)
+        setattr(owner, leaf, placeholder)
+        self.state.sources[self.prefix + name] = source
+
+    # -- the module tree -----------------------------------------------------------------------------
+    def child_path(self, name: str) -> str:
+        """The Lua path of child ``name``: ``"0"`` is ``modules[1]``, any other name a field of that name."""
+        return f"{self.path}.modules[{int(name) + 1}]" if name.isdigit() else f"{self.path}.{name}"
+
+    def children(self) -> list[torch.nn.Module]:
+        """The translated ``modules`` list of a container, named ``"0"``, ``"1"``, ... like ``torch.nn.Sequential``."""
+        return [self.child(lua_child, str(index)) for index, (lua_child, _) in enumerate(self.lua_children())]
+
+    def lua_children(self) -> list[tuple[t7.T7Object, str]]:
+        """The ``modules`` list as ``(Lua module, Lua path)`` pairs (not translated)."""
+        return child_modules(self.lua_module, self.path)
+
+    def child(self, lua_child: Any, name: str) -> torch.nn.Module:
+        """Translate ``lua_child``, which the caller registers as its submodule ``name``."""
+        return translate_module(lua_child, self.child_path(name), f"{self.prefix}{name}.", self.state)
+
+
+def translate_module(lua_module: Any, path: str, prefix: str, state: TranslationState) -> torch.nn.Module:
+    """Translate one Lua module (and, through its translator, its subtree) into a meta-device module."""
+    if not isinstance(lua_module, t7.T7Object):
+        raise ConversionError(f"expected a Torch7 module, found {describe(lua_module)}", path)
+    key = id(lua_module)
+    if key in state.active:
+        raise ConversionError(f"{lua_module.typename} contains itself (a cycle in the module tree)", path)
+    if key in state.translated:
+        return _reuse(state, state.translated[key], path, prefix)
+    translator = translator_for(lua_module.typename)
+    context = TranslationContext(lua_module, path, prefix, state)
+    if translator is None:
+        state.unsupported.setdefault(lua_module.typename, []).append(path)
+        if isinstance(lua_module.get("modules"), t7.T7Table):
+            context.children()  # report unsupported classes inside it too
+        return torch.nn.Identity()
+    state.active.add(key)
+    try:
+        module = translator(lua_module, context)
+    except _TRANSLATOR_ERRORS as error:
+        raise ConversionError(f"could not translate {lua_module.typename}: {error}", path) from error
+    finally:
+        state.active.discard(key)
+    if not isinstance(module, torch.nn.Module):
+        raise ConversionError(f"the translator of {lua_module.typename} returned {type(module).__name__}", path)
+    for submodule in module.modules():
+        if id(submodule) not in state.flagged:
+            submodule.training = context.training
+            state.flagged.add(id(submodule))
+    state.translated[key] = (lua_module, module, prefix)
+    state.lua_paths[prefix[:-1]] = path
+    state.module_counts[lua_module.typename] += 1
+    return module
+
+
+def _reuse(state: TranslationState, entry: tuple[t7.T7Object, torch.nn.Module, str], path: str, prefix: str):
+    """The module of a Lua object met before (shared in Lua, shared in PyTorch): its tensors get a second name."""
+    _, module, first_prefix = entry
+    for name, source in list(state.sources.items()):
+        if name.startswith(first_prefix):
+            state.sources[prefix + name[len(first_prefix) :]] = source
+    state.lua_paths[prefix[:-1]] = path
+    return module
+
+
+def overlap_problem(size: tuple[int, ...], stride: tuple[int, ...]) -> str | None:
+    """Why a view of ``size``/``stride`` reads some storage element twice, or None when it does not.
+
+    (Belongs with the other field checks in ``converters.lua_modules`` once
+    the hardening of issue 9 lands there.)
+    """
+    span = 0
+    for extent, step in sorted(((e, s) for e, s in zip(size, stride, strict=True) if e > 1), key=lambda d: d[1]):
+        if step == 0:
+            return "stride 0 along a dimension of size > 1"
+        if step <= span:
+            return "its dimensions overlap in the storage"
+        span += (extent - 1) * step
+    return None

@@ -1,0 +1,76 @@
+"""Translators of Lua layers with weights: SpatialConvolution(MM), SpatialFullConvolution, Linear.
+
+Spatial constructors put W before H (``kW, kH, dW, dH, padW, padH``); the
+weights are stored (..., kH, kW) as in PyTorch, except SpatialConvolutionMM's
+(and some old SpatialConvolution's) 2-D ``(nOutputPlane, nInputPlane*kH*kW)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from converters.translate.context import TranslationContext
+from converters.translate.registry import translates
+
+
+def _bias(ctx: TranslationContext, module: torch.nn.Module, size: int) -> None:
+    bias = ctx.optional_tensor("bias", shape=(size,))
+    if bias is not None:
+        ctx.assign(module, "bias", bias)
+
+
+@translates("nn.SpatialConvolution", "nn.SpatialConvolutionMM")
+def translate_spatial_convolution(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    n_in, n_out = ctx.int("nInputPlane", minimum=1), ctx.int("nOutputPlane", minimum=1)
+    kernel = (ctx.int("kH", minimum=1), ctx.int("kW", minimum=1))
+    stride = (ctx.int("dH", 1, minimum=1), ctx.int("dW", 1, minimum=1))
+    if ctx.has("padding"):  # files from before padW/padH
+        padding = (ctx.int("padding", minimum=0),) * 2
+    else:
+        padding = (ctx.int("padH", 0, minimum=0), ctx.int("padW", 0, minimum=0))
+    groups = ctx.int("groups", 1, minimum=1)  # cudnn.SpatialConvolution
+    if n_in % groups or n_out % groups:
+        raise ctx.error(f"expected nInputPlane {n_in} and nOutputPlane {n_out} to be multiples of groups={groups}")
+    shape = (n_out, n_in // groups, *kernel)
+    weight = ctx.tensor("weight", ndim=(2, 4))
+    if weight.shape not in (shape, (n_out, math.prod(shape[1:]))):
+        raise ctx.error(
+            f"expected a weight of size {shape} (or {(n_out, math.prod(shape[1:]))} as SpatialConvolutionMM stores "
+            f"it), found {weight.shape}"
+        )
+    module = torch.nn.Conv2d(n_in, n_out, kernel, stride, padding, groups=groups, bias=ctx.has("bias"))
+    ctx.assign(module, "weight", weight.reshape(shape))
+    _bias(ctx, module, n_out)
+    return module
+
+
+@translates("nn.SpatialFullConvolution")
+def translate_spatial_full_convolution(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    n_in, n_out = ctx.int("nInputPlane", minimum=1), ctx.int("nOutputPlane", minimum=1)
+    kernel = (ctx.int("kH", minimum=1), ctx.int("kW", minimum=1))
+    stride = (ctx.int("dH", 1, minimum=1), ctx.int("dW", 1, minimum=1))
+    padding = (ctx.int("padH", 0, minimum=0), ctx.int("padW", 0, minimum=0))
+    adjustment = (ctx.int("adjH", 0, minimum=0), ctx.int("adjW", 0, minimum=0))
+    if adjustment[0] >= stride[0] or adjustment[1] >= stride[1]:
+        raise ctx.error(f"expected adjW/adjH smaller than dW/dH, found adj {adjustment[::-1]} and d {stride[::-1]}")
+    weight = ctx.tensor("weight", shape=(n_in, n_out, *kernel))
+    module = torch.nn.ConvTranspose2d(
+        n_in, n_out, kernel, stride, padding, output_padding=adjustment, bias=ctx.has("bias")
+    )
+    ctx.assign(module, "weight", weight)
+    _bias(ctx, module, n_out)
+    return module
+
+
+@translates("nn.Linear")
+def translate_linear(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    weight = ctx.tensor("weight", ndim=(2,))
+    out_features, in_features = weight.shape
+    if not out_features or not in_features:
+        raise ctx.error(f"expected a weight with rows and columns, found size {weight.shape}")
+    module = torch.nn.Linear(in_features, out_features, bias=ctx.has("bias"))
+    ctx.assign(module, "weight", weight)
+    _bias(ctx, module, out_features)
+    return module
