@@ -109,9 +109,10 @@ class TranslationContext:
         if isinstance(value, float) and not value.is_integer():
             raise self.error(f"expected an integer in field '{name}' of {self.typename}, found {value!r}")
         value = int(value)
-        if not -INT_LIMIT <= value < INT_LIMIT or (minimum is not None and value < minimum):
-            bound = f"at least {minimum}" if minimum is not None else "within +-2^31"
-            raise self.error(f"expected an integer {bound} in field '{name}' of {self.typename}, found {value}")
+        if not -INT_LIMIT <= value < INT_LIMIT:
+            raise self.error(f"expected an integer within +-2^31 in field '{name}' of {self.typename}, found {value}")
+        if minimum is not None and value < minimum:
+            raise self.error(f"expected an integer >= {minimum} in field '{name}' of {self.typename}, found {value}")
         return value
 
     def optional_int(self, name: str, *, minimum: int | None = None) -> int | None:

@@ -98,10 +98,11 @@ def translate(path_or_t7_object: Any, dtype: torch.dtype | None = None) -> Trans
         raise UnsupportedModuleError(state.unsupported)
     _check_sources(module, state)
     parameters = dict(module.named_parameters(remove_duplicate=False))
+    distinct = {id(source): (name, source) for name, source in state.sources.items()}.values()
     report = TranslationReport(
         module_counts=dict(state.module_counts),
-        num_parameters=sum(source.numel for name, source in state.sources.items() if name in parameters),
-        num_bytes=sum(source.nbytes for source in {id(source): source for source in state.sources.values()}.values()),
+        num_parameters=sum(source.numel for name, source in distinct if name in parameters),
+        num_bytes=sum(source.nbytes for _, source in distinct),
         lua_paths=dict(state.lua_paths),
         notes=list(state.notes),
     )
