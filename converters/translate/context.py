@@ -249,6 +249,7 @@ def translate_module(lua_module: Any, path: str, prefix: str, state: Translation
         return _reuse(state, state.translated[key], path, prefix)
     translator = translator_for(lua_module.typename)
     context = TranslationContext(lua_module, path, prefix, state)
+    state.lua_paths[prefix[:-1]] = path
     if translator is None:
         state.unsupported.setdefault(lua_module.typename, []).append(path)
         if isinstance(lua_module.get("modules"), t7.T7Table):
@@ -268,7 +269,6 @@ def translate_module(lua_module: Any, path: str, prefix: str, state: Translation
             submodule.training = context.training
             state.flagged.add(id(submodule))
     state.translated[key] = (lua_module, module, prefix)
-    state.lua_paths[prefix[:-1]] = path
     state.module_counts[lua_module.typename] += 1
     return module
 

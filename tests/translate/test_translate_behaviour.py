@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 from typing import ClassVar
 
 import numpy as np
@@ -240,3 +241,24 @@ def test_opencv_inception_block_reads_weights_once_and_matches() -> None:
     root, inputs, expected = _opencv("net_inception_block")
     trap_tensors(root, keep=WEIGHT_FIELDS)
     assert relative_difference(_forward(load_module(root), inputs), expected) <= 1e-12
+
+
+# -- genuine DenseNet checkpoints through the general converter ----------------------------------------------
+def test_genuine_densenet_checkpoint_reproduces_lua_without_reading_gradients() -> None:
+    root = t7.load(fixture_path("torch7", "densenet", "tiny_std.t7"))
+    assert trap_tensors(root, keep=WEIGHT_FIELDS) > 0
+    module = load_module(root)
+    assert module.training  # saved by train.lua with train = true; Lua's reference output is evaluate()'s
+    inputs = lua_to_torch(t7.load(fixture_path("torch7", "densenet", "tiny_std.input.t7")))
+    expected = lua_to_torch(t7.load(fixture_path("torch7", "densenet", "tiny_std.output.t7")))
+    assert relative_difference(_forward(module.eval(), inputs), expected) <= 1e-5
+
+
+def test_genuine_cifar_densenet_reproduces_lua() -> None:
+    folder = fixture_path("torch7", "cifar")
+    description = json.loads((folder / "cifar10_densenet_L40_k12.json").read_text())
+    raw = {key: np.fromfile(folder / description[key]["raw"], "<f4") for key in ("input", "output")}
+    inputs = torch.from_numpy(raw["input"].reshape(description["input"]["shape"]))
+    expected = torch.from_numpy(raw["output"].reshape(description["output"]["shape"]))
+    module = load_module(folder / description["model"]).eval()
+    assert relative_difference(_forward(module, inputs), expected) <= 1e-5
