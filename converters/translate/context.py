@@ -273,7 +273,9 @@ def translate_module(lua_module: Any, path: str, prefix: str, state: Translation
     return module
 
 
-def _reuse(state: TranslationState, entry: tuple[t7.T7Object, torch.nn.Module, str], path: str, prefix: str):
+def _reuse(
+    state: TranslationState, entry: tuple[t7.T7Object, torch.nn.Module, str], path: str, prefix: str
+) -> torch.nn.Module:
     """The module of a Lua object met before (shared in Lua, shared in PyTorch): its tensors get a second name."""
     _, module, first_prefix = entry
     for name, source in list(state.sources.items()):
