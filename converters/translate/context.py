@@ -21,7 +21,7 @@ import torch
 
 from converters import t7
 from converters.errors import ConversionError
-from converters.lua_modules import child_modules, describe, lazy_view, number_field, tensor_field
+from converters.lua_modules import child_modules, describe, lazy_view, tensor_field
 from converters.translate.registry import translator_for
 from converters.translate.sources import NUMPY_DTYPES, TensorSource
 
@@ -34,7 +34,16 @@ _MISSING: Any = object()
 
 #: Exceptions a translator may raise on an odd field combination (e.g. a torch constructor refusing a value);
 #: they become a ConversionError naming the Lua path.
-_TRANSLATOR_ERRORS = (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, KeyError)
+_TRANSLATOR_ERRORS = (
+    ValueError,
+    TypeError,
+    RuntimeError,
+    OverflowError,
+    ZeroDivisionError,
+    IndexError,
+    KeyError,
+    AttributeError,
+)
 
 
 @dataclass
@@ -97,8 +106,17 @@ class TranslationContext:
         return self.lua_module.get(name) is not None
 
     def number(self, name: str, default: Any = _MISSING, *, finite: bool = True) -> float:
-        """Field ``name`` as a number (``default`` when absent); NaN always, +-inf unless ``finite=False``, refused."""
-        value = number_field(self.lua_module, name, self.path, None if default is _MISSING else default)
+        """Field ``name`` as a number (``default`` when absent); NaN always, +-inf unless ``finite=False``, refused.
+
+        (With ``int`` below, this belongs in ``converters.lua_modules`` once the
+        hardened field readers of issue 9 land there.)
+        """
+        value = self.value(name)
+        if value is None and default is not _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            found = "nothing" if value is None else describe(value)
+            raise self.error(f"expected a number in field '{name}' of {self.typename}, found {found}")
         if math.isnan(value) or (finite and math.isinf(value)):
             raise self.error(f"expected a finite number in field '{name}' of {self.typename}, found {value!r}")
         return value
@@ -240,8 +258,9 @@ class TranslationContext:
 
 def translate_module(lua_module: Any, path: str, prefix: str, state: TranslationState) -> torch.nn.Module:
     """Translate one Lua module (and, through its translator, its subtree) into a meta-device module."""
-    if not isinstance(lua_module, t7.T7Object):
-        raise ConversionError(f"expected a Torch7 module, found {describe(lua_module)}", path)
+    if not isinstance(lua_module, t7.T7Object) or not isinstance(lua_module.fields, dict):
+        found = describe(lua_module) if not isinstance(lua_module, t7.T7Object) else "an object without a field table"
+        raise ConversionError(f"expected a Torch7 module, found {found}", path)
     key = id(lua_module)
     if key in state.active:
         raise ConversionError(f"{lua_module.typename} contains itself (a cycle in the module tree)", path)

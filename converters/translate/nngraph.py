@@ -65,7 +65,7 @@ def translate_gmodule(lua_module, ctx: TranslationContext) -> torch.nn.Module:
 
 
 def _node_data(node: Any, where: str) -> t7.T7Table:
-    if not isinstance(node, t7.T7Object) or node.typename != "nngraph.Node":
+    if not isinstance(node, t7.T7Object) or node.typename != "nngraph.Node" or not isinstance(node.fields, dict):
         raise ConversionError(f"expected an nngraph.Node, found {describe(node)}", where)
     data = node.get("data")
     if not isinstance(data, t7.T7Table):
