@@ -14,7 +14,6 @@ from translate_cases import TOLERANCE, Case, lua_to_torch, nn_module_cases, open
 
 from converters import lua_nn, t7
 from converters.errors import UnsupportedModuleError
-from converters.t7 import T7FormatError
 from converters.translate import load_module
 
 #: nn_modules cases whose class has no translator yet (issue 12's remaining ~60 classes come next), with that
@@ -117,20 +116,11 @@ NOT_YET_SUPPORTED = {
 NN_BEFORE_919EECAE = {"net_batch_norm_train"}
 
 
-#: Whether converters.t7 reads ``torch.save(..., 'ascii')`` files yet (issue 12 item 3, another branch). Until it
-#: does, every ascii case is a strict expected failure with T7FormatError: when the reader lands they pass, the
-#: strict xfail fails, and this flag must be turned on.
-ASCII_READER = False
-
-
 def _cases(found: list[Case]) -> list:
     """One test per case; none found gives one test that skips (fails under CI) naming the missing folder."""
     if not found:
         return [pytest.param(None, id="fixtures-missing")]
-    pending = pytest.mark.xfail(raises=T7FormatError, strict=True, reason="the Torch7 ascii reader is not on main yet")
-    return [
-        pytest.param(case, id=case.id, marks=[pending] if case.ascii and not ASCII_READER else []) for case in found
-    ]
+    return [pytest.param(case, id=case.id) for case in found]
 
 
 def _check(case: Case | None, folder: tuple[str, ...]) -> Case:
