@@ -7,22 +7,28 @@ Measured in fresh subprocesses that all import the same modules:
   (with the same fsync the atomic writer does): the I/O floor any converter pays;
 * ``idle``     -- does nothing after the imports: the interpreter's own memory.
 
-Reports whole-process wall time convert/baseline (target <= 1.5) and peak RSS above idle divided by the
-output size (target <= 1.3). Also prints the sizes our writer produces for all eight full-size models next
-to the published sizes.
+Also prints the sizes our writer produces for all eight full-size models next to the published sizes.
 
-Usage: ``python benchmarks/bench_convert.py [--workdir DIR] [--repeats 3] [--skip-sizes]``
+Targets (medians of the repeats):
+  whole-process wall time convert / baseline <= 1.5
+  peak RSS of convert above idle / output size <= 1.3 (the output size is the baseline: converting must not
+  hold much more than the weights it writes)
+
+Usage: ``python benchmarks/bench_convert.py [--workdir DIR] [--repeats 3] [--skip-sizes] [--check] [--smoke]``
+(``--smoke``: the tiny DenseNet of ``common.smoke_config``, one repeat, no size table.)
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import Target, argument_parser, report, smoke_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -78,10 +84,11 @@ converters.export.convert_file(sys.argv[1], sys.argv[2], force=True)
 """,
     "build": IMPORTS
     + """
-import sys
+import json, sys
 from converters.lua_layout import build_checkpoint
-from zoo import MODEL_CONFIGS
-converters.t7.save(build_checkpoint(MODEL_CONFIGS[sys.argv[1]], layout="standard", seed=0), sys.argv[2])
+from zoo import DenseNetConfig
+config = DenseNetConfig.from_dict(json.loads(sys.argv[1]))
+converters.t7.save(build_checkpoint(config, layout="standard", seed=0), sys.argv[2])
 """,
 }
 
@@ -99,14 +106,14 @@ def run_child(kind: str, *args: str) -> tuple[float, int]:
     return elapsed, (peaks[-1] * 1024 if peaks else 0)
 
 
-def build(name: str, path: Path) -> int:
-    """Write a Lua-layout checkpoint of ``name`` (in a child, so this process stays small); its size."""
-    run_child("build", name, str(path))
+def build(config, path: Path) -> int:
+    """Write a Lua-layout checkpoint of ``config`` (in a child, so this process stays small); its size."""
+    run_child("build", json.dumps(config.to_dict()), str(path))
     return path.stat().st_size
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument(
         "--workdir", type=Path, default=None, help="where to put the generated files (default: a temp dir)"
     )
@@ -115,34 +122,24 @@ def main() -> None:
         "--skip-sizes", action="store_true", help="do not generate the other seven models for the size table"
     )
     options = parser.parse_args()
+    from zoo.models.densenet import MODEL_CONFIGS
 
+    repeats = 1 if options.smoke else options.repeats
     with tempfile.TemporaryDirectory(dir=options.workdir) as workdir:
         work = Path(workdir)
-        if not options.skip_sizes:
-            print("published sizes: the first four as listed in MB (10^6 bytes), the 264/232 ones look like MiB (2^20)")
-            print(f"{'model':<24} {'ours MB':>9} {'ours MiB':>9} {'published':>10}")
-            for name, published in PUBLISHED_MB.items():
-                if name == "densenet264_k48_cosine":
-                    continue
-                size = build(name, work / "size_probe.t7")
-                (work / "size_probe.t7").unlink()
-                print(f"{name:<24} {size / 1e6:>9.1f} {size / 2**20:>9.1f} {published:>10.1f}")
-        source = work / "densenet264_k48_cosine.t7"
-        size = build("densenet264_k48_cosine", source)
-        print(
-            f"{'densenet264_k48_cosine':<24} {size / 1e6:>9.1f} {size / 2**20:>9.1f} "
-            f"{PUBLISHED_MB['densenet264_k48_cosine']:>10.1f}"
-        )
+        if not (options.skip_sizes or options.smoke):
+            print_sizes(work, MODEL_CONFIGS)
+        name = "smoke" if options.smoke else "densenet264_k48_cosine"
+        source = work / f"{name}.t7"
+        size = build(smoke_config() if options.smoke else MODEL_CONFIGS[name], source)
+        print(f"{name:<24} {size / 1e6:>9.1f} {size / 2**20:>9.1f} {PUBLISHED_MB.get(name, float('nan')):>10.1f}")
         output = work / "converted.safetensors"
         run_child("convert", str(source), str(output))  # warm the page cache and check it works
         output_bytes = output.stat().st_size
-        print(
-            f"\nsource {size / 1e6:.1f} MB -> safetensors {output_bytes / 1e6:.1f} MB; {options.repeats} "
-            "repeats, medians"
-        )
+        print(f"\nsource {size / 1e6:.1f} MB -> safetensors {output_bytes / 1e6:.1f} MB; {repeats} repeats, medians")
         times: dict[str, list[float]] = {"idle": [], "baseline": [], "convert": []}
         peaks: dict[str, list[int]] = {"idle": [], "baseline": [], "convert": []}
-        for _ in range(options.repeats):
+        for _ in range(repeats):
             for kind, args in (
                 ("idle", ()),
                 ("baseline", (str(source), str(work / "baseline.bin"), str(output_bytes))),
@@ -151,20 +148,39 @@ def main() -> None:
                 elapsed, peak = run_child(kind, *args)
                 times[kind].append(elapsed)
                 peaks[kind].append(peak)
-        median = {kind: statistics.median(values) for kind, values in times.items()}
-        peak = {kind: statistics.median(values) for kind, values in peaks.items()}
-        for kind in ("idle", "baseline", "convert"):
-            print(f"{kind:<9} wall {median[kind]:6.2f} s   peak RSS {peak[kind] / 1e6:8.1f} MB")
-        time_ratio = median["convert"] / median["baseline"]
-        rss_ratio = (peak["convert"] - peak["idle"]) / output_bytes
-        print(
-            f"\ntime ratio convert/baseline:            {time_ratio:.2f}  (target <= 1.5) "
-            f"{'OK' if time_ratio <= 1.5 else 'MISSED'}"
-        )
-        print(
-            f"RSS above idle / output weights size:    {rss_ratio:.2f}  (target <= 1.3) "
-            f"{'OK' if rss_ratio <= 1.3 else 'MISSED'}"
-        )
+    median = {kind: statistics.median(values) for kind, values in times.items()}
+    peak = {kind: statistics.median(values) for kind, values in peaks.items()}
+    for kind in ("idle", "baseline", "convert"):
+        print(f"{kind:<9} wall {median[kind]:6.2f} s   peak RSS {peak[kind] / 1e6:8.1f} MB")
+    targets = [
+        Target(
+            "time convert / read-once-write-once baseline",
+            median["convert"] / median["baseline"],
+            "<=",
+            1.5,
+            f"baseline process {median['baseline']:.2f} s",
+        ),
+        Target(
+            "RSS of convert above idle / output size",
+            (peak["convert"] - peak["idle"]) / output_bytes,
+            "<=",
+            1.3,
+            f"output {output_bytes / 1e6:.1f} MB, idle RSS {peak['idle'] / 1e6:.1f} MB",
+        ),
+    ]
+    sys.exit(report(targets, options))
+
+
+def print_sizes(work: Path, configs: dict) -> None:
+    """The size of our writer's checkpoint for each published model next to the published size."""
+    print("published sizes: the first four as listed in MB (10^6 bytes), the 264/232 ones look like MiB (2^20)")
+    print(f"{'model':<24} {'ours MB':>9} {'ours MiB':>9} {'published':>10}")
+    for name, published in PUBLISHED_MB.items():
+        if name == "densenet264_k48_cosine":
+            continue
+        size = build(configs[name], work / "size_probe.t7")
+        (work / "size_probe.t7").unlink()
+        print(f"{name:<24} {size / 1e6:>9.1f} {size / 2**20:>9.1f} {published:>10.1f}")
 
 
 if __name__ == "__main__":

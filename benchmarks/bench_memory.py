@@ -25,10 +25,13 @@ Measurements, per variant:
    variants interleaved round by round (alternating order); the ratio uses
    each variant's fastest round, the one least disturbed by other load.
 
-Targets (issue 6): zoo_me activation memory <= 0.5x tv_me (and the per-process
-peak confirming it), zoo_me step time <= 1.1x tv.
+Targets (issue 6), each against a baseline of the same run:
+  activation memory zoo_me / tv_me <= 0.5
+  peak step memory  zoo_me / tv_me <= 0.5 (confirms the first; not with --skip-peak)
+  step time         zoo_me / tv    <= 1.1 (fastest rounds; not with --skip-time)
 
-Example: ``python benchmarks/bench_memory.py --device cpu --repeats 3``;
+Example: ``python benchmarks/bench_memory.py --device cpu --repeats 3 [--check]``;
+``--smoke``: the tiny DenseNet of ``common.smoke_config``, batch 2, 32x32, one round, only tv, tv_me and zoo_me;
 on a GPU: ``python benchmarks/bench_memory.py --device cuda --amp bf16 --channels-last``
 (add ``--batch-size 64 --skip-peak`` for training throughput next to torchvision's).
 """
@@ -47,22 +50,22 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from common import Target, argument_parser, report, smoke_config, torchvision_densenet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 VARIANTS = ("tv", "tv_me", "zoo", "zoo_me", "zoo_me_norm", "zoo_me_full")
 
 
-def build_model(variant: str, arch: str) -> torch.nn.Module:
+def build_model(variant: str, args: argparse.Namespace) -> torch.nn.Module:
+    from zoo import DenseNet, get_config
+
+    config = smoke_config() if args.smoke else get_config(args.arch)
     torch.manual_seed(0)
     if variant.startswith("tv"):
-        import torchvision
-
-        return getattr(torchvision.models, arch)(memory_efficient=variant == "tv_me")
-    import zoo
-
+        return torchvision_densenet(config, memory_efficient=variant == "tv_me")
     mode = {"zoo": False, "zoo_me": True, "zoo_me_norm": "norm", "zoo_me_full": "full"}[variant]
-    return zoo.create_model(arch, memory_efficient=mode)
+    return DenseNet(config, memory_efficient=mode)
 
 
 class Setup:
@@ -71,7 +74,7 @@ class Setup:
     def __init__(self, variant: str, args: argparse.Namespace) -> None:
         self.device = torch.device(args.device)
         self.memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-        self.model = build_model(variant, args.arch).to(self.device, memory_format=self.memory_format).train()
+        self.model = build_model(variant, args).to(self.device, memory_format=self.memory_format).train()
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4
         )
@@ -189,6 +192,8 @@ def forwarded_arguments(args: argparse.Namespace) -> list[str]:
     ]
     if args.channels_last:
         forwarded.append("--channels-last")
+    if args.smoke:
+        forwarded.append("--smoke")
     return forwarded
 
 
@@ -216,7 +221,7 @@ def megabytes(size: int) -> str:
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--arch", default="densenet121")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -226,11 +231,16 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps per variant")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}")
+    parser.add_argument("--variants", help=f"comma-separated subset of {VARIANTS} (default: all; smoke: the three)")
     parser.add_argument("--skip-time", action="store_true")
     parser.add_argument("--skip-peak", action="store_true")
     parser.add_argument("--peak-worker", help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.smoke:
+        args.batch_size, args.image_size, args.repeats, args.warmup = 2, 32, 1, 1
+    if args.variants is None:
+        args.variants = "tv,tv_me,zoo_me" if args.smoke else ",".join(VARIANTS)
+    return args
 
 
 def main() -> None:
@@ -244,7 +254,8 @@ def main() -> None:
     if unknown or "tv" not in variants or "tv_me" not in variants or "zoo_me" not in variants:
         raise SystemExit(f"--variants must include tv, tv_me and zoo_me and only {VARIANTS}; got {variants}")
     print(
-        f"{args.arch}, batch {args.batch_size}, {args.image_size}x{args.image_size}, device {args.device}, "
+        f"{'smoke' if args.smoke else args.arch}, batch {args.batch_size}, {args.image_size}x{args.image_size}, "
+        f"device {args.device}, "
         f"amp {args.amp}, channels_last {args.channels_last}, torch {torch.__version__}, threads {args.threads}"
     )
 
@@ -279,13 +290,19 @@ def main() -> None:
                 f"{args.batch_size / times[variant]:8.1f} images/s"
             )
 
-    print("\nratios (targets: activation <= 0.5x tv_me, step time <= 1.1x tv):")
-    print(f"  activation memory zoo_me / tv_me = {activations['zoo_me'] / activations['tv_me']:.3f}")
+    baseline = f"tv_me {megabytes(activations['tv_me']).strip()}"
+    targets = [
+        Target("activation memory zoo_me / tv_me", activations["zoo_me"] / activations["tv_me"], "<=", 0.5, baseline)
+    ]
     if not args.skip_peak:
-        print(f"  peak step memory  zoo_me / tv_me = {peaks['zoo_me'] / peaks['tv_me']:.3f}")
+        baseline = f"tv_me {megabytes(peaks['tv_me']).strip()}"
+        targets.append(Target("peak step memory zoo_me / tv_me", peaks["zoo_me"] / peaks["tv_me"], "<=", 0.5, baseline))
     if not args.skip_time:
-        fastest, median = times["zoo_me"] / times["tv"], medians["zoo_me"] / medians["tv"]
-        print(f"  step time         zoo_me / tv    = {fastest:.3f}   (median: {median:.3f})")
+        baseline = f"tv fastest {times['tv'] * 1000:.1f} ms, median ratio {medians['zoo_me'] / medians['tv']:.3f}"
+        targets.append(
+            Target("step time zoo_me / tv (fastest rounds)", times["zoo_me"] / times["tv"], "<=", 1.1, baseline)
+        )
+    sys.exit(report(targets, args))
 
 
 if __name__ == "__main__":

@@ -9,23 +9,28 @@ process, one thread each (``torch.set_num_threads(1)``), path in, normalized 3x2
   ``CenterCrop(224)``, ``ToTensor()``, ``Normalize`` (what torchvision's ImageNet example does).
 
 Rounds alternate between the pipelines; each image counts with its fastest time over the
-rounds, so that load bursts on a shared, noisy machine penalise neither pipeline. Prints images/s for each
-and the ratio (target >= 1.0).
+rounds, so that load bursts on a shared, noisy machine penalise neither pipeline. Prints images/s for each.
 Also reports the unfused faithful pipeline (decode to float, full-image scale, then crop) and
 both ten-crop variants for information.
 
-    python benchmarks/bench_preprocess.py [--images 200] [--rounds 5]
+Target (baseline: torchvision's standard pipeline in the same run):
+  images/s torch7 faithful / torchvision standard >= 1.0
+
+    python benchmarks/bench_preprocess.py [--images 200] [--rounds 5] [--check] [--smoke]
+
+(``--smoke``: 8 images, one round.)
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import Target, argument_parser, print_ratio, report
 
 IMAGENET_SIZES = [(500, 375), (375, 500), (500, 333), (333, 500), (500, 400), (640, 480), (500, 281), (800, 600)]
 
@@ -59,10 +64,12 @@ def time_each(transform, paths: list[Path]) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    if args.smoke:
+        args.images, args.rounds = len(IMAGENET_SIZES), 1
     torch.set_num_threads(1)
 
     import zoo
@@ -105,10 +112,23 @@ def main() -> None:
     for name in pipelines:
         print(f"  {name:34s} {rate[name]:8.1f} images/s  ({1e3 / rate[name]:.2f} ms/image)")
     base = rate["torchvision standard (baseline)"]
-    print(f"ratio torch7 faithful / torchvision standard: {rate['torch7 faithful'] / base:.2f} (target >= 1.0)")
-    print(f"ratio unfused / torchvision standard:          {rate['torch7 faithful, unfused'] / base:.2f}")
-    ten_ratio = rate["torch7 faithful, ten-crop"] / rate["torchvision standard, ten-crop"]
-    print(f"ratio ten-crop / torchvision ten-crop:          {ten_ratio:.2f}")
+    print_ratio(
+        "images/s unfused / torchvision standard", rate["torch7 faithful, unfused"] / base, f"{base:.1f} images/s"
+    )
+    ten_base = rate["torchvision standard, ten-crop"]
+    print_ratio(
+        "images/s ten-crop / torchvision ten-crop",
+        rate["torch7 faithful, ten-crop"] / ten_base,
+        f"{ten_base:.1f} images/s",
+    )
+    target = Target(
+        "images/s torch7 faithful / torchvision standard",
+        rate["torch7 faithful"] / base,
+        ">=",
+        1.0,
+        f"torchvision standard {base:.1f} images/s",
+    )
+    sys.exit(report([target], args))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,14 @@ subprocess and with the file in the page cache:
   (c) ``cat FILE > /dev/null``,
 
 reporting the wall time of the load call (and of the whole process) and the
-child's peak RSS (``ru_maxrss`` from ``wait4``), plus the ratios a/b. Target:
-a/b < 30 % in time and < 10 % in peak memory.
+child's peak RSS (``ru_maxrss`` from ``wait4``), plus the ratios a/b.
 
-Run: ``.venv/bin/python benchmarks/bench_t7_read.py [--repeat 3] [--keep DIR]``
+Targets (baseline: torchfile.load of the same file in the same run):
+  time   t7.load / torchfile.load < 0.30
+  memory t7.load / torchfile.load peak RSS < 0.10
+
+Run: ``python benchmarks/bench_t7_read.py [--repeat 3] [--keep DIR] [--check] [--smoke]``
+(``--smoke``: the tiny DenseNet of ``common.smoke_config``, one run each.)
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import Target, argument_parser, print_ratio, report, smoke_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -74,14 +80,14 @@ def run_child(kind: str, path: str) -> dict[str, float]:
     return {"load_s": inner, "process_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "vm_hwm_mb": own_peak}
 
 
-def generate(path: Path) -> None:
+def generate(path: Path, smoke: bool) -> None:
     """Build the module tree and write it with ``t7.save`` (run in its own process, see ``main``)."""
     from converters import t7
     from converters.lua_layout import build_checkpoint
     from zoo.models.densenet import MODEL_CONFIGS
 
     start = time.perf_counter()
-    root = build_checkpoint(MODEL_CONFIGS[MODEL])
+    root = build_checkpoint(smoke_config() if smoke else MODEL_CONFIGS[MODEL])
     build_s = time.perf_counter() - start
     start = time.perf_counter()
     t7.save(root, path)
@@ -96,21 +102,23 @@ def generate(path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the best is reported)")
     parser.add_argument("--keep", type=Path, default=None, help="write the checkpoint into this dir and keep it")
     parser.add_argument("--generate", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate is not None:
-        generate(args.generate)
+        generate(args.generate, args.smoke)
         return
+    repeat = 1 if args.smoke else args.repeat
 
     directory = Path(tempfile.mkdtemp(prefix="bench_t7_", dir=args.keep))
-    path = directory / "densenet264_k48_checkpoint.t7"
+    path = directory / "densenet_checkpoint.t7"
     try:
         # Generated in a child: on Linux a child's ru_maxrss starts from its parent's peak,
         # so this process must stay small for the measurements below to mean anything.
-        subprocess.run([sys.executable, __file__, "--generate", str(path)], check=True)
+        smoke = ["--smoke"] if args.smoke else []
+        subprocess.run([sys.executable, __file__, "--generate", str(path), *smoke], check=True)
         with open(path, "rb") as handle:  # into the page cache
             while handle.read(1 << 24):
                 pass
@@ -121,29 +129,47 @@ def main() -> None:
         )
         results = {}
         for kind in ("cat", "imports", "t7", "torchfile"):
-            runs = [run_child(kind, str(path)) for _ in range(args.repeat)]
+            runs = [run_child(kind, str(path)) for _ in range(repeat)]
             results[kind] = {key: min(run[key] for run in runs) for key in runs[0]}
             result = results[kind]
             print(
                 f"{kind:>10}: load {result['load_s'] * 1000:8.1f} ms   process {result['process_s'] * 1000:8.1f} ms   "
                 f"peak RSS {result['peak_rss_mb']:7.1f} MB (VmHWM {result['vm_hwm_mb']:6.1f} MB)"
             )
-
-        ours, theirs = results["t7"], results["torchfile"]
-        print()
-        print(
-            f"time   t7.load / torchfile.load: {ours['load_s'] / theirs['load_s']:.1%} (target < 30%); "
-            f"whole processes {ours['process_s'] / theirs['process_s']:.1%}"
-        )
-        print(
-            f"memory t7.load / torchfile.load peak RSS: {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.1%} "
-            f"(target < 10%; interpreter + imports alone: {results['imports']['peak_rss_mb']:.1f} MB); "
-            f"by VmHWM {ours['vm_hwm_mb'] / theirs['vm_hwm_mb']:.1%}"
-        )
-        print(f"t7.load vs cat of the file: {ours['load_s'] / results['cat']['load_s']:.2f}x")
     finally:
         if args.keep is None:
             shutil.rmtree(directory, ignore_errors=True)
+
+    ours, theirs, cat = results["t7"], results["torchfile"], results["cat"]
+    print(f"(interpreter + imports alone: peak RSS {results['imports']['peak_rss_mb']:.1f} MB)\n")
+    print_ratio(
+        "time t7.load / torchfile.load, whole processes",
+        ours["process_s"] / theirs["process_s"],
+        f"torchfile process {theirs['process_s'] * 1000:.1f} ms",
+    )
+    print_ratio(
+        "memory t7.load / torchfile.load by VmHWM",
+        ours["vm_hwm_mb"] / theirs["vm_hwm_mb"],
+        f"torchfile VmHWM {theirs['vm_hwm_mb']:.1f} MB",
+    )
+    print_ratio("time t7.load / cat of the file", ours["load_s"] / cat["load_s"], f"cat {cat['load_s'] * 1000:.1f} ms")
+    targets = [
+        Target(
+            "time t7.load / torchfile.load",
+            ours["load_s"] / theirs["load_s"],
+            "<",
+            0.30,
+            f"torchfile.load {theirs['load_s'] * 1000:.1f} ms",
+        ),
+        Target(
+            "memory t7.load / torchfile.load peak RSS",
+            ours["peak_rss_mb"] / theirs["peak_rss_mb"],
+            "<",
+            0.10,
+            f"torchfile.load peak RSS {theirs['peak_rss_mb']:.1f} MB",
+        ),
+    ]
+    sys.exit(report(targets, args))
 
 
 if __name__ == "__main__":

@@ -1,49 +1,42 @@
 """Training-step throughput of zoo.DenseNet next to torchvision's densenet, measured in the same run.
 
 GPU (the issue's setting): DenseNet-121, batch 64 per GPU, 224x224, bf16 autocast, channels_last,
-SGD (Nesterov, weight decay on all parameters) -- images/s of the zoo model and of
-``torchvision.models.densenet121`` with identical settings, and their ratio::
+SGD (Nesterov, weight decay on all parameters) -- images/s of the zoo model and of torchvision's
+DenseNet of the same architecture with identical settings, and their ratio. Without a GPU:
+DenseNet-121, batch 8, 224x224, float32, 5 steps::
 
     python benchmarks/bench_train.py                      # GPU: densenet121, batch 64, bf16, channels_last
     python benchmarks/bench_train.py --memory-efficient   # adds the memory-efficient zoo model
-    python benchmarks/bench_train.py --smoke              # CPU smoke: a tiny DenseNet at 64x64
+    python benchmarks/bench_train.py --smoke              # seconds: the tiny common.smoke_config DenseNet, 32x32
 
 Also times the training augmentation (fb.resnet.torch pipeline, per image on one core) next to
 torchvision's RandomResizedCrop + ColorJitter + flip + normalize on the same decoded image, to size
-the number of decode workers. Everything runs on synthetic tensors: no dataset needed.
+the number of decode workers (for information). Everything runs on synthetic tensors: no dataset needed.
+
+Target (baseline: torchvision's DenseNet in the same run, median step):
+  training images/s zoo / torchvision >= 0.9
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from common import Target, argument_parser, print_ratio, report, smoke_config, torchvision_densenet
 
 
 def build_models(args):
-    import torchvision
+    from zoo import DenseNet, get_config
 
-    from zoo.models.densenet import DenseNet, DenseNetConfig
-
-    if args.smoke:
-        config = DenseNetConfig(growth_rate=8, block_config=(2, 2, 2), num_init_features=16, num_classes=100)
-    else:
-        from zoo import get_config
-
-        config = get_config(args.arch)
+    config = smoke_config() if args.smoke else get_config(args.arch)
     models = {"zoo": DenseNet(config)}
     if args.memory_efficient:
         models["zoo memory-efficient"] = DenseNet(config, memory_efficient=True)
-    models["torchvision"] = torchvision.models.DenseNet(
-        growth_rate=config.growth_rate,
-        block_config=config.block_config,
-        num_init_features=config.num_init_features,
-        bn_size=config.bn_size,
-        num_classes=config.num_classes,
-    )
+    models["torchvision"] = torchvision_densenet(config)
     return models, config
 
 
@@ -128,11 +121,12 @@ def time_augmentation(repeats: int) -> dict[str, float]:
         torch.set_num_threads(previous)
 
 
-def main() -> None:
+def parse_arguments():
     from zoo.runtime import AMP_MODES
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument("--arch", default="densenet121")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--amp", choices=AMP_MODES, default=None)
@@ -141,26 +135,29 @@ def main() -> None:
     parser.add_argument("--memory-efficient", action="store_true")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=None)
-    parser.add_argument("--smoke", action="store_true", help="tiny model on the CPU (also the default without a GPU)")
     parser.add_argument("--augment-repeats", type=int, default=None)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON (the targets go to stderr)")
     args = parser.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    args.smoke = args.smoke or device.type == "cpu"
-    defaults = (
-        dict(batch_size=8, size=64, amp="off", channels_last=False, steps=10, warmup=2, augment_repeats=20)
-        if args.smoke
-        else dict(batch_size=64, size=224, amp="bf16", channels_last=True, steps=30, warmup=10, augment_repeats=50)
-    )
+    if args.device.startswith("cuda"):
+        defaults = dict(batch_size=64, size=224, amp="bf16", channels_last=True, steps=30, warmup=10)
+    else:
+        defaults = dict(batch_size=8, size=224, amp="off", channels_last=False, steps=5, warmup=1)
+    defaults["augment_repeats"] = 50
+    if args.smoke:
+        defaults.update(batch_size=2, size=32, steps=2, warmup=1, augment_repeats=2)
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.smoke:
-        torch.set_num_threads(1)  # tiny CPU steps: one thread is steadier on a shared machine
+    return args
+
+
+def main() -> None:
+    args = parse_arguments()
+    device = torch.device(args.device)
     models, config = build_models(args)
-    report = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "arch": "tiny" if args.smoke else args.arch,
+    report_json = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "arch": "smoke" if args.smoke else args.arch,
         "batch_size": args.batch_size,
         "size": args.size,
         "amp": args.amp,
@@ -169,30 +166,42 @@ def main() -> None:
     }
     for name, model in models.items():
         torch.manual_seed(0)
-        report["results"][name] = time_training(model, args, device, config.num_classes)
+        report_json["results"][name] = time_training(model, args, device, config.num_classes)
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    baseline = report["results"]["torchvision"]["images_per_s"]
-    for result in report["results"].values():
+    baseline = report_json["results"]["torchvision"]["images_per_s"]
+    for result in report_json["results"].values():
         result["ratio_vs_torchvision"] = result["images_per_s"] / baseline
-    report["augmentation_images_per_s_one_core"] = time_augmentation(args.augment_repeats)
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return
-    print(
-        f"{report['device']}: {report['arch']} training step, batch {args.batch_size}, "
-        f"{args.size}x{args.size}, amp {args.amp}, channels_last {args.channels_last}"
+    report_json["augmentation_images_per_s_one_core"] = time_augmentation(args.augment_repeats)
+    target = Target(
+        "training images/s zoo / torchvision",
+        report_json["results"]["zoo"]["ratio_vs_torchvision"],
+        ">=",
+        0.9,
+        f"torchvision {baseline:.1f} images/s",
     )
-    for name, result in report["results"].items():
+    if args.json:
+        print(json.dumps(report_json, indent=2))
+        sys.exit(report([target], args, stream=sys.stderr))
+    print(
+        f"{report_json['device']}: {report_json['arch']} training step, batch {args.batch_size}, "
+        f"{args.size}x{args.size}, amp {args.amp}, channels_last {args.channels_last}, torch threads "
+        f"{torch.get_num_threads()}"
+    )
+    for name, result in report_json["results"].items():
         peak = f"  peak {result['peak_gib']:.2f} GiB" if result["peak_gib"] is not None else ""
-        print(
-            f"  {name:24s} {result['images_per_s']:9.1f} images/s  {result['step_ms']:8.2f} ms/step  "
-            f"x{result['ratio_vs_torchvision']:.3f} vs torchvision{peak}"
-        )
-    augmentation = report["augmentation_images_per_s_one_core"]
+        print(f"  {name:24s} {result['images_per_s']:9.1f} images/s  {result['step_ms']:8.2f} ms/step{peak}")
+    if "zoo memory-efficient" in report_json["results"]:
+        ratio = report_json["results"]["zoo memory-efficient"]["ratio_vs_torchvision"]
+        print_ratio("training images/s zoo memory-efficient / torchvision", ratio, target.baseline)
+    augmentation = report_json["augmentation_images_per_s_one_core"]
     print("augmentation, one core, 500x375 -> 224:")
     for name, rate in augmentation.items():
-        print(f"  {name:24s} {rate:9.1f} images/s  x{rate / augmentation['torchvision v2']:.3f}")
+        print(f"  {name:24s} {rate:9.1f} images/s")
+    base = augmentation["torchvision v2"]
+    ratio = augmentation["zoo fb.resnet.torch"] / base
+    print_ratio("augmentation images/s zoo / torchvision v2", ratio, f"torchvision v2 {base:.1f} images/s")
+    sys.exit(report([target], args))
 
 
 if __name__ == "__main__":
