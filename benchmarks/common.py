@@ -1,8 +1,9 @@
-"""The benchmarks' targets: a ratio measured against a baseline of the same run, compared with a bound.
+"""What the benchmarks share: targets and their report, the ``--check``/``--smoke`` flags, the models.
 
-Every ``bench_*.py`` states its targets in its docstring, prints each ratio in one format (a line starting
-with ``ratio``) and ends with :func:`report`, which exits 1 under ``--check`` when a target is missed.
-``--smoke`` runs the same code at a tiny size in seconds, so that a test can keep the scripts working; its
+A target is a ratio measured against a baseline of the same run, compared with a bound. Every ``bench_*.py``
+states its targets in its docstring, prints each ratio in one format (a line starting with ``ratio``) and
+ends with :func:`report`, which exits 1 under ``--check`` when a target is missed. ``--smoke`` runs the same
+code at a tiny size (:func:`smoke_config`) in seconds, so that a test can keep the scripts working; its
 numbers mean nothing, and its targets, like those of a full run, are enforced only with ``--check``.
 """
 
