@@ -6,8 +6,9 @@ import os
 import pytest
 from registry_server import Fault
 
-from zoo.registry.download import RetryPolicy, download_url, looks_like_html, parse_retry_after
+from zoo.registry.download import RetryPolicy, download_url, looks_like_html
 from zoo.registry.errors import DownloadError, HTMLPageError, HTTPStatusError, VerificationError
+from zoo.registry.transport import parse_retry_after
 
 CONTENT = os.urandom(200_000)
 SHA256 = hashlib.sha256(CONTENT).hexdigest()

@@ -10,7 +10,9 @@ download of the same name must have the same hash.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,9 +20,15 @@ from typing import Any
 
 from converters.hashing import file_sha256
 from zoo.registry.errors import VerificationError
+from zoo.registry.safe_files import own_file, read_small
 
 HOME_ENV = "DENSENET_ZOO_HOME"
 RECORD_SUFFIX = ".record.json"
+TRUST_LEVELS = ("manifest", "prefix", "first-use", "pinned-first-use", "derived")
+#: Records are a few hundred bytes; anything much larger was not written by densenet-zoo.
+RECORD_LIMIT = 1 << 16
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_dir() -> Path:
@@ -39,8 +47,9 @@ class FileRecord:
 
     ``trust`` is ``"manifest"`` (full sha256 published in the manifest),
     ``"prefix"`` (a published sha256 prefix matched), ``"first-use"`` (nothing
-    was published; this hash was pinned on first download) or ``"derived"``
-    (a file this project made from a verified source).
+    was published; this hash was pinned on first download), ``"pinned-first-use"``
+    (a later download matched that pin) or ``"derived"`` (a file this project
+    made from a verified source).
     """
 
     sha256: str
@@ -59,18 +68,35 @@ def record_path(path: Path) -> Path:
 
 
 def read_record(path: Path) -> FileRecord | None:
-    """The record next to ``path``, or None when there is none (or it is unreadable)."""
-    try:
-        raw = json.loads(record_path(path).read_text(encoding="utf-8"))
-        return FileRecord(
-            sha256=str(raw["sha256"]),
-            size=int(raw["size"]),
-            trust=str(raw["trust"]),
-            origin=str(raw.get("origin", "")),
-            verified_at=float(raw.get("verified_at", 0.0)),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+    """The record next to ``path``, or None when there is none or it is garbage (the file is then re-verified).
+
+    Raises :class:`~zoo.registry.errors.CacheFileError` when the record is a
+    link or another user's file: a planted record must not vouch for anything.
+    """
+    recorded = read_small(record_path(path), RECORD_LIMIT)
+    if recorded is None:
         return None
+    try:
+        raw = json.loads(recorded.content)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    sha256, size, trust = raw.get("sha256"), raw.get("size"), raw.get("trust")
+    origin, verified_at = raw.get("origin", ""), raw.get("verified_at", 0.0)
+    if not (
+        isinstance(sha256, str)
+        and _SHA256.fullmatch(sha256)
+        and isinstance(size, int)
+        and not isinstance(size, bool)
+        and size >= 0
+        and trust in TRUST_LEVELS
+        and isinstance(origin, str)
+        and isinstance(verified_at, (int, float))
+        and math.isfinite(verified_at)
+    ):
+        return None
+    return FileRecord(sha256=sha256, size=size, trust=trust, origin=origin, verified_at=float(verified_at))
 
 
 def write_record(path: Path, sha256: str, size: int, trust: str, origin: str) -> FileRecord:
@@ -78,6 +104,7 @@ def write_record(path: Path, sha256: str, size: int, trust: str, origin: str) ->
     from converters.atomic import write_text_atomic
 
     record = FileRecord(sha256=sha256, size=int(size), trust=trust, origin=origin, verified_at=time.time())
+    own_file(record_path(path))  # a planted link or another user's record is refused, not replaced
     write_text_atomic(record_path(path), json.dumps(record.to_dict(), indent=2) + "\n")
     return record
 
@@ -90,12 +117,13 @@ def cheap_verify(path: Path, expected_sha256: str | None = None) -> FileRecord |
     but contradicts its record or ``expected_sha256`` (a full digest or prefix):
     such a file is never used.
     """
-    if not path.is_file():
+    status = own_file(path)
+    if status is None:
         return None
     record = read_record(path)
     if record is None:
         return None
-    actual_size = path.stat().st_size
+    actual_size = status.st_size
     if actual_size != record.size:
         raise VerificationError(
             f"cached file {path} has {actual_size} bytes but was verified with {record.size}; "
@@ -112,10 +140,11 @@ def cheap_verify(path: Path, expected_sha256: str | None = None) -> FileRecord |
 
 def full_verify(path: Path) -> FileRecord:
     """Re-hash ``path`` completely and compare with its record (``densenet-zoo verify``)."""
+    status = own_file(path)
     record = read_record(path)
-    if record is None:
+    if record is None or status is None:
         raise VerificationError(f"{path} has no record {record_path(path).name}; it was not verified by densenet-zoo")
-    actual_size = path.stat().st_size
+    actual_size = status.st_size
     actual = file_sha256(path)
     if actual_size != record.size or actual != record.sha256:
         raise VerificationError(

@@ -36,6 +36,18 @@ class HTTPStatusError(DownloadError):
         self.page = page
 
 
+class BadURLError(DownloadError):
+    """A URL densenet-zoo will not fetch: not ``http(s)://``, malformed, or too long."""
+
+
+class RedirectError(DownloadError):
+    """Redirects that loop, go on too long, lack a target, lead to a refused URL or from https to http."""
+
+
+class BadResponseError(DownloadError):
+    """A server's answer is malformed or contradicts itself (status, length, range); nothing of it was kept."""
+
+
 class HTMLPageError(DownloadError):
     """A server sent an HTML page where a model file was expected; nothing was saved."""
 
@@ -64,6 +76,14 @@ class VerificationError(RegistryError):
 
 class UnpinnedSourceError(VerificationError):
     """``DENSENET_ZOO_STRICT=1`` and a source has no published sha256 to verify against."""
+
+
+class CacheFileError(RegistryError):
+    """A file in the cache that densenet-zoo did not write: a symbolic link, not a regular file, or another user's.
+
+    It is neither read nor written (a link planted in a shared cache must not
+    redirect a download into another file); the user removes it.
+    """
 
 
 class OfflineError(RegistryError):

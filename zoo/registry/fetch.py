@@ -18,7 +18,14 @@ from pathlib import Path
 
 from converters.hashing import file_sha256
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
-from zoo.registry.download import DownloadResult, copy_verified, download_url, looks_like_html, new_session
+from zoo.registry.download import (
+    SNIFF_LIMIT,
+    DownloadResult,
+    copy_verified,
+    download_url,
+    looks_like_html,
+    new_session,
+)
 from zoo.registry.errors import (
     DownloadError,
     HTTPStatusError,
@@ -29,6 +36,7 @@ from zoo.registry.errors import (
 )
 from zoo.registry.lock import FileLock
 from zoo.registry.manifest import ModelEntry, Source
+from zoo.registry.safe_files import own_file
 from zoo.registry.settings import Settings
 
 
@@ -113,8 +121,10 @@ def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFil
         if record is not None:
             return FetchedFile(path, source, record)
         expected = expected_hash(source, settings)
-        if path.exists():
-            result, origin = _adopt_placed_file(source, path, expected), f"{path} (placed in the cache)"
+        placed = own_file(path)  # a link or another user's file in its place is refused, never adopted
+        own_file(record_path(path))  # likewise for its record: refused before any download, not after
+        if placed is not None:
+            result, origin = _adopt_placed_file(source, path, placed.st_size, expected), f"{path} (placed in the cache)"
         else:
             result, origin = _obtain(source, path, expected, settings, session)
         trust = _trust_of(source, expected)
@@ -143,9 +153,8 @@ def _trust_of(source: Source, expected: str | None) -> str:
     return "pinned-first-use" if expected is not None else "first-use"
 
 
-def _adopt_placed_file(source: Source, path: Path, expected: str | None) -> DownloadResult:
+def _adopt_placed_file(source: Source, path: Path, size: int, expected: str | None) -> DownloadResult:
     """Verify a file that a user put into the cache by hand (it has no record yet)."""
-    size = path.stat().st_size
     sha256 = file_sha256(path)
     if (source.size is not None and size != source.size) or (expected is not None and not sha256.startswith(expected)):
         raise VerificationError(
@@ -154,7 +163,7 @@ def _adopt_placed_file(source: Source, path: Path, expected: str | None) -> Down
             "replace it with the published file"
         )
     with open(path, "rb") as stream:
-        if looks_like_html(stream.read(512)):
+        if looks_like_html(stream.read(SNIFF_LIMIT)):
             raise VerificationError(f"{path} is an HTML page, not a model file; it is not used. Delete it")
     return DownloadResult(path=path, sha256=sha256, size=size)
 

@@ -9,6 +9,11 @@ on this host, or when it has not been touched for ``stale_after`` seconds
 (an owner on another host, or a reused PID). Stale locks are broken under a
 short-lived ``.break`` lock so that two waiters cannot both break and then
 delete each other's fresh lock.
+
+A lock file is only ever read as a small regular file of the current user
+(:mod:`safe_files`): a planted link, FIFO or another user's file is refused
+with :class:`~zoo.registry.errors.CacheFileError`; garbage content or an
+oversized file is judged by its age alone, like a lock being written.
 """
 
 from __future__ import annotations
@@ -24,6 +29,15 @@ from pathlib import Path
 from types import TracebackType
 
 from zoo.registry.errors import LockTimeoutError
+from zoo.registry.safe_files import own_file, read_small
+from zoo.registry.transport import printable
+
+LOCK_SUFFIX = ".lock"
+BREAK_SUFFIX = ".break"
+#: What densenet-zoo writes into a lock is about 100 bytes.
+LOCK_LIMIT = 4096
+#: Linux's largest possible PID (``/proc/sys/kernel/pid_max`` cannot exceed it).
+MAX_PID = 1 << 22
 
 
 def _pid_alive(pid: int) -> bool:
@@ -54,7 +68,7 @@ class FileLock:
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
         target = Path(target)
-        self.path = target.with_name(target.name + ".lock")
+        self.path = target.with_name(target.name + LOCK_SUFFIX)
         self.timeout = timeout
         self.stale_after = stale_after
         self.poll_interval = poll_interval
@@ -116,7 +130,7 @@ class FileLock:
 
     def _try_create(self) -> bool:
         try:
-            handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except FileExistsError:
             return False
         with os.fdopen(handle, "w") as stream:
@@ -125,38 +139,37 @@ class FileLock:
 
     def _read_holder(self) -> dict | None:
         """The lock's content with its modification time, or None when there is no lock."""
-        try:
-            mtime = self.path.stat().st_mtime
-            text = self.path.read_text()
-        except FileNotFoundError:
+        lock = read_small(self.path, LOCK_LIMIT)
+        if lock is None:
             return None
         try:
-            holder = json.loads(text)
+            holder = json.loads(lock.content)
             if not isinstance(holder, dict):
                 holder = {}
         except ValueError:
             holder = {}  # being written right now, or garbage: judged by age alone
-        holder["mtime"] = mtime
+        pid = holder.get("pid")
+        if not (isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid <= MAX_PID):
+            holder.pop("pid", None)
+        holder["mtime"] = lock.status.st_mtime
         return holder
 
     def _is_stale(self, holder: dict) -> bool:
         age = time.time() - holder["mtime"]
         same_host = holder.get("host") == socket.gethostname()
-        if same_host and isinstance(holder.get("pid"), int) and not _pid_alive(holder["pid"]):
+        if same_host and "pid" in holder and not _pid_alive(holder["pid"]):
             return True
         return age > self.stale_after
 
     def _break(self, holder: dict) -> None:
         """Remove a stale lock, making sure it is still the same stale lock."""
-        guard = self.path.with_name(self.path.name + ".break")
+        guard = self.path.with_name(self.path.name + BREAK_SUFFIX)
         try:
-            handle = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            handle = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except FileExistsError:
-            try:
-                if time.time() - guard.stat().st_mtime > 30.0:
-                    guard.unlink(missing_ok=True)  # a breaker died within its few milliseconds
-            except FileNotFoundError:
-                pass
+            status = own_file(guard)
+            if status is not None and time.time() - status.st_mtime > 30.0:
+                guard.unlink(missing_ok=True)  # a breaker died within its few milliseconds
             time.sleep(self.poll_interval)
             return
         os.close(handle)
@@ -178,7 +191,7 @@ class FileLock:
         def beat() -> None:
             while not self._stop.wait(interval):
                 try:
-                    os.utime(self.path)
+                    os.utime(self.path, follow_symlinks=False)
                 except OSError:
                     return
 
@@ -189,4 +202,4 @@ class FileLock:
     def _describe(holder: dict | None) -> str:
         if not holder:
             return "an unknown process"
-        return f"PID {holder.get('pid')} on {holder.get('host')}"
+        return f"PID {holder.get('pid', '?')} on {printable(holder.get('host'), 100)}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.registry.cache import cheap_verify, full_verify, read_record, record_path
-from zoo.registry.errors import RegistryError, VerificationError
+from zoo.registry.errors import CacheFileError, RegistryError, VerificationError
 from zoo.registry.fetch import UnverifiedSourceWarning, cached_path, fetch_source
 from zoo.registry.loading import convert_source, converted_path, ensure_converted
 from zoo.registry.manifest import Manifest, ModelEntry, Source, load_manifest, manifest_path, pin_source
@@ -34,20 +34,24 @@ class ModelStatus:
 
 
 def count_parameters(entry: ModelEntry) -> int:
-    """Trainable parameters of the architecture, counted from the config (no model is built)."""
+    """Trainable parameters of the architecture, counted from the config (no model is built).
+
+    Closed-form sums per dense block, so a manifest's layer counts cannot make ``list`` loop for long.
+    """
     config = entry.config
     kernel = 7 if config.stem == "imagenet" else 3
     total = 3 * config.num_init_features * kernel * kernel
     if config.stem == "imagenet":
         total += 2 * config.num_init_features  # norm0
-    bottleneck = config.bn_size * config.growth_rate
+    growth, bottleneck = config.growth_rate, config.bn_size * config.growth_rate
     widths = config.block_widths()
     for index, num_layers in enumerate(config.block_config):
-        channels = widths[index][0]
-        for _ in range(num_layers):
-            total += 2 * channels + channels * bottleneck + 2 * bottleneck + bottleneck * config.growth_rate * 9
-            channels += config.growth_rate
+        first = widths[index][0]
+        # Layer i sees first + i*growth channels: norm1 (2c), conv1 (c*bottleneck), norm2, conv2 (3x3).
+        channels_sum = num_layers * first + growth * num_layers * (num_layers - 1) // 2
+        total += (2 + bottleneck) * channels_sum + num_layers * (2 * bottleneck + bottleneck * growth * 9)
         if index != len(config.block_config) - 1:
+            channels = first + num_layers * growth
             total += 2 * channels + channels * widths[index + 1][0]  # transition norm + conv
     total += 2 * config.num_features + config.num_features * config.num_classes + config.num_classes
     return total
@@ -173,7 +177,7 @@ def _verify_file(path: Path, source: Source | None) -> VerifyResult:
         record = full_verify(path)
         if source is not None:
             cheap_verify(path, source.sha256)
-    except VerificationError as error:
+    except (VerificationError, CacheFileError) as error:
         return VerifyResult(path, False, str(error))
     return VerifyResult(path, True, f"sha256 {record.sha256} ({record.size} bytes, trust: {record.trust})")
 

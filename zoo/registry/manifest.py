@@ -5,13 +5,21 @@
 the published top-1 error and an ordered list of sources. It is validated when
 loaded, so a typo is an error at load time, not a wrong model later.
 ``DENSENET_ZOO_MANIFEST=<path>`` replaces the bundled file.
+
+A manifest may come from a stranger, and its strings become cache paths,
+URLs and HTTP parameters, so each is checked as a whole string (``fullmatch``):
+names and file names are short, plain and cannot collide with the cache's own
+files (records, locks, partial downloads, converted weights); URLs are
+``http(s)://`` only; hashes are hex; sizes are bounded byte counts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +27,11 @@ from typing import Any
 
 from converters.atomic import write_text_atomic
 from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
+from zoo.registry.cache import RECORD_SUFFIX
+from zoo.registry.download import PART_SUFFIX, VALIDATOR_SUFFIX
 from zoo.registry.errors import ManifestError, UnknownModelError
+from zoo.registry.lock import BREAK_SUFFIX, LOCK_SUFFIX
+from zoo.registry.transport import MAX_FILE_SIZE, url_problem
 
 SCHEMA_VERSION = 1
 MANIFEST_ENV = "DENSENET_ZOO_MANIFEST"
@@ -31,9 +43,18 @@ SOURCE_TYPES = ("google_drive", "url")
 #: ``safetensors``: weights converted by this project.
 SOURCE_FORMATS = ("t7", "torchvision-pth", "safetensors")
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-_HEX = re.compile(r"^[0-9a-f]{8,64}$")
-_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: A manifest is a few kilobytes; a larger file is refused before it is read.
+MANIFEST_LIMIT = 1 << 24
+#: Titles and notes are shown in ``list`` and ``info``; longer ones are refused.
+TEXT_LIMIT = 1000
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+_HEX = re.compile(r"[0-9a-f]{8,64}")
+_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_DRIVE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+#: Names of the cache's own files (see :func:`reserved_filename`).
+_RESERVED_SUFFIXES = (RECORD_SUFFIX, PART_SUFFIX, VALIDATOR_SUFFIX, LOCK_SUFFIX, LOCK_SUFFIX + BREAK_SUFFIX)
+_CONVERTED_NAME = re.compile(r"[a-z0-9][a-z0-9_]*-[0-9a-f]{8}\.safetensors")  # zoo.registry.loading.converted_path
 
 
 @dataclass(frozen=True)
@@ -106,9 +127,8 @@ class Manifest:
             return self.models[name]
         except KeyError:
             where = f" in {self.path}" if self.path else ""
-            raise UnknownModelError(
-                f"unknown model {name!r}{where}; known models: {', '.join(self.models) or '(none)'}"
-            ) from None
+            known = ", ".join(list(self.models)[:20]) + (", ..." if len(self.models) > 20 else "")
+            raise UnknownModelError(f"unknown model {_shown(name)}{where}; known models: {known or '(none)'}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self.models
@@ -138,21 +158,53 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     must carry that model's architecture.
     """
     path = Path(path) if path is not None else manifest_path()
+    raw = read_manifest_json(path)
+    bundled = path.resolve() == BUNDLED_MANIFEST.resolve()
+    return parse_manifest(raw, path=path, require_published=bundled)
+
+
+def read_manifest_json(path: Path) -> Any:
+    """The JSON value in the manifest file ``path``: a regular file of at most :data:`MANIFEST_LIMIT` bytes.
+
+    Every way the file can be unreadable (missing, a directory or device, too
+    large, not UTF-8, not JSON, NaN or infinite numbers, nested too deeply) is
+    a :class:`ManifestError`.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode) or status.st_size > MANIFEST_LIMIT:
+                raise ManifestError(
+                    f"weights manifest {path} is not a regular file of at most {MANIFEST_LIMIT} bytes; "
+                    f"point {MANIFEST_ENV} at a manifest file or unset it"
+                )
+            text = stream.read(MANIFEST_LIMIT + 1).decode("utf-8")
     except FileNotFoundError:
         hint = f" (set by {MANIFEST_ENV})" if os.environ.get(MANIFEST_ENV) else ""
         raise ManifestError(
             f"weights manifest {path}{hint} does not exist; point {MANIFEST_ENV} at a manifest file or unset it"
         ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(f"weights manifest {path} cannot be read: {error}") from None
     try:
-        raw = json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise ManifestError(
             f"weights manifest {path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
-    bundled = path.resolve() == BUNDLED_MANIFEST.resolve()
-    return parse_manifest(raw, path=path, require_published=bundled)
+    except (ValueError, RecursionError) as error:
+        raise ManifestError(f"weights manifest {path} is not valid JSON: {error}") from None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
 
 
 def parse_manifest(raw: Any, path: Path | None = None, require_published: bool = False) -> Manifest:
@@ -162,14 +214,17 @@ def parse_manifest(raw: Any, path: Path | None = None, require_published: bool =
     if not isinstance(raw, Mapping):
         raise ManifestError(f"{where}: expected a JSON object at the top level, found {type(raw).__name__}")
     version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise ManifestError(
-            f"{where}: expected schema_version {SCHEMA_VERSION}, found {version!r}; "
+            f"{where}: expected schema_version {SCHEMA_VERSION}, found {_shown(version)}; "
             "this densenet-zoo release reads only that version (upgrade densenet-zoo or regenerate the manifest)"
         )
-    unknown = sorted(set(raw) - {"schema_version", "description", "models"})
+    unknown = sorted(str(key) for key in set(raw) - {"schema_version", "description", "models"})
     if unknown:
-        problems.append(f"unknown top-level keys {unknown}")
+        problems.append(f"unknown top-level keys {_shown(unknown)}")
+    description = raw.get("description", "")
+    if not isinstance(description, str) or len(description) > TEXT_LIMIT:
+        problems.append(f"description: expected a text of at most {TEXT_LIMIT} characters")
     models_raw = raw.get("models")
     if not isinstance(models_raw, Mapping) or not models_raw:
         raise ManifestError(f"{where}: expected a non-empty object 'models' mapping names to entries")
@@ -193,23 +248,30 @@ def parse_manifest(raw: Any, path: Path | None = None, require_published: bool =
             problems.append(f"unexpected models {extra}; the bundled manifest lists exactly {list(MODEL_CONFIGS)}")
     if problems:
         raise ManifestError(f"invalid weights manifest {where}:\n  - " + "\n  - ".join(problems))
-    return Manifest(models=models, path=path, description=str(raw.get("description", "")))
+    return Manifest(models=models, path=path, description=description)
 
 
 def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry | None:
     at = f"models.{name}"
-    if not isinstance(name, str) or not _NAME.match(name):
-        problems.append(f"{at}: model names are lowercase letters, digits and '_', found {name!r}")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        problems.append(
+            f"models.{_shown(name)}: model names are 1 to 64 lowercase letters, digits and '_' "
+            "(starting with a letter or digit)"
+        )
         return None
     if not isinstance(entry_raw, Mapping):
         problems.append(f"{at}: expected an object, found {type(entry_raw).__name__}")
         return None
-    unknown = sorted(set(entry_raw) - {"title", "config", "published", "sources"})
+    unknown = sorted(str(key) for key in set(entry_raw) - {"title", "config", "published", "sources"})
     if unknown:
-        problems.append(f"{at}: unknown keys {unknown}")
+        problems.append(f"{at}: unknown keys {_shown(unknown)}")
+    config_raw = entry_raw.get("config") or {}
+    if not isinstance(config_raw, Mapping):
+        problems.append(f"{at}.config: expected an object, found {type(config_raw).__name__}")
+        return None
     try:
-        config = DenseNetConfig.from_dict(dict(entry_raw.get("config") or {}))
-    except (TypeError, ValueError) as error:
+        config = DenseNetConfig.from_dict(dict(config_raw))
+    except (TypeError, ValueError, ArithmeticError) as error:
         problems.append(f"{at}.config: {error}")
         return None
     if name in MODEL_CONFIGS and config != MODEL_CONFIGS[name]:
@@ -222,11 +284,15 @@ def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry |
         problems.append(f"{at}.published: expected an object")
         published = {}
     top1_error = published.get("top1_error")
-    if top1_error is not None and (not isinstance(top1_error, (int, float)) or not 0 <= top1_error <= 100):
+    if top1_error is not None and (not _is_number(top1_error) or not 0 <= top1_error <= 100):
         problems.append(f"{at}.published.top1_error: expected a percentage, found {top1_error!r}")
     size_mb = published.get("size_mb")
-    if size_mb is not None and (not isinstance(size_mb, (int, float)) or size_mb <= 0):
+    if size_mb is not None and (not _is_number(size_mb) or size_mb <= 0):
         problems.append(f"{at}.published.size_mb: expected a positive number, found {size_mb!r}")
+    title, error_source = entry_raw.get("title", ""), published.get("source")
+    for key, text in (("title", title), ("published.source", error_source)):
+        if text is not None and (not isinstance(text, str) or len(text) > TEXT_LIMIT):
+            problems.append(f"{at}.{key}: expected a text of at most {TEXT_LIMIT} characters")
     sources_raw = entry_raw.get("sources")
     if not isinstance(sources_raw, list) or not sources_raw:
         problems.append(f"{at}.sources: expected a non-empty list")
@@ -240,9 +306,9 @@ def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry |
         name=name,
         config=config,
         sources=tuple(sources),
-        title=str(entry_raw.get("title", "")),
+        title=title if isinstance(title, str) else "",
         top1_error=top1_error,
-        error_source=published.get("source"),
+        error_source=error_source,
         published_size_mb=size_mb,
     )
 
@@ -256,32 +322,36 @@ def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | Non
     allowed = {"type", "filename", "format", "sha256", "size"}
     if kind == "google_drive":
         allowed |= {"file_id", "resourcekey"}
-        if not isinstance(source_raw.get("file_id"), str) or not source_raw["file_id"]:
-            problems.append(f"{at}: a google_drive source needs 'file_id'")
-        if source_raw.get("resourcekey") is not None and not isinstance(source_raw["resourcekey"], str):
-            problems.append(f"{at}.resourcekey: expected a string or null")
+        if not _is_drive_id(source_raw.get("file_id")):
+            problems.append(f"{at}.file_id: a google_drive source needs a Drive file id, found {_shown(source_raw)}")
+        if source_raw.get("resourcekey") is not None and not _is_drive_id(source_raw["resourcekey"]):
+            problems.append(f"{at}.resourcekey: expected null or a Drive resource key, found {_shown(source_raw)}")
     elif kind == "url":
         allowed |= {"url"}
         url = source_raw.get("url")
-        if not isinstance(url, str) or not re.match(r"^(https?|file)://", url):
-            problems.append(f"{at}.url: expected an http(s):// or file:// URL, found {url!r}")
+        problem = url_problem(url)
+        if problem is not None:
+            problems.append(f"{at}.url: expected an http:// or https:// URL, found {_shown(url)}, which {problem}")
     else:
-        problems.append(f"{at}.type: expected one of {SOURCE_TYPES}, found {kind!r}")
-    unknown = sorted(set(source_raw) - allowed)
+        problems.append(f"{at}.type: expected one of {SOURCE_TYPES}, found {_shown(kind)}")
+    unknown = sorted(str(key) for key in set(source_raw) - allowed)
     if unknown:
-        problems.append(f"{at}: unknown keys {unknown}")
+        problems.append(f"{at}: unknown keys {_shown(unknown)}")
     filename = source_raw.get("filename")
-    if not isinstance(filename, str) or not _FILENAME.match(filename) or ".." in filename:
-        problems.append(f"{at}.filename: expected a plain file name (no directories), found {filename!r}")
+    problem = filename_problem(filename)
+    if problem is not None:
+        problems.append(f"{at}.filename: expected a plain file name, found {_shown(filename)}: {problem}")
     file_format = source_raw.get("format")
     if file_format not in SOURCE_FORMATS:
-        problems.append(f"{at}.format: expected one of {SOURCE_FORMATS}, found {file_format!r}")
+        problems.append(f"{at}.format: expected one of {SOURCE_FORMATS}, found {_shown(file_format)}")
     sha256 = source_raw.get("sha256")
-    if sha256 is not None and (not isinstance(sha256, str) or not _HEX.match(sha256)):
-        problems.append(f"{at}.sha256: expected null or 8 to 64 lowercase hex digits, found {sha256!r}")
+    if sha256 is not None and (not isinstance(sha256, str) or not _HEX.fullmatch(sha256)):
+        problems.append(f"{at}.sha256: expected null or 8 to 64 lowercase hex digits, found {_shown(sha256)}")
     size = source_raw.get("size")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
-        problems.append(f"{at}.size: expected null or a positive byte count, found {size!r}")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_FILE_SIZE):
+        problems.append(
+            f"{at}.size: expected null or a positive byte count up to {MAX_FILE_SIZE}, found {_shown(size)}"
+        )
     if len(problems) != count:
         return None
     return Source(
@@ -296,6 +366,35 @@ def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | Non
     )
 
 
+def filename_problem(filename: Any) -> str | None:
+    """Why ``filename`` cannot name a file in the cache, or None.
+
+    It must be a plain name (letters, digits, ``.``, ``_``, ``-``; no
+    directories, no ``..``, no leading dot; at most 128 characters) and must
+    not be one of the cache's own files: a record, lock, partial download or
+    its validator, or a converted ``NAME-SHA8.safetensors``.
+    """
+    if not isinstance(filename, str) or not _FILENAME.fullmatch(filename) or ".." in filename:
+        return "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'"
+    if filename.endswith(_RESERVED_SUFFIXES) or _CONVERTED_NAME.fullmatch(filename):
+        return "the cache uses such names for its own files (records, locks, partial downloads, converted weights)"
+    return None
+
+
+def _is_drive_id(value: Any) -> bool:
+    return isinstance(value, str) and _DRIVE_ID.fullmatch(value) is not None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut to a length fit for a message (a hostile manifest's strings can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def dump_manifest(raw: Mapping[str, Any]) -> str:
     """The canonical text of a manifest (2-space indent, trailing newline)."""
     return json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
@@ -308,7 +407,7 @@ def pin_source(path: str | os.PathLike[str], name: str, filename: str, sha256: s
     is followed so that the real file is rewritten.
     """
     target = Path(path).resolve()
-    raw = json.loads(target.read_text(encoding="utf-8"))
+    raw = read_manifest_json(target)
     manifest = parse_manifest(raw, path=target)
     entry = manifest[name]
     matches = [index for index, source in enumerate(entry.sources) if source.filename == filename]

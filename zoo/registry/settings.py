@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zoo.registry.cache import cache_dir
 from zoo.registry.download import RetryPolicy
+from zoo.registry.errors import BadURLError
+from zoo.registry.transport import printable
 
 OFFLINE_ENV = "DENSENET_ZOO_OFFLINE"
 STRICT_ENV = "DENSENET_ZOO_STRICT"
@@ -62,8 +65,17 @@ class Settings:
         return bool(self.mirror) and self.mirror.split("://", 1)[0].lower() in ("http", "https")
 
     def mirror_directory(self) -> Path | None:
-        """The mirror as a local directory (a ``file://`` prefix is dropped); None for no mirror or a URL."""
+        """The mirror as a local directory (a ``file://`` prefix is dropped); None for no mirror or a URL.
+
+        Any other ``scheme://`` (``ftp://``, ...) is a :class:`BadURLError`, not a directory name.
+        """
         if not self.mirror or self.mirror_is_url:
             return None
-        mirror = self.mirror[len("file://") :] if self.mirror.startswith("file://") else self.mirror
-        return Path(mirror).expanduser()
+        if self.mirror.startswith("file://"):
+            return Path(self.mirror[len("file://") :]).expanduser()
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", self.mirror):
+            raise BadURLError(
+                f"mirror {printable(self.mirror)} is neither a directory, a file:// path nor an http(s):// URL; "
+                f"fix {MIRROR_ENV} or --mirror"
+            )
+        return Path(self.mirror).expanduser()
