@@ -141,3 +141,47 @@ def test_demo_runs_the_whole_chain_offline(server):
     assert server.requests == []
     quiet = run("demo", "--quiet")
     assert quiet.exit_code == 0 and quiet.output.splitlines()[1:] == result.output.splitlines()[-5:]
+
+
+def _fails_with_one_error_line(result, message):
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "location, message",
+    [
+        ("/loop.t7", "redirect loop"),
+        ("file:///etc/passwd", "'file' URL, not http"),
+        ("ftp://127.0.0.1/tiny.t7", "'ftp' URL, not http"),
+        ("http://[::1/x", "malformed"),
+    ],
+)
+def test_download_through_hostile_redirects_is_one_error_line(server, tmp_path, monkeypatch, location, message):
+    # Issue 9, item 5: TooManyRedirects / InvalidSchema / ValueError tracebacks before.
+    from registry_server import Reply
+
+    server.add_reply("/loop.t7", Reply(302, b"", {"Location": location}))
+    manifest = write_manifest(tmp_path / "manifest.json", {"tiny": [url_source(server.url + "/loop.t7", "t.t7", None)]})
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
+    _fails_with_one_error_line(run("download", "tiny", "-q"), message)
+    assert list(home().iterdir()) == []
+
+
+def test_download_into_a_planted_part_link_is_one_error_line(tiny, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    home().mkdir(parents=True)
+    (home() / "tiny.t7.part").symlink_to(victim)
+    _fails_with_one_error_line(run("download", "tiny", "-q"), "tiny.t7.part is a symbolic link")
+    assert victim.read_bytes() == b"keep me"
+
+
+def test_a_hostile_manifest_is_one_error_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", "/dev/zero")
+    _fails_with_one_error_line(run("list"), "not a regular file")
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000)
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(nested))
+    _fails_with_one_error_line(run("info", "x"), "not valid JSON")

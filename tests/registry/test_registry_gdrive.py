@@ -9,7 +9,12 @@ from registry_manifests import drive_source, manifest_of
 from registry_server import Fault
 
 from zoo.registry import gdrive
-from zoo.registry.errors import GoogleDrivePermissionError, GoogleDriveQuotaError, VerificationError
+from zoo.registry.errors import (
+    GoogleDriveError,
+    GoogleDrivePermissionError,
+    GoogleDriveQuotaError,
+    VerificationError,
+)
 from zoo.registry.fetch import UnverifiedSourceWarning, fetch
 
 CONTENT = os.urandom(120_000)
@@ -121,3 +126,78 @@ def test_the_older_confirmation_link_is_followed(drive, server, tmp_path, settin
     gdrive.download_file("old", tmp_path / "o.t7", sha256=SHA256, retry=settings.retry, progress=False)
     assert (tmp_path / "o.t7").read_bytes() == CONTENT
     assert server.gets("/download")[0].query["confirm"] == "t"
+
+
+# Hostile Drive pages (issue 9): forms that lead elsewhere, pages that were quadratic to parse.
+
+
+def _page_with_form(action: str) -> str:
+    return (
+        "<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head><body>"
+        f'<form id="download-form" action="{action}" method="get">'
+        '<input type="hidden" name="id" value="x"><input type="hidden" name="confirm" value="t"></form></body></html>'
+    )
+
+
+@pytest.mark.parametrize(
+    "action, message",
+    [
+        ("file:///etc/passwd", "'file' URL"),
+        ("ftp://drive.google.com/x", "'ftp' URL"),
+        ("https://evil.example.org/download", "is on evil.example.org, not Google Drive"),
+        ("https://google.com.evil.example.org/download", "not Google Drive"),
+        ("http://drive.usercontent.google.com/download", "leaves https for plain http"),
+        ("https://[::1/download", "malformed"),
+    ],
+)
+def test_a_drive_form_leading_off_drive_is_refused(action, message):
+    with pytest.raises(GoogleDriveError, match=message):
+        gdrive._next_request("Google Drive file x", "https://drive.google.com/uc?id=x", _page_with_form(action), 200)
+
+
+def test_drive_forms_may_lead_to_googles_download_host():
+    url, params = gdrive._next_request(
+        "x", "https://drive.google.com/uc", _page_with_form("https://drive.usercontent.google.com/download"), 200
+    )
+    assert url == "https://drive.usercontent.google.com/download" and params == {"id": "x", "confirm": "t"}
+
+
+def test_a_form_to_another_host_is_not_followed_from_the_local_drive(server, monkeypatch, tmp_path, settings):
+    from registry_server import Reply
+
+    page = _page_with_form("http://127.0.0.2:9/download").encode()
+    server.add_reply("/uc", Reply(200, page, {"Content-Type": "text/html"}))
+    monkeypatch.setenv(gdrive.BASE_URL_ENV, server.url + "/uc")
+    with pytest.raises(GoogleDriveError, match="is on 127.0.0.2, not Google Drive"):
+        gdrive.download_file("x", tmp_path / "x.t7", retry=settings.retry, progress=False)
+    assert saved(tmp_path) == []
+
+
+@pytest.mark.parametrize("piece", ["<a ", "<a b='", "<a b=", "<!--", "</", "<p class='uc-error-subcaption'><b>"])
+def test_a_hostile_drive_page_is_parsed_in_linear_time(server, monkeypatch, tmp_path, settings, piece):
+    """HTMLParser needed 14 s for 40 KB of '<a ' (and grows quadratically); the page here is 1 MB."""
+    from registry_server import Reply
+
+    page = ("<html><title>\x1b[2J" + piece * ((1 << 20) // len(piece))).encode()
+    server.add_reply("/uc", Reply(200, page, {"Content-Type": "text/html"}))
+    monkeypatch.setenv(gdrive.BASE_URL_ENV, server.url + "/uc")
+    with pytest.raises(GoogleDriveError) as raised:
+        gdrive.download_file("x", tmp_path / "x.t7", retry=settings.retry, progress=False)
+    assert "\x1b" not in str(raised.value) and len(str(raised.value)) < 1000
+    assert saved(tmp_path) == []
+
+
+def test_the_page_scanner_reads_what_htmlparser_read():
+    page = gdrive.parse_page(
+        '<html><head><title>T &amp; U</title><script>var f = "<form id=download-form action=/evil>";</script>'
+        "</head><body><!-- <a id='uc-download-link' href='/commented'> -->"
+        '<p class="uc-error-subcaption">Too <b>many</b> users<br> have viewed</p><p>after</p>'
+        "<form id='download-form' action='/download?a=1&amp;b=2' method=POST>"
+        '<input type=hidden name=id value="x&quot;y"><input type="text" name="visible" value="no">'
+        "<input type='hidden' name=confirm value=t></form></body></html>"
+    )
+    assert page.title == "T & U"
+    assert page.subcaption == "Too many users have viewed"
+    assert page.form_action == "/download?a=1&b=2" and page.form_method == "post"
+    assert page.form_inputs == {"id": 'x"y', "confirm": "t"}
+    assert page.download_link is None

@@ -70,7 +70,7 @@ def test_endless_redirects_stop_after_ten(server, tmp_path, sleeps):
         ("http://127.0.0.1:99999/model.t7", RedirectError, "malformed"),
         ("https:///model.t7", RedirectError, "has no host"),
         ("http://127.0.0.1/a\x01b", RedirectError, "control characters"),
-        ("http://[::1/model.t7", BadResponseError, "cannot be read"),  # requests itself chokes on it
+        ("http://[::1/model.t7", RedirectError, "malformed"),
     ],
 )
 def test_a_redirect_to_anything_but_http_is_refused(server, tmp_path, sleeps, location, error, message):
@@ -90,6 +90,15 @@ def test_a_redirect_without_location_and_a_non_utf8_location_are_typed(server, t
     with pytest.raises(DownloadError):
         fetch_into(tmp_path, server.url + "/bytes", sleeps)
     assert leftovers(tmp_path) == []
+
+
+def test_a_redirect_body_is_never_read(server, tmp_path, sleeps):
+    """Found by the fuzzer: requests read and gzip-decoded a redirect's body (raw urllib3 errors, no bound)."""
+    server.add_file("/ok.t7", CONTENT)
+    broken = b"HTTP/1.1 302 Found\r\nLocation: /ok.t7\r\nContent-Encoding: gzip\r\nContent-Length: 99\r\n\r\nnot gzip"
+    server.add_reply("/model.t7", Reply(raw=broken))
+    fetch_into(tmp_path, server.url + "/model.t7", sleeps, sha256=SHA256)
+    assert (tmp_path / "model.t7").read_bytes() == CONTENT
 
 
 def test_a_relative_redirect_is_followed(server, tmp_path, sleeps):
@@ -139,32 +148,51 @@ def test_https_is_never_downgraded_to_http_by_a_redirect(server, tmp_path, sleep
     assert leftovers(tmp_path) == ["ok.t7"]
 
 
-MALFORMED = {
-    "two Content-Lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello world",
-    "negative Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello world",
-    "garbage Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\nhello world",
-    "huge Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello world",
-    "204 No Content": b"HTTP/1.1 204 No Content\r\n\r\n",
-    "300 Multiple Choices": b"HTTP/1.1 300 Multiple Choices\r\nContent-Length: 2\r\n\r\nhi",
-    "304 without a request for it": b"HTTP/1.1 304 Not Modified\r\n\r\n",
-    "an unknown 2xx": b"HTTP/1.1 299 Odd\r\nContent-Length: 2\r\n\r\nhi",
-    "a 206 nobody asked for, lying": b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 5-9/10\r\n\r\nhello",
-    "an empty body": b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-    "a broken chunked body": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-    "a garbage status line": b"\x00\x01garbage\r\n\r\n",
-    "HTTP/0.9": b"hello",
-    "no answer at all": b"",
-    "200 headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(200)) + b"\r\n",
-    "a 70 KB header line": b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\nContent-Length: 2\r\n\r\nhi",
-    "an escape sequence in the reason": b"HTTP/1.1 403 \x1b[31mred\r\nContent-Length: 2\r\n\r\nhi",
-    "a 999 status": b"HTTP/1.1 999 What\r\nContent-Length: 2\r\n\r\nhi",
+MALFORMED = {  # what the server sends, and the error expected (BadResponseError: retrying will not help)
+    "two Content-Lengths": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello world",
+        BadResponseError,
+    ),
+    "negative Content-Length": (b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello world", BadResponseError),
+    "garbage Content-Length": (b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\nhello world", BadResponseError),
+    "huge Content-Length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello world",
+        BadResponseError,
+    ),
+    "204 No Content": (b"HTTP/1.1 204 No Content\r\n\r\n", BadResponseError),
+    "300 Multiple Choices": (b"HTTP/1.1 300 Multiple Choices\r\nContent-Length: 2\r\n\r\nhi", BadResponseError),
+    "304 without a request for it": (b"HTTP/1.1 304 Not Modified\r\n\r\n", BadResponseError),
+    "an unknown 2xx": (b"HTTP/1.1 299 Odd\r\nContent-Length: 2\r\n\r\nhi", BadResponseError),
+    "a 206 nobody asked for, lying": (
+        b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 5-9/10\r\n\r\nhello",
+        DownloadError,  # restarted, then given up
+    ),
+    "an empty body": (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", VerificationError),
+    "a broken chunked body": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        DownloadError,
+    ),
+    "a garbage status line": (b"\x00\x01garbage\r\n\r\n", DownloadError),
+    "HTTP/0.9": (b"hello", DownloadError),
+    "no answer at all": (b"", DownloadError),
+    "200 headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(200)) + b"\r\n", DownloadError),
+    "a 70 KB header line": (
+        b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\nContent-Length: 2\r\n\r\nhi",
+        DownloadError,
+    ),
+    "an escape sequence in the reason": (
+        b"HTTP/1.1 403 \x1b[31mred\r\nContent-Length: 2\r\n\r\nhi",
+        HTTPStatusError,
+    ),
+    "a 999 status": (b"HTTP/1.1 999 What\r\nContent-Length: 2\r\n\r\nhi", HTTPStatusError),
 }
 
 
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_a_malformed_answer_is_a_typed_error_and_leaves_nothing(server, tmp_path, sleeps, name):
-    server.add_reply("/model.t7", Reply(raw=MALFORMED[name]))
-    with pytest.raises((DownloadError, VerificationError)) as raised:
+    answer, error = MALFORMED[name]
+    server.add_reply("/model.t7", Reply(raw=answer))
+    with pytest.raises(error) as raised:
         fetch_into(tmp_path, server.url + "/model.t7", sleeps)
     assert "\x1b" not in str(raised.value)  # a server's text never reaches the terminal raw
     assert leftovers(tmp_path) == []

@@ -135,3 +135,112 @@ def test_parameter_counts_of_list_match_a_built_model(config):
 
     built = sum(parameter.numel() for parameter in zoo.DenseNet(config).parameters())
     assert count_parameters(ModelEntry("x", config, ())) == built
+
+
+# Issue 9, item 8: a hostile manifest (DENSENET_ZOO_MANIFEST) must not reach a path, URL or header unchecked.
+
+
+def _source(raw, **changes):
+    raw["models"]["densenet121"]["sources"][1].update(changes)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda raw: raw["models"].update({"densenet121\n": raw["models"].pop("densenet121")}), "model names are"),
+        (lambda raw: raw["models"].update({"a" * 65: raw["models"].pop("densenet121")}), "model names are"),
+        (lambda raw: raw["models"].update({"Dense": raw["models"].pop("densenet121")}), "model names are"),
+        (lambda raw: _source(raw, filename="densenet121.pth\n"), "plain file name"),
+        (lambda raw: _source(raw, filename=".hidden.pth"), "plain file name"),
+        (lambda raw: _source(raw, filename="a/b.pth"), "plain file name"),
+        (lambda raw: _source(raw, filename="a\\b.pth"), "plain file name"),
+        (lambda raw: _source(raw, filename="x" * 129), "plain file name"),
+        (lambda raw: _source(raw, filename="tiny.t7.record.json"), "the cache uses such names"),
+        (lambda raw: _source(raw, filename="tiny.t7.lock"), "the cache uses such names"),
+        (lambda raw: _source(raw, filename="tiny.t7.lock.break"), "the cache uses such names"),
+        (lambda raw: _source(raw, filename="tiny.t7.part"), "the cache uses such names"),
+        (lambda raw: _source(raw, filename="tiny.t7.part.json"), "the cache uses such names"),
+        (lambda raw: _source(raw, filename="densenet121-a639ec97.safetensors"), "the cache uses such names"),
+        (lambda raw: _source(raw, sha256="a639ec97\n"), "sha256: expected null or 8 to 64"),
+        (lambda raw: _source(raw, sha256="A639EC97"), "sha256: expected null or 8 to 64"),
+        (lambda raw: _source(raw, sha256="a" * 65), "sha256: expected null or 8 to 64"),
+        (lambda raw: _source(raw, size=0), "size: expected null or a positive"),
+        (lambda raw: _source(raw, size=True), "size: expected null or a positive"),
+        (lambda raw: _source(raw, size=1.5), "size: expected null or a positive"),
+        (lambda raw: _source(raw, size=1 << 40), "size: expected null or a positive"),
+        (lambda raw: _source(raw, url="file:///etc/passwd"), "'file' URL, not http"),
+        (lambda raw: _source(raw, url="https://example.org/a b"), "spaces or control characters"),
+        (lambda raw: _source(raw, url="https://example.org/x\n"), "spaces or control characters"),
+        (lambda raw: _source(raw, url="https:///x.pth"), "has no host"),
+        (lambda raw: _source(raw, url="https://example.org:99999/x"), "malformed"),
+        (lambda raw: _source(raw, url="https://example.org/" + "x" * 9000), "longer than"),
+        (lambda raw: _source(raw, url=["https://example.org/x"]), "expected an http"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(file_id="../../x"), "file_id"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(file_id="a\r\nX-Evil: 1"), "file_id"),
+        (lambda raw: raw["models"]["densenet121"]["sources"][0].update(resourcekey="k&id=other"), "resourcekey"),
+        (lambda raw: raw["models"]["densenet121"].update(title=["x"]), "title: expected a text"),
+        (lambda raw: raw["models"]["densenet121"].update(title="x" * 5000), "title: expected a text"),
+        (lambda raw: raw["models"]["densenet121"]["published"].update(top1_error=True), "expected a percentage"),
+        (lambda raw: raw["models"]["densenet121"]["published"].update(size_mb=float("inf")), "positive number"),
+        (lambda raw: raw["models"]["densenet121"].update(config=[["growth_rate", 32]]), "config: expected an object"),
+        (lambda raw: raw["models"]["densenet121"]["config"].update(growth_rate="32"), "config"),
+        (lambda raw: raw.update(schema_version=True), "expected schema_version 1, found True"),
+        (lambda raw: raw.update(description={"a": 1}), "description: expected a text"),
+    ],
+)
+def test_hostile_manifest_values_are_refused(change, message):
+    raw = bundled_raw()
+    change(raw)
+    with pytest.raises(ManifestError, match=message):
+        parse_manifest(raw, path=Path("m.json"))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"schema_version": NaN, "models": {}}', "NaN is not a number JSON allows"),
+        ('{"schema_version": 1, "models": {"a": {"published": {"size_mb": Infinity}}}}', "Infinity"),
+        ('{"schema_version": 1e400, "models": {}}', "too large"),
+        ('{"schema_version": ' + "9" * 5000 + "}", "not valid JSON"),  # int() digit limit: ValueError
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),  # RecursionError
+    ],
+)
+def test_unreadable_json_numbers_and_nesting_are_manifest_errors(tmp_path, text, message):
+    path = tmp_path / "m.json"
+    path.write_text(text)
+    with pytest.raises(ManifestError, match=message):
+        load_manifest(path)
+
+
+def test_a_manifest_that_is_no_regular_small_utf8_file_is_refused(tmp_path):
+    with pytest.raises(ManifestError, match="not a regular file"):
+        load_manifest("/dev/zero")  # read_text() never returned
+    with pytest.raises(ManifestError, match="Is a directory"):
+        load_manifest(tmp_path)
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as stream:
+        stream.truncate(17 << 20)
+    with pytest.raises(ManifestError, match="not a regular file of at most"):
+        load_manifest(huge)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"schema_version": 1, "description": "caf\xe9"}')
+    with pytest.raises(ManifestError, match="cannot be read"):
+        load_manifest(latin)
+
+
+def test_an_unknown_name_lists_a_bounded_number_of_models():
+    raw = bundled_raw()
+    model = raw["models"]["densenet121"]
+    source = model["sources"][1]
+    raw["models"] = {f"m{i}": {**model, "sources": [{**source, "filename": f"m{i}.pth"}]} for i in range(100)}
+    with pytest.raises(UnknownModelError, match=r"known models: m0, m1, .*m19, \.\.\.$"):
+        parse_manifest(raw)["densenet121"]
+
+
+def test_list_counts_parameters_without_looping_over_layers():
+    from zoo.registry.maintenance import count_parameters
+    from zoo.registry.manifest import ModelEntry
+
+    config = zoo.DenseNetConfig(growth_rate=1, block_config=(10**12,), num_init_features=1, num_classes=1)
+    assert count_parameters(ModelEntry("x", config, ())) > 10**24  # a per-layer loop would never finish

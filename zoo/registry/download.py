@@ -323,7 +323,9 @@ class _Partial:
         self._stream = create_new(self.path)
 
     def write(self, chunk: bytes) -> None:
-        self._stream.write(chunk)
+        pending = memoryview(chunk)
+        while pending:  # an unbuffered write may take only part of the bytes
+            pending = pending[self._stream.write(pending) :]
         self.digest.update(chunk)
         self.offset += len(chunk)
 
@@ -334,11 +336,15 @@ class _Partial:
             self._close()
 
     def discard(self) -> None:
-        """Remove the part and its sidecar and forget their bytes."""
-        if self._stream is None or same_file(self.path, self._stream):
-            self.path.unlink(missing_ok=True)  # an unlink never follows a link
-        self._close()
-        self.sidecar.unlink(missing_ok=True)
+        """Remove the part (only if it is the file checked or created here) and its sidecar; forget their bytes."""
+        if self._stream is not None:
+            if same_file(self.path, self._stream):
+                self.path.unlink(missing_ok=True)
+            self._close()
+        elif self.existing is not None:
+            self.path.unlink(missing_ok=True)
+        self.existing = None
+        self.sidecar.unlink(missing_ok=True)  # an unlink never follows a link
         self.offset, self.digest, self.validator, self.total = 0, hashlib.sha256(), None, None
 
     def finish(self, destination: Path, sha256: str | None, size: int | None, origin: str) -> DownloadResult:

@@ -109,20 +109,26 @@ def get(
 
 
 def _send(session: Any, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str], timeout) -> Any:
+    """One request through ``session``'s adapter, with its headers, cookies, proxies and certificates.
+
+    Not ``session.get``: even with ``allow_redirects=False`` requests prepares
+    ``response.next`` for a redirect, reading (and gzip-decoding, without a
+    bound) the redirect's body and parsing its ``Location`` unchecked.
+    """
     import requests  # here, not at module level: ``import zoo.registry`` stays free of requests
 
     try:
-        return session.get(url, params=params, headers=headers, stream=True, timeout=timeout, allow_redirects=False)
+        prepared = session.prepare_request(requests.Request("GET", url, headers=dict(headers), params=params))
+        settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+        response = session.get_adapter(prepared.url).send(prepared, timeout=timeout, **settings)
+        requests.cookies.extract_cookies_to_jar(session.cookies, prepared, response.raw)
+        return response
     except (requests.ConnectionError, requests.Timeout) as error:
         raise Transient(f"connection failed: {printable(error, 400)}") from error
     except requests.RequestException as error:
         raise _translated(error, url) from error
-    except ValueError as error:  # the URL and headers sent were checked: the answer is what requests cannot read
-        # (requests parses a redirect's Location to prepare ``response.next`` even when not following it)
-        raise BadResponseError(
-            f"{printable(url)} sent an answer that cannot be read ({printable(error, 200)}); nothing was saved. "
-            "Check the source URL or use a mirror (DENSENET_ZOO_MIRROR / --mirror)"
-        ) from error
+    except ValueError as error:  # a URL or header requests or http.client cannot use
+        raise BadURLError(f"{printable(url)} cannot be fetched: {printable(error, 200)}") from error
 
 
 def _translated(error: Exception, url: str) -> DownloadError:
