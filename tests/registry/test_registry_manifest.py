@@ -181,6 +181,8 @@ def _source(raw, **changes):
         (lambda raw: raw["models"]["densenet121"]["sources"][0].update(resourcekey="k&id=other"), "resourcekey"),
         (lambda raw: raw["models"]["densenet121"].update(title=["x"]), "title: expected a text"),
         (lambda raw: raw["models"]["densenet121"].update(title="x" * 5000), "title: expected a text"),
+        (lambda raw: raw["models"]["densenet121"].update(title="\x1b]0;owned\x07"), "no control characters"),
+        (lambda raw: raw["models"]["densenet121"]["published"].update(source="a\rb"), "no control characters"),
         (lambda raw: raw["models"]["densenet121"]["published"].update(top1_error=True), "expected a percentage"),
         (lambda raw: raw["models"]["densenet121"]["published"].update(size_mb=float("inf")), "positive number"),
         (lambda raw: raw["models"]["densenet121"].update(config=[["growth_rate", 32]]), "config: expected an object"),

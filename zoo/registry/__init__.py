@@ -7,6 +7,9 @@ Layer 4: imports the model definitions and the converters, nothing above.
 """
 
 from zoo.registry.errors import (
+    BadResponseError,
+    BadURLError,
+    CacheFileError,
     DownloadError,
     GoogleDriveError,
     GoogleDrivePermissionError,
@@ -16,6 +19,7 @@ from zoo.registry.errors import (
     LockTimeoutError,
     ManifestError,
     OfflineError,
+    RedirectError,
     RegistryError,
     UnknownModelError,
     UnpinnedSourceError,
@@ -27,6 +31,9 @@ from zoo.registry.manifest import Manifest, ModelEntry, Source, load_manifest
 from zoo.registry.settings import Settings
 
 __all__ = [
+    "BadResponseError",
+    "BadURLError",
+    "CacheFileError",
     "DownloadError",
     "GoogleDriveError",
     "GoogleDrivePermissionError",
@@ -38,6 +45,7 @@ __all__ = [
     "ManifestError",
     "ModelEntry",
     "OfflineError",
+    "RedirectError",
     "RegistryError",
     "Settings",
     "Source",

@@ -31,7 +31,7 @@ from zoo.registry.cache import RECORD_SUFFIX
 from zoo.registry.download import PART_SUFFIX, VALIDATOR_SUFFIX
 from zoo.registry.errors import ManifestError, UnknownModelError
 from zoo.registry.lock import BREAK_SUFFIX, LOCK_SUFFIX
-from zoo.registry.transport import MAX_FILE_SIZE, url_problem
+from zoo.registry.transport import MAX_FILE_SIZE, printable, url_problem
 
 SCHEMA_VERSION = 1
 MANIFEST_ENV = "DENSENET_ZOO_MANIFEST"
@@ -223,8 +223,8 @@ def parse_manifest(raw: Any, path: Path | None = None, require_published: bool =
     if unknown:
         problems.append(f"unknown top-level keys {_shown(unknown)}")
     description = raw.get("description", "")
-    if not isinstance(description, str) or len(description) > TEXT_LIMIT:
-        problems.append(f"description: expected a text of at most {TEXT_LIMIT} characters")
+    if not _is_text(description):
+        problems.append(f"description: expected a text of at most {TEXT_LIMIT} characters, no control characters")
     models_raw = raw.get("models")
     if not isinstance(models_raw, Mapping) or not models_raw:
         raise ManifestError(f"{where}: expected a non-empty object 'models' mapping names to entries")
@@ -291,8 +291,8 @@ def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry |
         problems.append(f"{at}.published.size_mb: expected a positive number, found {size_mb!r}")
     title, error_source = entry_raw.get("title", ""), published.get("source")
     for key, text in (("title", title), ("published.source", error_source)):
-        if text is not None and (not isinstance(text, str) or len(text) > TEXT_LIMIT):
-            problems.append(f"{at}.{key}: expected a text of at most {TEXT_LIMIT} characters")
+        if text is not None and not _is_text(text):
+            problems.append(f"{at}.{key}: expected a text of at most {TEXT_LIMIT} characters, no control characters")
     sources_raw = entry_raw.get("sources")
     if not isinstance(sources_raw, list) or not sources_raw:
         problems.append(f"{at}.sources: expected a non-empty list")
@@ -379,6 +379,11 @@ def filename_problem(filename: Any) -> str | None:
     if filename.endswith(_RESERVED_SUFFIXES) or _CONVERTED_NAME.fullmatch(filename):
         return "the cache uses such names for its own files (records, locks, partial downloads, converted weights)"
     return None
+
+
+def _is_text(value: Any) -> bool:
+    """A title or note ``list`` and ``info`` may print: bounded, and no terminal escape can hide in it."""
+    return isinstance(value, str) and printable(value, TEXT_LIMIT) == value
 
 
 def _is_drive_id(value: Any) -> bool:
