@@ -34,24 +34,20 @@ class ModelStatus:
 
 
 def count_parameters(entry: ModelEntry) -> int:
-    """Trainable parameters of the architecture, counted from the config (no model is built).
-
-    Closed-form sums per dense block, so a manifest's layer counts cannot make ``list`` loop for long.
-    """
+    """Trainable parameters of the architecture, counted from the config (no model is built)."""
     config = entry.config
     kernel = 7 if config.stem == "imagenet" else 3
     total = 3 * config.num_init_features * kernel * kernel
     if config.stem == "imagenet":
         total += 2 * config.num_init_features  # norm0
-    growth, bottleneck = config.growth_rate, config.bn_size * config.growth_rate
+    bottleneck = config.bn_size * config.growth_rate
     widths = config.block_widths()
     for index, num_layers in enumerate(config.block_config):
-        first = widths[index][0]
-        # Layer i sees first + i*growth channels: norm1 (2c), conv1 (c*bottleneck), norm2, conv2 (3x3).
-        channels_sum = num_layers * first + growth * num_layers * (num_layers - 1) // 2
-        total += (2 + bottleneck) * channels_sum + num_layers * (2 * bottleneck + bottleneck * growth * 9)
+        channels = widths[index][0]
+        for _ in range(num_layers):
+            total += 2 * channels + channels * bottleneck + 2 * bottleneck + bottleneck * config.growth_rate * 9
+            channels += config.growth_rate
         if index != len(config.block_config) - 1:
-            channels = first + num_layers * growth
             total += 2 * channels + channels * widths[index + 1][0]  # transition norm + conv
     total += 2 * config.num_features + config.num_features * config.num_classes + config.num_classes
     return total
