@@ -1,8 +1,13 @@
-"""Classify the modules of a Lua Torch7 tree and read their fields, failing with the module's path.
+"""Read the fields of Lua Torch7 modules safely, failing with the module's path; classify DenseNet modules.
 
-Shared by the per-layer parser (:mod:`converters.layers`) and the top-level
-walk (:mod:`converters.densenet`). Every error is a :class:`ConversionError`
-naming the module path in Lua notation (``model.modules[5].modules[1]``).
+The one home of "read a Lua field safely": numbers finite and whole where
+Lua's C code takes an ``int``, booleans as Lua (``if self.x``) or the LuaJIT
+FFI (``0`` is false) reads them, lists of integers, and tensors that are
+floating views backed by their own storage elements. Shared by the general
+translators (:mod:`converters.translate`), the DenseNet layer parser
+(:mod:`converters.layers`) and the top-level walk (:mod:`converters.densenet`).
+Every error is a :class:`ConversionError` naming the module path in Lua
+notation (``model.modules[5].modules[1]``).
 """
 
 from __future__ import annotations
@@ -21,18 +26,25 @@ from converters.views import view_backing_problem
 __all__ = [
     "EXPECTED",
     "KINDS",
+    "LUA_INT_MAX",
+    "LUA_INT_MIN",
     "NAMESPACES",
+    "boolean_field",
     "child_modules",
     "describe",
+    "ffi_boolean_field",
     "float_field",
     "integer_field",
+    "integers_field",
     "lazy_view",
+    "lua_truthy",
     "module_kind",
     "tensor_field",
 ]
 
 #: Torch7's C code reads sizes, strides and kernel sizes as C ``int``s.
 LUA_INT_MAX = 2**31 - 1
+LUA_INT_MIN = -(2**31)
 
 #: Class namespaces the original code (and its CPU/GPU conversions) produce.
 NAMESPACES = ("nn", "cudnn", "cunn")
@@ -126,26 +138,108 @@ def tensor_field(lua_module: t7.T7Object, name: str, path: str, *, ndim: tuple[i
     return value
 
 
-def integer_field(lua_module: t7.T7Object, name: str, path: str, default: Any = None, *, minimum: int = 0) -> int:
-    """Field ``name`` as a whole Lua number in ``[minimum, 2**31 - 1]`` (``default`` when absent)."""
+def integer_field(
+    lua_module: t7.T7Object,
+    name: str,
+    path: str,
+    default: Any = None,
+    *,
+    minimum: int = 0,
+    maximum: int = LUA_INT_MAX,
+) -> int:
+    """Field ``name`` as a whole Lua number in ``[minimum, maximum]`` (``default`` when absent).
+
+    Lua numbers are doubles: ``3`` and ``3.0`` are the same number; ``2.5``,
+    infinities, NaN, booleans and strings are refused.
+    """
     value = lua_module.get(name, default)
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and minimum <= value <= LUA_INT_MAX:
+    if _is_whole(value) and minimum <= value <= maximum:
         return int(value)
     raise ConversionError(
-        f"expected a whole number from {minimum} to {LUA_INT_MAX} in field '{name}' of {lua_module.typename}, "
+        f"expected a whole number from {minimum} to {maximum} in field '{name}' of {lua_module.typename}, "
         f"found {_describe_number(value)}",
         path,
     )
 
 
-def float_field(lua_module: t7.T7Object, name: str, path: str, default: Any = None) -> float:
-    """Field ``name`` as a finite Lua number (``default`` when absent); NaN, infinities and non-numbers are errors."""
+def float_field(lua_module: t7.T7Object, name: str, path: str, default: Any = None, *, finite: bool = True) -> float:
+    """Field ``name`` as a Lua number (``default`` when absent); NaN always, infinities unless ``finite=False``,
+    and non-numbers are errors."""
     value = lua_module.get(name, default)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+    if _is_number(value) and not math.isnan(value) and (math.isfinite(value) or not finite):
         return float(value)
+    expected = "a finite number" if finite else "a number (not NaN)"
     raise ConversionError(
-        f"expected a finite number in field '{name}' of {lua_module.typename}, found {_describe_number(value)}", path
+        f"expected {expected} in field '{name}' of {lua_module.typename}, found {_describe_number(value)}", path
     )
+
+
+def integers_field(
+    lua_module: t7.T7Object, name: str, path: str, *, minimum: int = LUA_INT_MIN, maximum: int = LUA_INT_MAX
+) -> tuple[int, ...]:
+    """Field ``name`` as whole numbers in ``[minimum, maximum]``: a LongStorage, an integer tensor or a Lua list."""
+    value = lua_module.get(name)
+    if isinstance(value, (t7.T7Storage, t7.T7Tensor)) and np.issubdtype(value.dtype, np.integer):
+        items = value.numpy().reshape(-1).tolist()
+    elif isinstance(value, t7.T7Table) and value.is_list():
+        items = value.as_list()
+    else:
+        raise ConversionError(
+            f"expected a list of whole numbers in field '{name}' of {lua_module.typename}, "
+            f"found {_describe_number(value)}",
+            path,
+        )
+    for item in items:
+        if not (_is_whole(item) and minimum <= item <= maximum):
+            raise ConversionError(
+                f"expected whole numbers from {minimum} to {maximum} in field '{name}' of {lua_module.typename}, "
+                f"found {_describe_number(item)}",
+                path,
+            )
+    return tuple(int(item) for item in items)
+
+
+def boolean_field(lua_module: t7.T7Object, name: str, path: str, default: bool | None = None) -> bool:
+    """Field ``name`` as a Lua boolean (``default`` when absent); numbers and strings are refused."""
+    value = lua_module.get(name, default)
+    if isinstance(value, bool):
+        return value
+    raise ConversionError(
+        f"expected a boolean in field '{name}' of {lua_module.typename}, found {_describe_number(value)}", path
+    )
+
+
+def lua_truthy(value: Any) -> bool:
+    """Lua's ``if value then``: false only for ``nil`` and ``false`` (``0`` and ``""`` are true)."""
+    return value is not None and value is not False
+
+
+def ffi_boolean_field(lua_module: t7.T7Object, name: str, path: str, default: bool = False) -> bool:
+    """Field ``name`` as the C ``bool`` it becomes through the LuaJIT FFI: ``0`` and ``false`` are false.
+
+    (nn hands ``ceil_mode``, ``count_include_pad``, ``inplace``... to THNN this
+    way; ``nil`` becomes ``default``.)
+    """
+    value = lua_module.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if _is_number(value) and not math.isnan(value):
+        return value != 0
+    raise ConversionError(
+        f"expected a boolean or number in field '{name}' of {lua_module.typename}, found {describe(value)}", path
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_whole(value: Any) -> bool:
+    if isinstance(value, numbers.Integral):
+        return not isinstance(value, bool)
+    return isinstance(value, float) and value.is_integer()
 
 
 def _describe_number(value: Any) -> str:

@@ -3,7 +3,8 @@
 One :class:`TranslationContext` exists per Lua module being translated. It
 knows the module's Lua path (1-based, as ``print(model)`` numbers it:
 ``model.modules[5].modules[1]``) and its PyTorch name prefix (``4.0.``),
-reads fields with the checks a file from a stranger needs (numbers finite and
+reads fields with the checks a file from a stranger needs (through the shared readers of
+:mod:`converters.lua_modules`: numbers finite and
 of the right kind, tensors floating and backed by distinct storage elements),
 translates children (``ctx.child``), and binds module tensors to lazy sources
 (``ctx.assign``). Every failure is a ``ConversionError`` naming the Lua path.
@@ -12,7 +13,6 @@ translates children (``ctx.child``), and binds module tensors to lazy sources
 from __future__ import annotations
 
 import collections
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,16 +21,24 @@ import torch
 
 from converters import t7
 from converters.errors import ConversionError
-from converters.lua_modules import child_modules, describe, lazy_view, tensor_field
+from converters.lua_modules import (
+    LUA_INT_MAX,
+    LUA_INT_MIN,
+    boolean_field,
+    child_modules,
+    describe,
+    ffi_boolean_field,
+    float_field,
+    integer_field,
+    integers_field,
+    lazy_view,
+    lua_truthy,
+    tensor_field,
+)
 from converters.translate.registry import translator_for
 from converters.translate.sources import NUMPY_DTYPES, TensorSource
 
-__all__ = ["INT_LIMIT", "TranslationContext", "TranslationState"]
-
-#: Integer fields are handed to C ``int``/``long`` arguments in Lua; anything outside +-2^31 is refused.
-INT_LIMIT = 2**31
-
-_MISSING: Any = object()
+__all__ = ["TranslationContext", "TranslationState"]
 
 #: Exceptions a translator may raise on an odd field combination (e.g. a torch constructor refusing a value);
 #: they become a ConversionError naming the Lua path.
@@ -97,7 +105,7 @@ class TranslationContext:
         """Record something the user should know about this module's translation (shown by inspect)."""
         self.state.notes.append(f"{self.path}: {message}")
 
-    # -- scalar fields --------------------------------------------------------------------------------
+    # -- scalar fields (the checks live in converters.lua_modules, shared with the DenseNet parser) ---------
     def value(self, name: str) -> Any:
         """The raw Lua value of field ``name`` (None when absent); validate it before use."""
         return self.lua_module.get(name)
@@ -105,80 +113,36 @@ class TranslationContext:
     def has(self, name: str) -> bool:
         return self.lua_module.get(name) is not None
 
-    def number(self, name: str, default: Any = _MISSING, *, finite: bool = True) -> float:
-        """Field ``name`` as a number (``default`` when absent); NaN always, +-inf unless ``finite=False``, refused.
+    def number(self, name: str, default: float | None = None, *, finite: bool = True) -> float:
+        """Field ``name`` as a number (``default`` when absent); NaN always, +-inf unless ``finite=False``, refused."""
+        return float_field(self.lua_module, name, self.path, default, finite=finite)
 
-        (With ``int`` below, this belongs in ``converters.lua_modules`` once the
-        hardened field readers of issue 9 land there.)
-        """
-        value = self.value(name)
-        if value is None and default is not _MISSING:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            found = "nothing" if value is None else describe(value)
-            raise self.error(f"expected a number in field '{name}' of {self.typename}, found {found}")
-        if math.isnan(value) or (finite and math.isinf(value)):
-            raise self.error(f"expected a finite number in field '{name}' of {self.typename}, found {value!r}")
-        return value
+    def int(
+        self, name: str, default: int | None = None, *, minimum: int = LUA_INT_MIN, maximum: int = LUA_INT_MAX
+    ) -> int:
+        """Field ``name`` as a whole number in ``[minimum, maximum]`` (a C ``int`` by default); ``default`` when
+        absent."""
+        return integer_field(self.lua_module, name, self.path, default, minimum=minimum, maximum=maximum)
 
-    def int(self, name: str, default: Any = _MISSING, *, minimum: int | None = None) -> int:
-        """Field ``name`` as an integer within +-2^31 (and >= ``minimum``); ``default`` when absent."""
-        value = self.number(name, default)
-        if isinstance(value, float) and not value.is_integer():
-            raise self.error(f"expected an integer in field '{name}' of {self.typename}, found {value!r}")
-        value = int(value)
-        if not -INT_LIMIT <= value < INT_LIMIT:
-            raise self.error(f"expected an integer within +-2^31 in field '{name}' of {self.typename}, found {value}")
-        if minimum is not None and value < minimum:
-            raise self.error(f"expected an integer >= {minimum} in field '{name}' of {self.typename}, found {value}")
-        return value
+    def optional_int(self, name: str, *, minimum: int = LUA_INT_MIN, maximum: int = LUA_INT_MAX) -> int | None:
+        """Field ``name`` as a whole number, or None when absent (``nil`` in Lua)."""
+        return None if self.value(name) is None else self.int(name, minimum=minimum, maximum=maximum)
 
-    def optional_int(self, name: str, *, minimum: int | None = None) -> int | None:
-        """Field ``name`` as an integer, or None when absent (``nil`` in Lua)."""
-        return None if self.value(name) is None else self.int(name, minimum=minimum)
-
-    def boolean(self, name: str, default: Any = _MISSING) -> bool:
+    def boolean(self, name: str, default: bool | None = None) -> bool:
         """Field ``name`` as a Lua boolean (``default`` when absent; a number or string is refused)."""
-        value = self.value(name)
-        if value is None and default is not _MISSING:
-            return default
-        if not isinstance(value, bool):
-            found = "nothing" if value is None else describe(value)
-            raise self.error(f"expected a boolean in field '{name}' of {self.typename}, found {found}")
-        return value
+        return boolean_field(self.lua_module, name, self.path, default)
 
     def truthy(self, name: str) -> bool:
         """Lua's ``if self.<name>``: false only for ``nil`` and ``false`` (``0`` is true in Lua)."""
-        value = self.value(name)
-        return value is not None and value is not False
+        return lua_truthy(self.value(name))
 
     def ffi_boolean(self, name: str, default: bool = False) -> bool:
         """Field ``name`` as the ``bool`` C receives through the LuaJIT FFI: ``0`` and ``false`` are false."""
-        value = self.value(name)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, (int, float)) and not math.isnan(value):
-            return value != 0
-        raise self.error(f"expected a boolean or number in field '{name}' of {self.typename}, found {describe(value)}")
+        return ffi_boolean_field(self.lua_module, name, self.path, default)
 
-    def ints(self, name: str) -> tuple[int, ...]:
-        """Field ``name`` as a sequence of integers: a LongStorage, an integer tensor or a Lua list of numbers."""
-        value = self.value(name)
-        if isinstance(value, (t7.T7Storage, t7.T7Tensor)) and np.issubdtype(value.dtype, np.integer):
-            items = value.numpy().reshape(-1).tolist()
-        elif isinstance(value, t7.T7Table) and value.is_list():
-            items = value.as_list()
-        else:
-            found = "nothing" if value is None else describe(value)
-            raise self.error(f"expected a list of integers in field '{name}' of {self.typename}, found {found}")
-        for item in items:
-            if isinstance(item, bool) or not isinstance(item, int) or not -INT_LIMIT <= item < INT_LIMIT:
-                raise self.error(
-                    f"expected integers within +-2^31 in field '{name}' of {self.typename}, found {item!r}"
-                )
-        return tuple(items)
+    def ints(self, name: str, *, minimum: int = LUA_INT_MIN) -> tuple[int, ...]:
+        """Field ``name`` as whole numbers >= ``minimum``: a LongStorage, an integer tensor or a Lua list."""
+        return integers_field(self.lua_module, name, self.path, minimum=minimum)
 
     # -- tensor fields -------------------------------------------------------------------------------
     def tensor(
@@ -186,17 +150,12 @@ class TranslationContext:
     ) -> TensorSource:
         """Field ``name`` as a lazy source of a floating tensor (``shape`` exactly, or ``ndim`` dims if given).
 
-        The view must be backed by as many distinct storage elements as it has
-        (no stride 0 along a dimension of size > 1, no self-overlap); nothing
-        is read from the storage here.
+        ``lua_modules.tensor_field`` checks that the view is backed by its own
+        storage elements (``views.view_backing_problem``: inside the storage, no
+        stride 0 along a dimension of size > 1, no self-overlap); nothing is
+        read from the storage here.
         """
         tensor = tensor_field(self.lua_module, name, self.path, ndim=ndim)
-        problem = overlap_problem(tensor.size, tensor.stride)
-        if problem is not None:
-            raise self.error(
-                f"field '{name}' of {self.typename} is a {tuple(tensor.size)} view with strides "
-                f"{tuple(tensor.stride)}: {problem}; a checkpoint's tensors must not repeat storage elements"
-            )
         if shape is not None and tuple(tensor.size) != tuple(shape):
             raise self.error(
                 f"expected field '{name}' of {self.typename} to have size {tuple(shape)}, found {tuple(tensor.size)}"
@@ -302,19 +261,3 @@ def _reuse(
             state.sources[prefix + name[len(first_prefix) :]] = source
     state.lua_paths[prefix[:-1]] = path
     return module
-
-
-def overlap_problem(size: tuple[int, ...], stride: tuple[int, ...]) -> str | None:
-    """Why a view of ``size``/``stride`` reads some storage element twice, or None when it does not.
-
-    (Belongs with the other field checks in ``converters.lua_modules`` once
-    the hardening of issue 9 lands there.)
-    """
-    span = 0
-    for extent, step in sorted(((e, s) for e, s in zip(size, stride, strict=True) if e > 1), key=lambda d: d[1]):
-        if step == 0:
-            return "stride 0 along a dimension of size > 1"
-        if step <= span:
-            return "its dimensions overlap in the storage"
-        span += (extent - 1) * step
-    return None

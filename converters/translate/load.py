@@ -75,7 +75,12 @@ class Translation:
 
 
 def read_root(path_or_t7_object: Any) -> Any:
-    """The root object of a checkpoint given as a path (read lazily, memory-mapped) or already parsed."""
+    """The root object of a checkpoint given as a path (read lazily, memory-mapped) or already parsed.
+
+    (The same as ``converters.densenet.load_checkpoint``, which is being
+    renamed as this is written; once that settles, one of the two should go
+    and the other be imported.)
+    """
     if isinstance(path_or_t7_object, (str, os.PathLike)):
         return t7.load(os.fspath(path_or_t7_object), lazy=True)
     return path_or_t7_object

@@ -112,18 +112,18 @@ def test_gpu_namesakes_use_the_nn_translator_unless_registered_themselves() -> N
 
 
 HOSTILE_FIELDS = [
-    ("SpatialMaxPooling_floor", "kW", math.inf, "expected a finite number in field 'kW'"),
-    ("SpatialMaxPooling_floor", "kW", 2.5, "expected an integer in field 'kW'"),
-    ("SpatialMaxPooling_floor", "dH", 0, "expected an integer >= 1 in field 'dH'"),
-    ("SpatialMaxPooling_floor", "padW", "x", "expected a number in field 'padW'"),
-    ("SpatialMaxPooling_floor", "kH", 2**40, r"expected an integer within \+-2\^31 in field 'kH'"),
-    ("SpatialConvolution_k3", "nInputPlane", math.nan, "expected a finite number in field 'nInputPlane'"),
+    ("SpatialMaxPooling_floor", "kW", math.inf, "whole number from 1 to 2147483647 in field 'kW'.*found float inf"),
+    ("SpatialMaxPooling_floor", "kW", 2.5, "whole number from 1 to 2147483647 in field 'kW'.*found float 2.5"),
+    ("SpatialMaxPooling_floor", "dH", 0, "whole number from 1 to 2147483647 in field 'dH'.*found int 0"),
+    ("SpatialMaxPooling_floor", "padW", "x", "whole number from 0 to 2147483647 in field 'padW'.*found str 'x'"),
+    ("SpatialMaxPooling_floor", "kH", 2**40, "whole number from 1 to 2147483647 in field 'kH'"),
+    ("SpatialConvolution_k3", "nInputPlane", math.nan, "whole number from 1 to 2147483647 in field 'nInputPlane'"),
     ("SpatialConvolution_k3", "nOutputPlane", 5, r"expected a weight of size \(5, 3, 3, 3\)"),
-    ("SpatialConvolution_k3", "padW", True, "expected a number in field 'padW'"),
+    ("SpatialConvolution_k3", "padW", True, "whole number from 0 to 2147483647 in field 'padW'.*found bool True"),
     ("SpatialBatchNormalization_eval", "eps", math.nan, "expected a finite number in field 'eps'"),
     ("SpatialBatchNormalization_eval", "running_var", None, "expected BatchNorm field 'running_var'"),
     ("Dropout_v2_eval", "p", 1.5, "expected a dropout probability"),
-    ("View_batch", "size", t7.T7Table({1: 3, 2: "2"}), "expected integers within"),
+    ("View_batch", "size", t7.T7Table({1: 3, 2: "2"}), "expected whole numbers from -2147483648 to .*found str '2'"),
     ("Reshape_batch", "batchMode", 1, "expected a boolean in field 'batchMode'"),
     ("Linear", "weight", "not a tensor", "expected field 'weight' of nn.Linear to be a tensor"),
     ("Linear", "bias", t7.T7Tensor.from_numpy(np.zeros(4, np.float32)), r"to have size \(3,\), found \(4,\)"),
@@ -195,3 +195,11 @@ def test_a_user_translator_that_forgets_a_tensor_is_caught(registered_scale) -> 
     TRANSLATORS["nn.MyScale"] = lambda lua_module, ctx: Scale(3)
     with pytest.raises(ConversionError, match=r"without a source \['weight'\]"):
         translate(_module("nn.MyScale"))
+
+
+def test_whole_lua_numbers_stored_as_doubles_are_integers() -> None:
+    """Lua numbers are doubles: a field holding 3.0 (or -0.0) is the integer a C ``int`` argument receives."""
+    root = _genuine("SpatialMaxPooling_floor")
+    root.fields["kW"], root.fields["padW"] = float(root["kW"]), -0.0
+    module = translate(root).module
+    assert (module.kW, module.padW) == (3, 0) and isinstance(module.kW, int)
