@@ -9,40 +9,143 @@ children positionally first), and names the Lua class it mirrors in its
 docstring, so that a standalone ``model.py`` can copy its source.
 """
 
-from converters.lua_nn.activation import LogSoftMax, SoftMax
-from converters.lua_nn.arithmetic import MulConstant, Power, Sqrt, Square
-from converters.lua_nn.containers import Concat, ConcatTable, DepthConcat, Inception, Parallel, ParallelTable
-from converters.lua_nn.dropout import Dropout
+from converters.lua_nn.activation import InstanceSoftMax, LogSoftMax, SoftMax, SoftMin
+from converters.lua_nn.arithmetic import (
+    Abs,
+    Add,
+    AddConstant,
+    CAdd,
+    CMul,
+    Exp,
+    GradientReversal,
+    L1Penalty,
+    Log,
+    Mul,
+    MulConstant,
+    Power,
+    Sqrt,
+    Square,
+)
+from converters.lua_nn.containers import (
+    Bottle,
+    Concat,
+    ConcatTable,
+    DenseConnectLayerCustom,
+    DepthConcat,
+    Inception,
+    MapTable,
+    Parallel,
+    ParallelTable,
+)
+from converters.lua_nn.dropout import Dropout, SpatialDropout
 from converters.lua_nn.graph import Graph
+from converters.lua_nn.linear import Bilinear, Euclidean, LookupTable, TemporalConvolution
 from converters.lua_nn.normalization import BatchNormalization, Normalize, SpatialCrossMapLRN
-from converters.lua_nn.pooling import SpatialAveragePooling, SpatialMaxPooling, SpatialUpSamplingNearest
-from converters.lua_nn.shape import Padding, Reshape, View
-from converters.lua_nn.tables import CAddTable, JoinTable
+from converters.lua_nn.pooling import (
+    SpatialAdaptiveMaxPooling,
+    SpatialAveragePooling,
+    SpatialMaxPooling,
+    SpatialUpSamplingBilinear,
+    SpatialUpSamplingNearest,
+    VolumetricMaxPooling,
+)
+from converters.lua_nn.reduction import Max, Min, Sum
+from converters.lua_nn.shape import (
+    Contiguous,
+    Copy,
+    Narrow,
+    Padding,
+    Replicate,
+    Reshape,
+    Select,
+    Squeeze,
+    Transpose,
+    Unsqueeze,
+    View,
+)
+from converters.lua_nn.tables import (
+    MM,
+    CAddTable,
+    CDivTable,
+    CMaxTable,
+    CMinTable,
+    CMulTable,
+    CSubTable,
+    FlattenTable,
+    JoinTable,
+    NarrowTable,
+    SelectTable,
+    SplitTable,
+)
 
 __all__ = [
+    "MM",
+    "Abs",
+    "Add",
+    "AddConstant",
     "BatchNormalization",
+    "Bilinear",
+    "Bottle",
+    "CAdd",
     "CAddTable",
+    "CDivTable",
+    "CMaxTable",
+    "CMinTable",
+    "CMul",
+    "CMulTable",
+    "CSubTable",
     "Concat",
     "ConcatTable",
+    "Contiguous",
+    "Copy",
+    "DenseConnectLayerCustom",
     "DepthConcat",
     "Dropout",
+    "Euclidean",
+    "Exp",
+    "FlattenTable",
+    "GradientReversal",
     "Graph",
     "Inception",
+    "InstanceSoftMax",
     "JoinTable",
+    "L1Penalty",
+    "Log",
     "LogSoftMax",
+    "LookupTable",
+    "MapTable",
+    "Max",
+    "Min",
+    "Mul",
     "MulConstant",
+    "Narrow",
+    "NarrowTable",
     "Normalize",
     "Padding",
     "Parallel",
     "ParallelTable",
     "Power",
+    "Replicate",
     "Reshape",
+    "Select",
+    "SelectTable",
     "SoftMax",
+    "SoftMin",
+    "SpatialAdaptiveMaxPooling",
     "SpatialAveragePooling",
     "SpatialCrossMapLRN",
+    "SpatialDropout",
     "SpatialMaxPooling",
+    "SpatialUpSamplingBilinear",
     "SpatialUpSamplingNearest",
+    "SplitTable",
     "Sqrt",
     "Square",
+    "Squeeze",
+    "Sum",
+    "TemporalConvolution",
+    "Transpose",
+    "Unsqueeze",
     "View",
+    "VolumetricMaxPooling",
 ]

@@ -1,5 +1,6 @@
 """Lua containers whose forward no torch builtin computes: Concat, DepthConcat, ConcatTable, ParallelTable,
-Parallel, and dpnn's batching decorator (Inception).
+Parallel, MapTable, Bottle, dpnn's batching decorator (Inception) and liuzhuang13/DenseNet's
+memory-efficient DenseConnectLayerCustom.
 
 ``nn.Sequential`` is ``torch.nn.Sequential``. Children are named ``"0"``,
 ``"1"``, ... in the Lua ``modules`` order and are passed positionally; the
@@ -13,7 +14,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Concat", "ConcatTable", "DepthConcat", "Inception", "Parallel", "ParallelTable"]
+__all__ = [
+    "Bottle",
+    "Concat",
+    "ConcatTable",
+    "DenseConnectLayerCustom",
+    "DepthConcat",
+    "Inception",
+    "MapTable",
+    "Parallel",
+    "ParallelTable",
+]
 
 
 class Concat(torch.nn.Module):
@@ -138,3 +149,72 @@ class Inception(torch.nn.Module):
         if input.dim() == 3:
             return module(input.unsqueeze(0)).squeeze(0)
         return module(input)
+
+
+class MapTable(torch.nn.Module):
+    """``nn.MapTable(module)``: input ``i`` of a list goes through clone ``i`` of the module.
+
+    The children are the clones the file holds (``modules``; a file saved
+    after ``clearState`` holds only the first); inputs beyond them use the
+    first, as Lua's fresh clones (which share its parameters) would.
+    """
+
+    def __init__(self, *modules: torch.nn.Module) -> None:
+        super().__init__()
+        for index, module in enumerate(modules):
+            self.add_module(str(index), module)
+
+    def forward(self, input):
+        modules = list(self._modules.values())
+        return [modules[index if index < len(modules) else 0](item) for index, item in enumerate(input)]
+
+
+class Bottle(torch.nn.Module):
+    """``nn.Bottle(module, nInputDim, nOutputDim)``: run ``module`` on an input whose leading dimensions beyond
+    ``n_input_dim`` are fused into its first one, then split them off the output again.
+
+    The module's output must have ``n_output_dim`` dimensions (default ``n_input_dim``).
+    """
+
+    def __init__(self, module: torch.nn.Module, n_input_dim: int = 2, n_output_dim: int | None = None) -> None:
+        super().__init__()
+        self.n_input_dim = n_input_dim
+        self.n_output_dim = n_input_dim if n_output_dim is None else n_output_dim
+        self.add_module("0", module)
+
+    def forward(self, input):
+        module = self._modules["0"]
+        batch_dims = input.dim() - self.n_input_dim + 1
+        if batch_dims <= 1:
+            return module(input)
+        leading = list(input.shape[: batch_dims - 1])
+        fused = 1
+        for size in leading:
+            fused *= size
+        output = module(input.reshape(fused * input.size(batch_dims - 1), *input.shape[batch_dims:]))
+        if output.dim() != self.n_output_dim:
+            raise ValueError(f"Bottle expected {self.n_output_dim} output dimensions, got {output.dim()}")
+        return output.reshape(*leading, output.size(0) // fused, *output.shape[1:])
+
+    def extra_repr(self) -> str:
+        return f"n_input_dim={self.n_input_dim}, n_output_dim={self.n_output_dim}"
+
+
+class DenseConnectLayerCustom(torch.nn.Module):
+    """liuzhuang13/DenseNet's ``nn.DenseConnectLayerCustom`` (``-optMemory 3/4``): one dense layer.
+
+    The input is a tensor or a list of them (the feature maps so far); the
+    output is that list plus ``net2(net1(x))``, where ``x`` is the input
+    joined along the channels. The Lua layer recomputes ``net1`` in backward
+    to save memory; the values are the same.
+    """
+
+    def __init__(self, net1: torch.nn.Module, net2: torch.nn.Module) -> None:
+        super().__init__()
+        self.net1 = net1
+        self.net2 = net2
+
+    def forward(self, input):
+        if isinstance(input, torch.Tensor):
+            return [input, self.net2(self.net1(input))]
+        return [*input, self.net2(self.net1(torch.cat(list(input), 1)))]

@@ -1,4 +1,4 @@
-"""Lua ``nn.Dropout``: v1 and v2 scaling, stochastic inference, and Lua's copy semantics.
+"""Lua ``nn.Dropout`` (v1 and v2 scaling, stochastic inference, Lua's copy semantics) and ``nn.SpatialDropout``.
 
 Self-contained and torch-only (the standalone ``model.py`` export copies its
 source); constructor arguments are the Lua fields as plain literals.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "SpatialDropout"]
 
 
 class Dropout(torch.nn.Module):
@@ -46,3 +46,28 @@ class Dropout(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p!r}, v2={self.v2}, inplace={self.inplace}, stochastic_inference={self.stochastic_inference}"
+
+
+class SpatialDropout(torch.nn.Module):
+    """``nn.SpatialDropout(p, stochasticInference)``: drop whole feature maps of (N, C, H, W) or (C, H, W) input.
+
+    Training (or ``stochastic_inference``) zeroes each map with probability
+    ``p`` and keeps the others unscaled; evaluation multiplies everything by
+    ``1 - p`` (there is no v2 scaling). The output is always a new tensor.
+    """
+
+    def __init__(self, p: float = 0.5, stochastic_inference: bool = False) -> None:
+        super().__init__()
+        self.p = p
+        self.stochastic_inference = stochastic_inference
+
+    def forward(self, input):
+        if not (self.training or self.stochastic_inference):
+            return input * (1 - self.p)
+        if input.dim() not in (3, 4):
+            raise ValueError(f"SpatialDropout expects (N, C, H, W) or (C, H, W) input, got {input.dim()}D")
+        noise = input.new_empty((*input.shape[:-2], 1, 1)).bernoulli_(1 - self.p)
+        return input * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p!r}, stochastic_inference={self.stochastic_inference}"

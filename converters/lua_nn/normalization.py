@@ -79,28 +79,36 @@ class BatchNormalization(torch.nn.Module):
 class SpatialCrossMapLRN(torch.nn.Module):
     """``nn.SpatialCrossMapLRN(size, alpha, beta, k)``: ``x / (k + alpha/size * sum of x^2 over size channels)^beta``.
 
-    The window of channel ``c`` is ``c - floor(size/2) .. c + floor((size-1)/2)``;
-    a 3-D input is one (C, H, W) image.
+    The window of channel ``c`` is ``c - look_behind .. c - look_behind + size - 1``;
+    nn looks ``floor(size/2)`` channels back (the default), cuDNN
+    (``cudnn.SpatialCrossMapLRN``) ``floor((size-1)/2)``: the two differ for
+    an even ``size``. A 3-D input is one (C, H, W) image.
     """
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+    def __init__(
+        self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0, look_behind: int | None = None
+    ) -> None:
         super().__init__()
         self.size = size
         self.alpha = alpha
         self.beta = beta
         self.k = k
+        self.look_behind = size // 2 if look_behind is None else look_behind
 
     def forward(self, input):
         if input.dim() not in (3, 4):
             raise ValueError(f"SpatialCrossMapLRN expects a 3D or 4D input, got {input.dim()}D")
         batch = input.unsqueeze(0) if input.dim() == 3 else input
-        squares = F.pad((batch * batch).unsqueeze(1), (0, 0, 0, 0, self.size // 2, (self.size - 1) // 2))
+        pads = (0, 0, 0, 0, self.look_behind, self.size - 1 - self.look_behind)
+        squares = F.pad((batch * batch).unsqueeze(1), pads)
         mean = F.avg_pool3d(squares, (self.size, 1, 1), stride=1).squeeze(1)
         output = batch * (mean * self.alpha + self.k).pow(-self.beta)
         return output.squeeze(0) if input.dim() == 3 else output
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, alpha={self.alpha!r}, beta={self.beta!r}, k={self.k!r}"
+        return (
+            f"size={self.size}, alpha={self.alpha!r}, beta={self.beta!r}, k={self.k!r}, look_behind={self.look_behind}"
+        )
 
 
 class Normalize(torch.nn.Module):

@@ -1,4 +1,5 @@
-"""Lua spatial pooling and resampling with THNN's exact window rules.
+"""Lua pooling and resampling with THNN's exact window rules: Spatial/Volumetric max and average pooling,
+adaptive max pooling, nearest and bilinear upsampling.
 
 THNN differs from PyTorch in ceil mode: it drops a last window that starts
 outside the input only when there is padding, so with ``pad = 0`` it keeps a
@@ -14,7 +15,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["SpatialAveragePooling", "SpatialMaxPooling", "SpatialUpSamplingNearest"]
+__all__ = [
+    "SpatialAdaptiveMaxPooling",
+    "SpatialAveragePooling",
+    "SpatialMaxPooling",
+    "SpatialUpSamplingBilinear",
+    "SpatialUpSamplingNearest",
+    "VolumetricMaxPooling",
+]
 
 
 class SpatialMaxPooling(torch.nn.Module):
@@ -50,19 +58,22 @@ class SpatialMaxPooling(torch.nn.Module):
         return output.clamp_min(-torch.finfo(output.dtype).max)
 
     def _output_size(self, size: int, kernel: int, stride: int, pad: int) -> int:
+        """THNN's window count: a last window starting past the padded input is dropped only when some dimension
+        (not necessarily this one) is padded."""
         span = size - kernel + 2 * pad
         count = (-(-span // stride) if self.ceil_mode else span // stride) + 1
-        if pad and (count - 1) * stride >= size + pad:
+        if (self.padW or self.padH) and (count - 1) * stride >= size + pad:
             count -= 1
         return count
 
     def _builtin_agrees(self, height: int, width: int, out_h: int, out_w: int) -> bool:
-        """Whether torch's pooling (padding at most half the kernel, its own ceil rule) has THNN's windows."""
+        """Whether torch's pooling (padding at most half the kernel, always dropping a last window that starts
+        past the padded input) has THNN's windows."""
+        kept = self.ceil_mode and not (self.padW or self.padH)
         return (
             2 * self.padH <= self.kH
             and 2 * self.padW <= self.kW
-            and not (self.ceil_mode and self.padH == 0 and (out_h - 1) * self.dH >= height)
-            and not (self.ceil_mode and self.padW == 0 and (out_w - 1) * self.dW >= width)
+            and not (kept and ((out_h - 1) * self.dH >= height or (out_w - 1) * self.dW >= width))
         )
 
     def extra_repr(self) -> str:
@@ -125,19 +136,22 @@ class SpatialAveragePooling(torch.nn.Module):
         return output if self.divide else output * (self.kW * self.kH)
 
     def _output_size(self, size: int, kernel: int, stride: int, pad: int) -> int:
+        """THNN's window count: a last window starting past the padded input is dropped only when some dimension
+        (not necessarily this one) is padded."""
         span = size - kernel + 2 * pad
         count = (-(-span // stride) if self.ceil_mode else span // stride) + 1
-        if pad and (count - 1) * stride >= size + pad:
+        if (self.padW or self.padH) and (count - 1) * stride >= size + pad:
             count -= 1
         return count
 
     def _builtin_agrees(self, height: int, width: int, out_h: int, out_w: int) -> bool:
-        """Whether torch's pooling (padding at most half the kernel, its own ceil rule) has THNN's windows."""
+        """Whether torch's pooling (padding at most half the kernel, always dropping a last window that starts
+        past the padded input) has THNN's windows."""
+        kept = self.ceil_mode and not (self.padW or self.padH)
         return (
             2 * self.padH <= self.kH
             and 2 * self.padW <= self.kW
-            and not (self.ceil_mode and self.padH == 0 and (out_h - 1) * self.dH >= height)
-            and not (self.ceil_mode and self.padW == 0 and (out_w - 1) * self.dW >= width)
+            and not (kept and ((out_h - 1) * self.dH >= height or (out_w - 1) * self.dW >= width))
         )
 
     def _divisors(self, count: int, size: int, kernel: int, stride: int, pad: int) -> list[int]:
@@ -172,3 +186,120 @@ class SpatialUpSamplingNearest(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"scale_factor={self.scale_factor}"
+
+
+class VolumetricMaxPooling(torch.nn.Module):
+    """``nn.VolumetricMaxPooling(kT, kW, kH, dT, dW, dH, padT, padW, padH)`` (``:ceil()`` sets ``ceil_mode``) on
+    (C, T, H, W) or (N, C, T, H, W) input, with THNN's window rule (see :class:`SpatialMaxPooling`)."""
+
+    def __init__(
+        self,
+        kT: int,
+        kW: int,
+        kH: int,
+        dT: int,
+        dW: int,
+        dH: int,
+        padT: int = 0,
+        padW: int = 0,
+        padH: int = 0,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kT, self.kW, self.kH, self.dT, self.dW, self.dH = kT, kW, kH, dT, dW, dH
+        self.padT, self.padW, self.padH = padT, padW, padH
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input):
+        kernel, stride = (self.kT, self.kH, self.kW), (self.dT, self.dH, self.dW)
+        padding = (self.padT, self.padH, self.padW)
+        dims = list(zip(input.shape[-3:], kernel, stride, padding, strict=True))
+        counts = [self._output_size(size, k, d, pad) for size, k, d, pad in dims]
+        kept = self.ceil_mode and not any(padding)  # THNN keeps a last window starting past the input
+        if all(2 * pad <= k for _, k, _, pad in dims) and not (
+            kept and any((count - 1) * d >= size for (size, _, d, _), count in zip(dims, counts, strict=True))
+        ):
+            output = F.max_pool3d(input, kernel, stride, padding, ceil_mode=self.ceil_mode)
+        else:
+            pads = []
+            for (size, k, d, pad), count in reversed(list(zip(dims, counts, strict=True))):
+                pads += [pad, (count - 1) * d + k - size - pad]
+            output = F.max_pool3d(F.pad(input, pads, value=float("-inf")), kernel, stride)
+        return output.clamp_min(-torch.finfo(output.dtype).max)
+
+    def _output_size(self, size: int, kernel: int, stride: int, pad: int) -> int:
+        span = size - kernel + 2 * pad
+        count = (-(-span // stride) if self.ceil_mode else span // stride) + 1
+        if (self.padT or self.padW or self.padH) and (count - 1) * stride >= size + pad:
+            count -= 1
+        return count
+
+    def extra_repr(self) -> str:
+        return (
+            f"kT={self.kT}, kW={self.kW}, kH={self.kH}, dT={self.dT}, dW={self.dW}, dH={self.dH}, "
+            f"padT={self.padT}, padW={self.padW}, padH={self.padH}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class SpatialAdaptiveMaxPooling(torch.nn.Module):
+    """``nn.SpatialAdaptiveMaxPooling(W, H)``: max pooling to an (H, W) output (note W first, as in Lua).
+
+    THNN's window ``i`` of ``n`` over ``size`` inputs runs from
+    ``floor(float(i) / n * size)`` to ``ceil(float(i + 1) / n * size)``,
+    computed in single precision, which sometimes gives a window one element
+    longer than ``torch.nn.AdaptiveMaxPool2d``'s exact integer bounds (e.g.
+    13 -> 13); the builtin runs only where both agree.
+    """
+
+    def __init__(self, W: int, H: int) -> None:
+        super().__init__()
+        self.W = W
+        self.H = H
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"SpatialAdaptiveMaxPooling expects a 3D or 4D input, got {input.dim()}D")
+        height, width = input.shape[-2:]
+        rows, columns = self._windows(self.H, height), self._windows(self.W, width)
+        if rows == self._exact_windows(self.H, height) and columns == self._exact_windows(self.W, width):
+            return F.adaptive_max_pool2d(input, (self.H, self.W))
+        pooled_rows = torch.stack([input[..., start:end, :].amax(-2) for start, end in rows], -2)
+        return torch.stack([pooled_rows[..., start:end].amax(-1) for start, end in columns], -1)
+
+    @staticmethod
+    def _windows(count: int, size: int) -> list[tuple[int, int]]:
+        positions = torch.arange(count + 1, dtype=torch.float32, device="cpu") / count * size
+        starts, ends = positions[:-1].floor(), positions[1:].ceil()
+        return [(int(start), int(end)) for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+    @staticmethod
+    def _exact_windows(count: int, size: int) -> list[tuple[int, int]]:
+        return [(index * size // count, -(-(index + 1) * size // count)) for index in range(count)]
+
+    def extra_repr(self) -> str:
+        return f"W={self.W}, H={self.H}"
+
+
+class SpatialUpSamplingBilinear(torch.nn.Module):
+    """``nn.SpatialUpSamplingBilinear(scale_factor)`` or ``({oheight=, owidth=})``: bilinear upsampling of 3-D or
+    4-D input with aligned corners, to ``(H * scale_factor, W * scale_factor)`` or ``(oheight, owidth)``."""
+
+    def __init__(self, scale_factor: int | None = None, oheight: int | None = None, owidth: int | None = None) -> None:
+        super().__init__()
+        self.scale_factor = scale_factor
+        self.oheight = oheight
+        self.owidth = owidth
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"SpatialUpSamplingBilinear only supports 3D or 4D tensors, got {input.dim()}D")
+        batch = input.unsqueeze(0) if input.dim() == 3 else input
+        if self.scale_factor is None:
+            size = (self.oheight, self.owidth)
+        else:
+            size = (batch.size(2) * self.scale_factor, batch.size(3) * self.scale_factor)
+        output = F.interpolate(batch, size=size, mode="bilinear", align_corners=True)
+        return output.squeeze(0) if input.dim() == 3 else output
+
+    def extra_repr(self) -> str:
+        return f"scale_factor={self.scale_factor}, oheight={self.oheight}, owidth={self.owidth}"

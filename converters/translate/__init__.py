@@ -17,9 +17,11 @@ from converters.translate import (  # noqa: F401  (registers the built-in transl
     containers,
     convolution,
     dropout,
+    linear,
     nngraph,
     normalization,
     pooling,
+    reduction,
     shape,
     tables,
 )

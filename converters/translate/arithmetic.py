@@ -1,4 +1,5 @@
-"""Translators of Lua element-wise arithmetic: MulConstant, Power, Square, Sqrt."""
+"""Translators of Lua element-wise arithmetic: MulConstant, AddConstant, Power, Square, Sqrt, Abs, Exp, Log,
+the learned Mul, Add, CMul, CAdd, and the gradient-only GradientReversal and L1Penalty."""
 
 from __future__ import annotations
 
@@ -27,3 +28,70 @@ def translate_square(lua_module, ctx: TranslationContext) -> torch.nn.Module:
 @translates("nn.Sqrt")
 def translate_sqrt(lua_module, ctx: TranslationContext) -> torch.nn.Module:
     return lua_nn.Sqrt()
+
+
+@translates("nn.AddConstant")
+def translate_add_constant(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """A number constant (nn also allows a 1-D tensor added to each row, which is not supported here)."""
+    return lua_nn.AddConstant(ctx.number("constant_scalar"), ctx.truthy("inplace"))
+
+
+@translates("nn.Abs")
+def translate_abs(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    return lua_nn.Abs()
+
+
+@translates("nn.Exp")
+def translate_exp(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    return lua_nn.Exp()
+
+
+@translates("nn.Log")
+def translate_log(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    return lua_nn.Log()
+
+
+@translates("nn.Mul")
+def translate_mul(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    module = lua_nn.Mul()
+    ctx.assign(module, "weight", ctx.tensor("weight", shape=(1,)))
+    return module
+
+
+@translates("nn.Add")
+def translate_add(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    bias = ctx.tensor("bias")
+    if not bias.numel:
+        raise ctx.error(f"expected a non-empty bias in nn.Add, found size {bias.shape}")
+    module = lua_nn.Add(bias.shape, ctx.truthy("scalar"))
+    ctx.assign(module, "bias", bias)
+    return module
+
+
+@translates("nn.CMul")
+def translate_cmul(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    weight = ctx.tensor("weight")
+    module = lua_nn.CMul(weight.shape)
+    ctx.assign(module, "weight", weight)
+    return module
+
+
+@translates("nn.CAdd")
+def translate_cadd(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    bias = ctx.tensor("bias")
+    module = lua_nn.CAdd(bias.shape)
+    ctx.assign(module, "bias", bias)
+    return module
+
+
+@translates("nn.GradientReversal")
+def translate_gradient_reversal(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    return lua_nn.GradientReversal(ctx.number("lambda", 1.0))
+
+
+@translates("nn.L1Penalty")
+def translate_l1_penalty(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """Lua tests ``sizeAverage == true`` and ``provideOutput == true``: only the boolean true counts."""
+    return lua_nn.L1Penalty(
+        ctx.number("l1weight"), ctx.value("sizeAverage") is True, ctx.value("provideOutput") is True
+    )

@@ -214,6 +214,11 @@ class TranslationContext:
         """Translate ``lua_child``, which the caller registers as its submodule ``name``."""
         return translate_module(lua_child, self.child_path(name), f"{self.prefix}{name}.", self.state)
 
+    def inline(self, lua_child: Any, name: str) -> torch.nn.Module:
+        """Translate ``lua_child`` (child ``name`` in Lua) as this module itself: it takes this module's PyTorch
+        name, and that name's Lua path becomes the child's (for wrappers that only hold their model)."""
+        return translate_module(lua_child, self.child_path(name), self.prefix, self.state)
+
 
 def translate_module(lua_module: Any, path: str, prefix: str, state: TranslationState) -> torch.nn.Module:
     """Translate one Lua module (and, through its translator, its subtree) into a meta-device module."""

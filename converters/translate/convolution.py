@@ -1,8 +1,10 @@
-"""Translators of Lua layers with weights: SpatialConvolution(MM), SpatialFullConvolution, Linear.
+"""Translators of Lua layers with weights: Spatial(Dilated)Convolution(MM), SpatialFullConvolution,
+VolumetricConvolution, TemporalConvolution (and cudnn's, which differs), Linear.
 
 Spatial constructors put W before H (``kW, kH, dW, dH, padW, padH``); the
 weights are stored (..., kH, kW) as in PyTorch, except SpatialConvolutionMM's
-(and some old SpatialConvolution's) 2-D ``(nOutputPlane, nInputPlane*kH*kW)``.
+(and some old SpatialConvolution's) 2-D ``(nOutputPlane, nInputPlane*kH*kW)``
+and TemporalConvolution's channels-last 2-D ``(outputFrameSize, kW*inputFrameSize)``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 
 import torch
 
+from converters import lua_nn
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
 
@@ -21,8 +24,9 @@ def _bias(ctx: TranslationContext, module: torch.nn.Module, size: int) -> None:
         ctx.assign(module, "bias", bias)
 
 
-@translates("nn.SpatialConvolution", "nn.SpatialConvolutionMM")
+@translates("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "nn.SpatialDilatedConvolution")
 def translate_spatial_convolution(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """Also SpatialDilatedConvolution (a SpatialConvolution with ``dilationW``/``dilationH``)."""
     n_in, n_out = ctx.int("nInputPlane", minimum=1), ctx.int("nOutputPlane", minimum=1)
     kernel = (ctx.int("kH", minimum=1), ctx.int("kW", minimum=1))
     stride = (ctx.int("dH", 1, minimum=1), ctx.int("dW", 1, minimum=1))
@@ -40,9 +44,50 @@ def translate_spatial_convolution(lua_module, ctx: TranslationContext) -> torch.
             f"expected a weight of size {shape} (or {(n_out, math.prod(shape[1:]))} as SpatialConvolutionMM stores "
             f"it), found {weight.shape}"
         )
-    module = torch.nn.Conv2d(n_in, n_out, kernel, stride, padding, groups=groups, bias=ctx.has("bias"))
+    dilation = (ctx.int("dilationH", 1, minimum=1), ctx.int("dilationW", 1, minimum=1))
+    module = torch.nn.Conv2d(n_in, n_out, kernel, stride, padding, dilation, groups, bias=ctx.has("bias"))
     ctx.assign(module, "weight", weight.reshape(shape))
     _bias(ctx, module, n_out)
+    return module
+
+
+@translates("nn.VolumetricConvolution")
+def translate_volumetric_convolution(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """Constructor (nIn, nOut, kT, kW, kH, dT, dW, dH, padT, padW, padH); weight (nOut, nIn, kT, kH, kW), or 2-D."""
+    n_in, n_out = ctx.int("nInputPlane", minimum=1), ctx.int("nOutputPlane", minimum=1)
+    kernel = tuple(ctx.int(f"k{axis}", minimum=1) for axis in "THW")
+    stride = tuple(ctx.int(f"d{axis}", 1, minimum=1) for axis in "THW")
+    padding = tuple(ctx.int(f"pad{axis}", 0, minimum=0) for axis in "THW")
+    shape = (n_out, n_in, *kernel)
+    weight = ctx.tensor("weight", ndim=(2, 5))
+    if weight.shape not in (shape, (n_out, math.prod(shape[1:]))):
+        raise ctx.error(f"expected a weight of size {shape} (or {(n_out, math.prod(shape[1:]))}), found {weight.shape}")
+    module = torch.nn.Conv3d(n_in, n_out, kernel, stride, padding, bias=ctx.has("bias"))
+    ctx.assign(module, "weight", weight.reshape(shape))
+    _bias(ctx, module, n_out)
+    return module
+
+
+@translates("nn.TemporalConvolution")
+def translate_temporal_convolution(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """Constructor (inputFrameSize, outputFrameSize, kW, dW) over channels-last (N, T, inputFrameSize)."""
+    n_in, n_out = ctx.int("inputFrameSize", minimum=1), ctx.int("outputFrameSize", minimum=1)
+    return _temporal(ctx, n_in, n_out, ctx.int("kW", minimum=1), ctx.int("dW", 1, minimum=1), 0)
+
+
+@translates("cudnn.TemporalConvolution")
+def translate_cudnn_temporal_convolution(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """cudnn's is a SpatialConvolution over (N, 1, T, inputFrameSize): its kernel length is ``kH``, its stride
+    ``dH`` and its time padding ``padH`` (its ``kW`` is ``inputFrameSize``); the weight is nn's 2-D layout."""
+    n_in, n_out = ctx.int("inputFrameSize", minimum=1), ctx.int("outputFrameSize", minimum=1)
+    kernel, stride = ctx.int("kH", minimum=1), ctx.int("dH", 1, minimum=1)
+    return _temporal(ctx, n_in, n_out, kernel, stride, ctx.int("padH", 0, minimum=0))
+
+
+def _temporal(ctx: TranslationContext, n_in: int, n_out: int, kernel: int, stride: int, pad: int) -> torch.nn.Module:
+    module = lua_nn.TemporalConvolution(n_in, n_out, kernel, stride, pad)
+    ctx.assign(module, "weight", ctx.tensor("weight", shape=(n_out, kernel * n_in)))
+    ctx.assign(module, "bias", ctx.tensor("bias", shape=(n_out,)))
     return module
 
 

@@ -1,4 +1,5 @@
-"""Translators of Lua normalisation layers: (Spatial/Volumetric)BatchNormalization, SpatialCrossMapLRN, Normalize."""
+"""Translators of Lua normalisation layers: (Spatial/Volumetric)BatchNormalization and cudnn's, SpatialCrossMapLRN
+and cudnn's, Normalize."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ from converters.translate.registry import translates
 BATCH_NORM_DIMS = {"BatchNormalization": 2, "SpatialBatchNormalization": 4, "VolumetricBatchNormalization": 5}
 
 
-@translates("nn.BatchNormalization", "nn.SpatialBatchNormalization", "nn.VolumetricBatchNormalization")
+@translates(
+    "nn.BatchNormalization",
+    "nn.SpatialBatchNormalization",
+    "nn.VolumetricBatchNormalization",
+    "cudnn.BatchNormalization",
+    "cudnn.SpatialBatchNormalization",
+    "cudnn.VolumetricBatchNormalization",
+)
 def translate_batch_normalization(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    """BatchNorm with nn's semantics (see ``lua_nn.BatchNormalization``).
+    """BatchNorm with nn's semantics (see ``lua_nn.BatchNormalization``), and cudnn's, which differ in training
+    mode on a batch of one (cuDNN uses its statistics; nn since 919eecae uses the running ones).
 
     Class version 1 files stored ``running_std = 1/sqrt(var + eps)``; nn's
     ``read`` turns it into ``running_var = running_std^-2 - eps``, and so does
@@ -35,7 +44,11 @@ def translate_batch_normalization(lua_module, ctx: TranslationContext) -> torch.
     else:
         raise ctx.error("expected BatchNorm field 'running_var' (or 'running_std' in class version < 2), found neither")
     affine = ctx.has("weight") or ctx.has("bias")
-    module = lua_nn.BatchNormalization(channels, eps, ctx.number("momentum", 0.1), affine, n_dim)
+    # cudnn.*BatchNormalization runs cuDNN's training forward whenever self.train: batch statistics even for one.
+    batch_statistics_for_one = ctx.typename.startswith("cudnn.")
+    module = lua_nn.BatchNormalization(
+        channels, eps, ctx.number("momentum", 0.1), affine, n_dim, batch_statistics_for_one
+    )
     ctx.assign(module, "running_mean", mean)
     ctx.assign(module, "running_var", variance)
     if affine:
@@ -44,11 +57,14 @@ def translate_batch_normalization(lua_module, ctx: TranslationContext) -> torch.
     return module
 
 
-@translates("nn.SpatialCrossMapLRN")
+@translates("nn.SpatialCrossMapLRN", "cudnn.SpatialCrossMapLRN")
 def translate_spatial_cross_map_lrn(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    return lua_nn.SpatialCrossMapLRN(
-        ctx.int("size", minimum=1), ctx.number("alpha", 1e-4), ctx.number("beta", 0.75), ctx.number("k", 1.0)
-    )
+    """cuDNN's window looks ``floor((size-1)/2)`` channels back, nn's ``floor(size/2)`` (they differ for even
+    sizes); old cudnn files call ``k`` ``K``."""
+    size = ctx.int("size", minimum=1)
+    k = ctx.number("K") if ctx.typename.startswith("cudnn.") and ctx.has("K") else ctx.number("k", 1.0)
+    look_behind = (size - 1) // 2 if ctx.typename.startswith("cudnn.") else size // 2
+    return lua_nn.SpatialCrossMapLRN(size, ctx.number("alpha", 1e-4), ctx.number("beta", 0.75), k, look_behind)
 
 
 @translates("nn.Normalize")

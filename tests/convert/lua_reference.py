@@ -1,15 +1,20 @@
 """An independent reference: run a parsed Lua nn module tree forward, in evaluate mode, in float64.
 
 This re-implements what each Torch7 module's ``updateOutput`` computes, straight
-from the Lua objects' own fields and tensors, with torch.nn.functional. It
-shares no code with the converter, so agreement between the two is evidence
-that the converter's mapping is right.
+from the Lua objects' own fields and tensors, with torch.nn.functional (and
+plain loops where nn's or cuDNN's rule is unusual). It shares no code with the
+converter, so agreement between the two is evidence that the converter's
+mapping is right. Classes the genuine fixtures do not cover are here too: the
+cudnn namesakes whose semantics differ from nn's (instance-mode SoftMax, the
+LRN window, 3-D pooling, TemporalConvolution), DataParallelTable, and THNN's
+single-precision adaptive max-pooling windows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -61,17 +66,16 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
             stride=(lua_module["dH"], lua_module["dW"]),
             padding=(lua_module.get("padH", 0), lua_module.get("padW", 0)),
         )
-    if name == "SpatialBatchNormalization":
-        mean = _tensor(lua_module, "running_mean").reshape(1, -1, 1, 1)
+    if name in ("BatchNormalization", "SpatialBatchNormalization", "VolumetricBatchNormalization"):
+        shape = (1, -1) + (1,) * (value.dim() - 2)
+        mean = _tensor(lua_module, "running_mean").reshape(shape)
         if "running_var" in lua_module:
             inv_std = 1.0 / torch.sqrt(_tensor(lua_module, "running_var") + lua_module["eps"])
         else:  # nn before BatchNormalization version 2 kept 1/sqrt(var + eps)
             inv_std = _tensor(lua_module, "running_std")
-        out = (value - mean) * inv_std.reshape(1, -1, 1, 1)
+        out = (value - mean) * inv_std.reshape(shape)
         if lua_module.get("weight") is not None:
-            out = out * _tensor(lua_module, "weight").reshape(1, -1, 1, 1) + _tensor(lua_module, "bias").reshape(
-                1, -1, 1, 1
-            )
+            out = out * _tensor(lua_module, "weight").reshape(shape) + _tensor(lua_module, "bias").reshape(shape)
         return out
     if name == "ReLU":
         return torch.relu(value)
@@ -101,7 +105,114 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
         return value.reshape(value.shape[0], -1)
     if name == "Linear":
         return F.linear(value, _tensor(lua_module, "weight"), _tensor(lua_module, "bias"))
+    return _other_forward(lua_module, name, value)
+
+
+def _other_forward(lua_module: t7.T7Object, name: str, value: Any) -> Any:
+    """The classes beyond a DenseNet's (cudnn namesakes, 3-D layers, wrappers)."""
+    cudnn = lua_module.typename.startswith("cudnn.")
+    if name == "DataParallelTable":
+        return lua_forward(_children(lua_module)[0], value)
+    if name in ("Sigmoid", "Tanh"):
+        return torch.sigmoid(value) if name == "Sigmoid" else torch.tanh(value)
+    if name == "ClippedReLU":
+        return value.clamp(0, lua_module["ceiling"])
+    if name in ("SoftMax", "LogSoftMax", "SpatialSoftMax", "SpatialLogSoftMax"):
+        return _softmax(lua_module, name, value, cudnn)
+    if name == "SpatialCrossMapLRN":
+        return _cross_map_lrn(lua_module, value, cudnn)
+    if name == "SpatialFullConvolution":
+        return F.conv_transpose2d(
+            value,
+            _tensor(lua_module, "weight"),
+            _tensor(lua_module, "bias"),
+            stride=(lua_module["dH"], lua_module["dW"]),
+            padding=(lua_module["padH"], lua_module["padW"]),
+            output_padding=(lua_module.get("adjH", 0), lua_module.get("adjW", 0)),
+        )
+    if name == "VolumetricConvolution":
+        return F.conv3d(
+            value,
+            _tensor(lua_module, "weight"),
+            _tensor(lua_module, "bias"),
+            stride=tuple(lua_module[f"d{axis}"] for axis in "THW"),
+            padding=tuple(lua_module[f"pad{axis}"] for axis in "THW"),
+        )
+    if name == "TemporalConvolution" and cudnn:
+        return _cudnn_temporal_convolution(lua_module, value)
+    if name in ("VolumetricMaxPooling", "VolumetricAveragePooling"):
+        kernel = tuple(lua_module[f"k{axis}"] for axis in "THW")
+        stride = tuple(lua_module[f"d{axis}"] for axis in "THW")
+        padding = tuple(lua_module.get(f"pad{axis}", 0) for axis in "THW")
+        if name == "VolumetricMaxPooling":
+            return F.max_pool3d(value, kernel, stride, padding)
+        return F.avg_pool3d(value, kernel, stride, padding, count_include_pad=True)
+    if name == "SpatialAdaptiveMaxPooling":
+        return _adaptive_max_pooling(lua_module, value)
     raise NotImplementedError(f"no reference forward for {lua_module.typename}")
+
+
+def _cudnn_temporal_convolution(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """cudnn.TemporalConvolution: a SpatialConvolution over the (N, 1, T, inputFrameSize) image, padded along T."""
+    frames, pad = lua_module["inputFrameSize"], lua_module["padH"]
+    weight = _tensor(lua_module, "weight").reshape(-1, 1, lua_module["kH"], frames)
+    out = F.conv2d(value.unsqueeze(1), weight, _tensor(lua_module, "bias"), (lua_module["dH"], 1), (pad, 0))
+    return out.squeeze(3).transpose(1, 2)
+
+
+def _softmax(lua_module: t7.T7Object, name: str, value: torch.Tensor, cudnn: bool) -> torch.Tensor:
+    """nn: THNN's SoftMax over dim 1 of 1-D/3-D and dim 2 of 2-D/4-D input (1-based). cudnn.torch views the input
+    as (N, C, H, W) (1-D as (1, n, 1, 1), 2-D as (N, C, 1, 1), 3-D as (1, C, H, W)); its SoftMax and LogSoftMax
+    use instance mode (over C, H and W together), its Spatial classes their ``mode`` (channel by default)."""
+    log = "Log" in name or lua_module.get("algorithm") == "CUDNN_SOFTMAX_LOG"
+    if not cudnn:
+        dims = (0,) if value.dim() in (1, 3) else (1,)
+        images = value
+    else:
+        images = {1: value.reshape(1, -1, 1, 1), 2: value.reshape(*value.shape, 1, 1), 3: value.unsqueeze(0)}.get(
+            value.dim(), value
+        )
+        instance = name in ("SoftMax", "LogSoftMax") or lua_module.get("mode") == "CUDNN_SOFTMAX_MODE_INSTANCE"
+        dims = (1, 2, 3) if instance else (1,)
+    shifted = images - images.amax(dim=dims, keepdim=True)
+    out = shifted - shifted.exp().sum(dim=dims, keepdim=True).log()
+    out = out if log else out.exp()
+    return out.reshape(value.shape)
+
+
+def _cross_map_lrn(lua_module: t7.T7Object, value: torch.Tensor, cudnn: bool) -> torch.Tensor:
+    """``x / (k + alpha/size * sum of x^2 over the window)^beta``, channel by channel. nn's window of channel c
+    starts floor(size/2) channels before it; cuDNN's lookBehind is floor((size-1)/2)."""
+    size, alpha, beta = lua_module["size"], lua_module["alpha"], lua_module["beta"]
+    k = lua_module.get("k", lua_module.get("K", 1.0))
+    before = (size - 1) // 2 if cudnn else size // 2
+    batch = value.unsqueeze(0) if value.dim() == 3 else value
+    channels = batch.shape[1]
+    out = torch.empty_like(batch)
+    for channel in range(channels):
+        first, last = max(channel - before, 0), min(channel - before + size - 1, channels - 1)
+        total = (batch[:, first : last + 1] ** 2).sum(dim=1)
+        out[:, channel] = batch[:, channel] * (k + alpha / size * total) ** -beta
+    return out.reshape(value.shape)
+
+
+def _adaptive_max_pooling(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """THNN: window i of n over `size` inputs is floor(float(i)/n*size) .. ceil(float(i+1)/n*size), in float32."""
+
+    def window(index: int, count: int, size: int) -> tuple[int, int]:
+        start = np.floor(np.float32(index) / np.float32(count) * np.float32(size))
+        end = np.ceil(np.float32(index + 1) / np.float32(count) * np.float32(size))
+        return int(start), int(end)
+
+    out_h, out_w = lua_module["H"], lua_module["W"]
+    out = torch.empty(*value.shape[:-2], out_h, out_w, dtype=value.dtype)
+    for row in range(out_h):
+        top, bottom = window(row, out_h, value.shape[-2])
+        for column in range(out_w):
+            left, right = window(column, out_w, value.shape[-1])
+            patch = value[..., top:bottom, left:right]
+            out[..., row, column] = patch.reshape(*patch.shape[:-2], -1).max(dim=-1).values
+    return out
 
 
 def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:

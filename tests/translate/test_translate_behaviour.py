@@ -262,3 +262,80 @@ def test_genuine_cifar_densenet_reproduces_lua() -> None:
     expected = torch.from_numpy(raw["output"].reshape(description["output"]["shape"]))
     module = load_module(folder / description["model"]).eval()
     assert relative_difference(_forward(module, inputs), expected) <= 1e-5
+
+
+def test_genuine_memory_efficient_densenet_reproduces_lua_with_every_batch_norm_evaluating() -> None:
+    """tiny_custom's DenseConnectLayerCustom layers compute with net1/net2, which Lua's m:evaluate() does not reach
+    after torch.load (they are not in `modules`); Lua's reference output is the one with every BN evaluating."""
+    root = t7.load(fixture_path("torch7", "densenet", "tiny_custom.t7"))
+    assert trap_tensors(root, keep=WEIGHT_FIELDS) > 0
+    translation = translate(root)
+    assert translation.report.lua_paths["4.net1.0"] == "model.modules[5].net1.modules[1]"
+    module = translation.materialize()
+    assert isinstance(module[4], lua_nn.DenseConnectLayerCustom) and module[4].net1[0].training
+    inputs = lua_to_torch(t7.load(fixture_path("torch7", "densenet", "tiny_custom.input.t7")))
+    expected = lua_to_torch(t7.load(fixture_path("torch7", "densenet", "tiny_custom.output.t7")))
+    assert relative_difference(_forward(module.eval(), inputs), expected) <= 1e-5
+
+
+# -- semantics the evaluation-mode fixtures do not show ----------------------------------------------------------
+def test_instance_normalization_is_per_image_in_both_modes_not_nn_87268255s_affine_map() -> None:
+    root, inputs, expected = _case("fns_InstanceNormalization")
+    literal = lua_to_torch(
+        t7.load(fixture_path("torch7", "nn_modules", "fns_InstanceNormalization.output_nn87268255.t7"))
+    )
+    module = load_module(root)
+    for mode in (module.eval(), module.train()):
+        assert relative_difference(_forward(mode, inputs), expected) <= 1e-5
+    assert relative_difference(_forward(module, inputs), literal) > 0.1
+
+
+def test_spatial_dropout_drops_whole_maps_unscaled_while_training() -> None:
+    root, inputs, _ = _case("SpatialDropout_eval")  # p = 0.3
+    torch.manual_seed(0)
+    output = _forward(load_module(root).train(), inputs.repeat(20, 1, 1, 1))
+    kept = output.flatten(2).ne(0).any(dim=2)
+    assert torch.equal(output, inputs.repeat(20, 1, 1, 1) * kept[:, :, None, None])
+    assert 0.55 < kept.float().mean() < 0.85
+
+
+def test_rrelu_takes_its_mode_through_the_ffi_and_draws_slopes_while_training() -> None:
+    root, _, _ = _case("RReLU_eval")  # RReLU(1/8, 1/3)
+    root.fields["train"] = 0  # false for THNN
+    assert not load_module(root).training
+    root.fields["train"] = True
+    torch.manual_seed(0)
+    negative = -torch.rand(1000) - 0.1
+    slopes = _forward(load_module(root), negative) / negative
+    assert slopes.min() >= 1 / 8 - 1e-6 and slopes.max() <= 1 / 3 + 1e-6 and slopes.std() > 0.03
+
+
+def test_gradient_reversal_and_l1_penalty_are_identities_with_lua_gradients() -> None:
+    root, inputs, _ = _case("GradientReversal")  # lambda 0.5
+    x = inputs.clone().requires_grad_()
+    load_module(root)(x).sum().backward()
+    assert torch.equal(x.grad, torch.full_like(x, -0.5))
+    root, inputs, _ = _case("L1Penalty")  # l1weight 0.1, provideOutput
+    x = inputs.clone().requires_grad_()
+    output = load_module(root)(x)
+    assert torch.equal(output, inputs)
+    (output * 2).sum().backward()
+    assert torch.allclose(x.grad, 0.1 * inputs.sign() + 2)
+
+
+def test_copy_follows_a_requested_dtype_like_lua_type_unless_dont_cast() -> None:
+    root, inputs, _ = _case("Copy_float_to_double")
+    assert _forward(load_module(root), inputs).dtype == torch.float64
+    assert _forward(load_module(root, dtype=torch.float32), inputs).dtype == torch.float32
+    root.fields["dontCast"] = True
+    assert _forward(load_module(root, dtype=torch.float32), inputs).dtype == torch.float64
+
+
+def test_lookup_table_with_max_norm_renormalises_the_rows_it_reads_like_lua() -> None:
+    root, inputs, _ = _case("LookupTable")
+    root.fields["maxNorm"] = 0.5
+    module = load_module(root)
+    output = _forward(module, inputs)
+    assert output.norm(dim=-1).max() <= 0.5 + 1e-6
+    used = inputs.unique() - 1
+    assert torch.allclose(module.weight[used].norm(dim=1), torch.full((len(used),), 0.5), atol=1e-5)

@@ -128,6 +128,16 @@ HOSTILE_FIELDS = [
     ("Linear", "weight", "not a tensor", "expected field 'weight' of nn.Linear to be a tensor"),
     ("Linear", "bias", t7.T7Tensor.from_numpy(np.zeros(4, np.float32)), r"to have size \(3,\), found \(4,\)"),
     ("Linear", "weight", t7.T7Tensor.from_numpy(np.zeros((3, 5), np.int64)), "floating-point 'weight'"),
+    ("Narrow", "dimension", 0, "1-based .* in field 'dimension' of nn.Narrow, found 0"),
+    ("Transpose", "permutations", t7.T7Table({1: t7.T7Table({1: 2})}), "pairs of dimensions >= 1"),
+    ("Squeeze_dim", "dim", -1, "whole number from 1 to .* in field 'dim'"),
+    ("TemporalConvolution", "kW", 4, r"to have size \(3, 16\), found \(3, 12\)"),
+    ("HardTanh_range", "max_val", -3, "expected min_val < max_val"),
+    ("Copy_float_to_double", "output", None, "expected field 'output' of nn.Copy to be a tensor"),
+    ("SpatialUpSamplingBilinear_size", "owidth", math.inf, "field 'owidth'"),
+    ("RReLU_eval", "lower", 0.5, "lower <= upper"),
+    ("Sum", "dimension", 0, "1-based .* in field 'dimension' of nn.Sum"),
+    ("LookupTable", "maxNorm", -1, "positive maxNorm"),
 ]
 
 

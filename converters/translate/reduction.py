@@ -1,0 +1,37 @@
+"""Translators of Lua reductions along one dimension: Sum, Mean, Max, Min."""
+
+from __future__ import annotations
+
+import torch
+
+from converters import lua_nn
+from converters.translate.context import TranslationContext
+from converters.translate.registry import translates
+
+
+def _dimension(ctx: TranslationContext) -> int:
+    """The 1-based (or, from the end, negative) ``dimension``; 1 when absent, as the constructors default."""
+    dimension = ctx.int("dimension", 1)
+    if dimension == 0:
+        raise ctx.error(f"expected a 1-based (or negative) dimension in field 'dimension' of {ctx.typename}, found 0")
+    return dimension
+
+
+@translates("nn.Sum", "nn.Mean")
+def translate_sum(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """Mean is a Sum with ``sizeAverage`` (files older than that field, from when Mean had its own code, lack it
+    and average); ``squeeze`` is off only when it is ``false`` (Lua tests ``squeeze == nil or squeeze``)."""
+    size_average = ctx.truthy("sizeAverage") if ctx.has("sizeAverage") else ctx.typename.endswith(".Mean")
+    return lua_nn.Sum(
+        _dimension(ctx), ctx.optional_int("nInputDims", minimum=0), size_average, ctx.value("squeeze") is not False
+    )
+
+
+@translates("nn.Max")
+def translate_max(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    return lua_nn.Max(_dimension(ctx), ctx.optional_int("nInputDims", minimum=0))
+
+
+@translates("nn.Min")
+def translate_min(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    return lua_nn.Min(_dimension(ctx), ctx.optional_int("nInputDims", minimum=0))
