@@ -27,7 +27,13 @@ from converters.translate import (  # noqa: F401  (registers the built-in transl
 )
 from converters.translate.context import TranslationContext
 from converters.translate.load import Translation, TranslationReport, load_module, read_root, translate
-from converters.translate.registry import TRANSLATORS, Translator, register_module, translator_for
+from converters.translate.registry import (
+    TRANSLATORS,
+    Translator,
+    register_module,
+    supported_classes,
+    translator_for,
+)
 from converters.translate.sources import TensorSource
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "load_module",
     "read_root",
     "register_module",
+    "supported_classes",
     "translate",
     "translator_for",
 ]

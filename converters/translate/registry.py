@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from converters import t7
     from converters.translate.context import TranslationContext
 
-__all__ = ["GPU_NAMESPACES", "TRANSLATORS", "Translator", "register_module", "translates", "translator_for"]
+__all__ = [
+    "GPU_NAMESPACES",
+    "TRANSLATORS",
+    "Translator",
+    "register_module",
+    "supported_classes",
+    "translates",
+    "translator_for",
+]
 
 Translator = Callable[["t7.T7Object", "TranslationContext"], "torch.nn.Module"]
 
@@ -69,3 +77,9 @@ def translator_for(lua_class: Any) -> Translator | None:
         if namespace in GPU_NAMESPACES:
             translator = TRANSLATORS.get(f"nn.{name}")
     return translator
+
+
+def supported_classes() -> list[str]:
+    """The Lua classes that have a translator now, sorted (``cudnn.X``/``cunn.X`` also translate when ``nn.X`` is
+    listed; the ``cudnn`` entries are the namesakes that compute differently or have other fields)."""
+    return sorted(TRANSLATORS)
