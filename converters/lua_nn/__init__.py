@@ -49,7 +49,7 @@ from converters.lua_nn.pooling import (
     SpatialUpSamplingNearest,
     VolumetricMaxPooling,
 )
-from converters.lua_nn.reduction import Max, Min, Sum
+from converters.lua_nn.reduction import Reduction
 from converters.lua_nn.shape import (
     Contiguous,
     Copy,
@@ -114,8 +114,6 @@ __all__ = [
     "LogSoftMax",
     "LookupTable",
     "MapTable",
-    "Max",
-    "Min",
     "Mul",
     "MulConstant",
     "Narrow",
@@ -125,6 +123,7 @@ __all__ = [
     "Parallel",
     "ParallelTable",
     "Power",
+    "Reduction",
     "Replicate",
     "Reshape",
     "Select",
@@ -142,7 +141,6 @@ __all__ = [
     "Sqrt",
     "Square",
     "Squeeze",
-    "Sum",
     "TemporalConvolution",
     "Transpose",
     "Unsqueeze",

@@ -1,31 +1,40 @@
-"""Lua reductions along one dimension: Sum (and Mean), Max, Min.
+"""Lua reductions along one dimension: Sum, Mean, Max, Min.
 
-Dimensions are 1-based; a negative one counts from the end; with
-``n_input_dims`` an input with one more dimension (a batch) shifts a positive
-dimension by one. Every class imports only torch and is self-contained (the
-standalone ``model.py`` export copies its source).
+Every class imports only torch and is self-contained (the standalone
+``model.py`` export copies its source).
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["Max", "Min", "Sum"]
+__all__ = ["Reduction"]
 
 
-class Sum(torch.nn.Module):
-    """``nn.Sum(dimension, nInputDims, sizeAverage, squeeze)``, and ``nn.Mean(dimension, nInputDims)``
-    (``size_average=True``).
+class Reduction(torch.nn.Module):
+    """``nn.Sum(dimension, nInputDims, sizeAverage, squeeze)`` (``operation="sum"``), ``nn.Mean(dimension,
+    nInputDims)`` (a Sum with ``size_average``), ``nn.Max(dimension, nInputDims)`` (``"max"``) and ``nn.Min``
+    (``"min"``).
 
-    ``size_average`` divides by the size of the summed dimension. The summed
-    dimension is removed when ``squeeze`` and the result still has more than
-    one dimension (a 1-D input gives a tensor of one element).
+    ``dimension`` is 1-based; a negative one counts from the end; with
+    ``n_input_dims`` an input with one more dimension (a batch) shifts a
+    positive one by one. ``size_average`` divides by the size of that
+    dimension. It is removed when ``squeeze`` and the result still has more
+    than one dimension (a 1-D input gives a tensor of one element).
     """
 
     def __init__(
-        self, dimension: int = 1, n_input_dims: int | None = None, size_average: bool = False, squeeze: bool = True
+        self,
+        operation: str,
+        dimension: int = 1,
+        n_input_dims: int | None = None,
+        size_average: bool = False,
+        squeeze: bool = True,
     ) -> None:
         super().__init__()
+        if operation not in ("sum", "max", "min"):
+            raise ValueError(f"expected operation 'sum', 'max' or 'min', got {operation!r}")
+        self.operation = operation
         self.dimension = dimension
         self.n_input_dims = n_input_dims
         self.size_average = size_average
@@ -35,50 +44,16 @@ class Sum(torch.nn.Module):
         dim = self.dimension + input.dim() if self.dimension < 0 else self.dimension - 1
         if self.dimension > 0 and self.n_input_dims is not None and input.dim() == self.n_input_dims + 1:
             dim += 1
-        output = input.sum(dim, keepdim=True)
+        if self.operation == "sum":
+            output = input.sum(dim, keepdim=True)
+        else:
+            output = input.amax(dim, keepdim=True) if self.operation == "max" else input.amin(dim, keepdim=True)
         if self.size_average:
             output = output / input.size(dim)
         return output.squeeze(dim) if self.squeeze and output.dim() > 1 else output
 
     def extra_repr(self) -> str:
         return (
-            f"dimension={self.dimension}, n_input_dims={self.n_input_dims}, size_average={self.size_average}, "
-            f"squeeze={self.squeeze}"
+            f"operation={self.operation!r}, dimension={self.dimension}, n_input_dims={self.n_input_dims}, "
+            f"size_average={self.size_average}, squeeze={self.squeeze}"
         )
-
-
-class Max(torch.nn.Module):
-    """``nn.Max(dimension, nInputDims)``: the largest values along ``dimension`` (removed unless the input is 1-D)."""
-
-    def __init__(self, dimension: int = 1, n_input_dims: int | None = None) -> None:
-        super().__init__()
-        self.dimension = dimension
-        self.n_input_dims = n_input_dims
-
-    def forward(self, input):
-        dim = self.dimension + input.dim() if self.dimension < 0 else self.dimension - 1
-        if self.dimension > 0 and self.n_input_dims is not None and input.dim() == self.n_input_dims + 1:
-            dim += 1
-        return input.amax(dim) if input.dim() > 1 else input.amax(dim, keepdim=True)
-
-    def extra_repr(self) -> str:
-        return f"dimension={self.dimension}, n_input_dims={self.n_input_dims}"
-
-
-class Min(torch.nn.Module):
-    """``nn.Min(dimension, nInputDims)``: the smallest values along ``dimension`` (removed unless the input is
-    1-D)."""
-
-    def __init__(self, dimension: int = 1, n_input_dims: int | None = None) -> None:
-        super().__init__()
-        self.dimension = dimension
-        self.n_input_dims = n_input_dims
-
-    def forward(self, input):
-        dim = self.dimension + input.dim() if self.dimension < 0 else self.dimension - 1
-        if self.dimension > 0 and self.n_input_dims is not None and input.dim() == self.n_input_dims + 1:
-            dim += 1
-        return input.amin(dim) if input.dim() > 1 else input.amin(dim, keepdim=True)
-
-    def extra_repr(self) -> str:
-        return f"dimension={self.dimension}, n_input_dims={self.n_input_dims}"

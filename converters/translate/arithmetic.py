@@ -68,19 +68,14 @@ def translate_add(lua_module, ctx: TranslationContext) -> torch.nn.Module:
     return module
 
 
-@translates("nn.CMul")
-def translate_cmul(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    weight = ctx.tensor("weight")
-    module = lua_nn.CMul(weight.shape)
-    ctx.assign(module, "weight", weight)
-    return module
-
-
-@translates("nn.CAdd")
-def translate_cadd(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    bias = ctx.tensor("bias")
-    module = lua_nn.CAdd(bias.shape)
-    ctx.assign(module, "bias", bias)
+@translates("nn.CMul", "nn.CAdd")
+def translate_cmul_cadd(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """A learned tensor of the constructor's size: CMul's ``weight`` multiplies, CAdd's ``bias`` adds."""
+    multiply = ctx.typename.endswith(".CMul")
+    name = "weight" if multiply else "bias"
+    source = ctx.tensor(name)
+    module = lua_nn.CMul(source.shape) if multiply else lua_nn.CAdd(source.shape)
+    ctx.assign(module, name, source)
     return module
 
 

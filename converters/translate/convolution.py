@@ -16,6 +16,19 @@ import torch
 from converters import lua_nn
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
+from converters.translate.sources import TensorSource
+
+
+def _kernel_weight(ctx: TranslationContext, shape: tuple[int, ...]) -> TensorSource:
+    """The ``weight`` of a convolution as ``shape`` (nOut, nIn, *kernel), also from the 2-D (nOut, nIn*prod(kernel))
+    layout of the MM variants."""
+    flat = (shape[0], math.prod(shape[1:]))
+    weight = ctx.tensor("weight", ndim=(2, len(shape)))
+    if weight.shape not in (shape, flat):
+        raise ctx.error(
+            f"expected a weight of size {shape} (or {flat}, as the MM variants store it), found {weight.shape}"
+        )
+    return weight.reshape(shape)
 
 
 def _bias(ctx: TranslationContext, module: torch.nn.Module, size: int) -> None:
@@ -38,15 +51,10 @@ def translate_spatial_convolution(lua_module, ctx: TranslationContext) -> torch.
     if n_in % groups or n_out % groups:
         raise ctx.error(f"expected nInputPlane {n_in} and nOutputPlane {n_out} to be multiples of groups={groups}")
     shape = (n_out, n_in // groups, *kernel)
-    weight = ctx.tensor("weight", ndim=(2, 4))
-    if weight.shape not in (shape, (n_out, math.prod(shape[1:]))):
-        raise ctx.error(
-            f"expected a weight of size {shape} (or {(n_out, math.prod(shape[1:]))} as SpatialConvolutionMM stores "
-            f"it), found {weight.shape}"
-        )
+    weight = _kernel_weight(ctx, shape)
     dilation = (ctx.int("dilationH", 1, minimum=1), ctx.int("dilationW", 1, minimum=1))
     module = torch.nn.Conv2d(n_in, n_out, kernel, stride, padding, dilation, groups, bias=ctx.has("bias"))
-    ctx.assign(module, "weight", weight.reshape(shape))
+    ctx.assign(module, "weight", weight)
     _bias(ctx, module, n_out)
     return module
 
@@ -58,12 +66,8 @@ def translate_volumetric_convolution(lua_module, ctx: TranslationContext) -> tor
     kernel = tuple(ctx.int(f"k{axis}", minimum=1) for axis in "THW")
     stride = tuple(ctx.int(f"d{axis}", 1, minimum=1) for axis in "THW")
     padding = tuple(ctx.int(f"pad{axis}", 0, minimum=0) for axis in "THW")
-    shape = (n_out, n_in, *kernel)
-    weight = ctx.tensor("weight", ndim=(2, 5))
-    if weight.shape not in (shape, (n_out, math.prod(shape[1:]))):
-        raise ctx.error(f"expected a weight of size {shape} (or {(n_out, math.prod(shape[1:]))}), found {weight.shape}")
     module = torch.nn.Conv3d(n_in, n_out, kernel, stride, padding, bias=ctx.has("bias"))
-    ctx.assign(module, "weight", weight.reshape(shape))
+    ctx.assign(module, "weight", _kernel_weight(ctx, (n_out, n_in, *kernel)))
     _bias(ctx, module, n_out)
     return module
 

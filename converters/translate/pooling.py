@@ -13,12 +13,6 @@ from converters import lua_nn
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
 
-#: cudnn's pooling mode strings that say whether the padding counts in an average.
-CUDNN_AVERAGE_MODES = {
-    "CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING": True,
-    "CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING": False,
-}
-
 
 def _window(ctx: TranslationContext, *, stride_is_kernel: bool) -> dict[str, int]:
     """kW, kH, dW, dH, padW, padH; a missing stride is the kernel size (max pooling's default) or 1."""
@@ -58,17 +52,13 @@ def translate_spatial_average_pooling(lua_module, ctx: TranslationContext) -> to
 
 @translates("cudnn.SpatialAveragePooling")
 def translate_cudnn_spatial_average_pooling(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    """cudnn always averages (it has no ``divide`` field); its ``mode`` says whether padding counts."""
-    mode = ctx.value("mode")
-    include = CUDNN_AVERAGE_MODES.get(mode) if isinstance(mode, str) else None
-    if include is None:
-        include = ctx.ffi_boolean("count_include_pad", True)
-    return lua_nn.SpatialAveragePooling(
-        **_window(ctx, stride_is_kernel=False),
-        ceil_mode=ctx.ffi_boolean("ceil_mode"),
-        count_include_pad=include,
-        divide=True,
-    )
+    """cudnn always averages (it has no ``divide`` field) and always counts the padding: its forward sets
+    ``count_include_pad = count_include_pad ~= nil and count_include_pad or true``, true whatever the field holds.
+    Lua itself tests ``ceil_mode``; a file without it gets pad 0 and floor mode (its ``backwardCompatible``)."""
+    window = _window(ctx, stride_is_kernel=False)
+    if ctx.value("ceil_mode") is None:
+        window.update(padW=0, padH=0)
+    return lua_nn.SpatialAveragePooling(**window, ceil_mode=ctx.truthy("ceil_mode"), count_include_pad=True)
 
 
 @translates("nn.SpatialLPPooling")

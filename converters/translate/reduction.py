@@ -22,16 +22,11 @@ def translate_sum(lua_module, ctx: TranslationContext) -> torch.nn.Module:
     """Mean is a Sum with ``sizeAverage`` (files older than that field, from when Mean had its own code, lack it
     and average); ``squeeze`` is off only when it is ``false`` (Lua tests ``squeeze == nil or squeeze``)."""
     size_average = ctx.truthy("sizeAverage") if ctx.has("sizeAverage") else ctx.typename.endswith(".Mean")
-    return lua_nn.Sum(
-        _dimension(ctx), ctx.optional_int("nInputDims", minimum=0), size_average, ctx.value("squeeze") is not False
-    )
+    n_input_dims = ctx.optional_int("nInputDims", minimum=0)
+    return lua_nn.Reduction("sum", _dimension(ctx), n_input_dims, size_average, ctx.value("squeeze") is not False)
 
 
-@translates("nn.Max")
-def translate_max(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    return lua_nn.Max(_dimension(ctx), ctx.optional_int("nInputDims", minimum=0))
-
-
-@translates("nn.Min")
-def translate_min(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    return lua_nn.Min(_dimension(ctx), ctx.optional_int("nInputDims", minimum=0))
+@translates("nn.Max", "nn.Min")
+def translate_max_min(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    operation = "max" if ctx.typename.endswith(".Max") else "min"
+    return lua_nn.Reduction(operation, _dimension(ctx), ctx.optional_int("nInputDims", minimum=0))

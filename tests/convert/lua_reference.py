@@ -96,7 +96,9 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
             (lua_module["dH"], lua_module["dW"]),
             (lua_module.get("padH", 0), lua_module.get("padW", 0)),
             ceil_mode=_lua_true(lua_module.get("ceil_mode")),
-            count_include_pad=_lua_true(lua_module.get("count_include_pad", True)),
+            # cudnn.torch computes `count_include_pad ~= nil and count_include_pad or true`: always true
+            count_include_pad=lua_module.typename.startswith("cudnn.")
+            or _lua_true(lua_module.get("count_include_pad", True)),
         )
         if lua_module.typename.startswith("nn.") and not lua_module.get("divide", False):
             out = out * (lua_module["kH"] * lua_module["kW"])

@@ -100,6 +100,12 @@ def _adaptive_max_pooling() -> tuple[t7.T7Object, torch.Tensor]:
     return module("nn.SpatialAdaptiveMaxPooling", W=13, H=6), sample(2, 3, 19, 13)
 
 
+def _cudnn_average_pooling() -> tuple[t7.T7Object, torch.Tensor]:
+    """cudnn.torch's forward counts the padding whatever ``count_include_pad`` says (a Lua and/or idiom)."""
+    fields = dict(kW=3, kH=3, dW=2, dH=2, padW=1, padH=1, ceil_mode=False, count_include_pad=False)
+    return module("cudnn.SpatialAveragePooling", **fields), sample(2, 3, 7, 6)
+
+
 #: name -> builder of (root, input), for the classes the genuine nn_modules fixtures do not cover.
 BUILT_CASES: dict[str, Callable[[], tuple[t7.T7Object, torch.Tensor]]] = {
     "cudnn.SpatialFullConvolution": _full_convolution,
@@ -121,6 +127,7 @@ BUILT_CASES: dict[str, Callable[[], tuple[t7.T7Object, torch.Tensor]]] = {
     "cudnn.VolumetricBatchNormalization": _batch_norm("cudnn.VolumetricBatchNormalization", (2, 3, 3, 4, 4)),
     "cudnn.VolumetricMaxPooling": lambda: _volumetric_pooling("cudnn.VolumetricMaxPooling"),
     "cudnn.VolumetricAveragePooling": lambda: _volumetric_pooling("cudnn.VolumetricAveragePooling"),
+    "cudnn.SpatialAveragePooling_count_include_pad_false": _cudnn_average_pooling,
     "cudnn.ClippedReLU": lambda: (module("cudnn.ClippedReLU", ceiling=0.5, inplace=False), sample(2, 3, 4)),
     "cudnn.TemporalConvolution": _temporal_convolution,
     "nn.DataParallelTable": _data_parallel_table,
