@@ -9,7 +9,7 @@ into a ``zoo.DenseNetConfig`` and a state dict.
 
 from __future__ import annotations
 
-from converters.lazy import lazy_exports
+from densenet_zoo_util.lazy import lazy_exports
 
 __all__ = [
     "Conversion",

@@ -29,13 +29,13 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-from converters.atomic import atomic_output
 from converters.densenet import CONVERTER_VERSION, infer_compression, load_checkpoint, plan_conversion
 from converters.errors import ConversionError
 from converters.file_pages import drop_file_pages
-from converters.hashing import file_sha256
 from converters.plan import ConversionPlan, TensorEntry
 from converters.views import view_backing_problem
+from densenet_zoo_util.atomic import atomic_output
+from densenet_zoo_util.hashing import file_sha256
 from zoo.models.densenet import DenseNetConfig, state_dict_mismatch, state_dict_shapes
 
 __all__ = [

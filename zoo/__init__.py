@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from converters.lazy import lazy_exports
+from densenet_zoo_util.lazy import lazy_exports
 
 __version__ = "0.1.0"
 

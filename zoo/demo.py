@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from converters.atomic import atomic_output
+from densenet_zoo_util.atomic import atomic_output
 from zoo.models.densenet import DenseNetConfig
 
 SAMPLE_NAME = "densenet_sample"
@@ -73,7 +73,7 @@ def sample_manifest(sha256: str, size: int):
 
 def publish_sample(mirror_dir: Path) -> tuple[Path, str, int]:
     """Write the sample checkpoint into ``mirror_dir`` (once); returns (path, sha256, size)."""
-    from converters.hashing import file_sha256
+    from densenet_zoo_util.hashing import file_sha256
 
     path = mirror_dir / SAMPLE_FILENAME
     if not path.is_file():

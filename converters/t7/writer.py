@@ -22,7 +22,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..atomic import atomic_output
+from densenet_zoo_util.atomic import atomic_output
+
 from .errors import T7WriteError
 from .objects import T7Function, T7Object, T7Storage, T7Table, T7Tensor
 from .reader import DEFAULT_MAX_DEPTH, TYPE_BOOLEAN, TYPE_NIL, TYPE_NUMBER, TYPE_STRING, TYPE_TABLE, TYPE_TORCH

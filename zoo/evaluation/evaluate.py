@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from converters.atomic import write_text_atomic
+from densenet_zoo_util.atomic import write_text_atomic
 from zoo.evaluation.metrics import ErrorCounts, aggregate_crops, topk_correct
 from zoo.evaluation.sharding import ShardSampler, shard_indices
 from zoo.runtime import (

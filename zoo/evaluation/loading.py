@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from converters.hashing import file_sha256
+from densenet_zoo_util.hashing import file_sha256
 
 __all__ = ["LoadedModel", "ModelSpecError", "load_model", "registry_name_for_file", "state_dict_sha256"]
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from converters.hashing import file_sha256
+from densenet_zoo_util.hashing import file_sha256
 from zoo.registry.errors import VerificationError
 from zoo.registry.safe_files import own_file, read_small
 
@@ -101,7 +101,7 @@ def read_record(path: Path) -> FileRecord | None:
 
 def write_record(path: Path, sha256: str, size: int, trust: str, origin: str) -> FileRecord:
     """Write (atomically) the record vouching for ``path``."""
-    from converters.atomic import write_text_atomic
+    from densenet_zoo_util.atomic import write_text_atomic
 
     record = FileRecord(sha256=sha256, size=int(size), trust=trust, origin=origin, verified_at=time.time())
     own_file(record_path(path))  # a planted link or another user's record is refused, not replaced

@@ -38,8 +38,8 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
-from converters.atomic import write_text_atomic
-from converters.hashing import HASH_CHUNK_SIZE
+from densenet_zoo_util.atomic import write_text_atomic
+from densenet_zoo_util.hashing import HASH_CHUNK_SIZE
 from zoo import __version__
 from zoo.registry import transport
 from zoo.registry.errors import (

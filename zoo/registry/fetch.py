@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from converters.hashing import file_sha256
+from densenet_zoo_util.hashing import file_sha256
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
 from zoo.registry.download import (
     SNIFF_LIMIT,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converters.hashing import file_sha256
+from densenet_zoo_util.hashing import file_sha256
 from zoo.models.densenet import DenseNet, DenseNetConfig, state_dict_mismatch, state_dict_shapes
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
 from zoo.registry.errors import RegistryError, VerificationError

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converters.atomic import write_text_atomic
+from densenet_zoo_util.atomic import write_text_atomic
 from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
 from zoo.registry.cache import RECORD_SUFFIX
 from zoo.registry.download import PART_SUFFIX, VALIDATOR_SUFFIX

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from converters.lazy import lazy_exports
+from densenet_zoo_util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from zoo.training.config import TrainConfig

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.atomic import atomic_output
+from densenet_zoo_util.atomic import atomic_output
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

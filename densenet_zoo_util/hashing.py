@@ -1,6 +1,6 @@
 """File hashing: the one sha256-of-a-file helper every layer uses.
 
-Standard library only (like :mod:`converters.atomic`), so the numpy-only
+Standard library only (like :mod:`densenet_zoo_util.atomic`), so the numpy-only
 ``converters.t7``, the DenseNet converters, the registry and evaluation can all
 use it. Files are read in chunks, never whole: checkpoints reach gigabytes.
 """

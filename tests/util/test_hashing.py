@@ -1,8 +1,8 @@
-"""converters.hashing: the one sha256-of-a-file helper every layer uses."""
+"""densenet_zoo_util.hashing: the one sha256-of-a-file helper every layer uses."""
 
 import hashlib
 
-from converters.hashing import file_sha256, update_from_file
+from densenet_zoo_util.hashing import file_sha256, update_from_file
 
 
 def test_file_sha256_matches_hashlib_across_chunk_boundaries(tmp_path):

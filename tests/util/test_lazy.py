@@ -1,4 +1,4 @@
-"""converters.lazy: package names imported on first use, in a fresh interpreter each time."""
+"""densenet_zoo_util.lazy: package names imported on first use, in a fresh interpreter each time."""
 
 import subprocess
 import sys

@@ -1,11 +1,11 @@
-"""converters.atomic: the one atomic-output helper every layer writes user files with."""
+"""densenet_zoo_util.atomic: the one atomic-output helper every layer writes user files with."""
 
 import os
 import stat
 
 import pytest
 
-from converters.atomic import atomic_output, write_bytes_atomic, write_text_atomic
+from densenet_zoo_util.atomic import atomic_output, write_bytes_atomic, write_text_atomic
 
 
 def test_new_file_gets_umask_permissions_not_mkstemp_0600(tmp_path):
