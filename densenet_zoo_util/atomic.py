@@ -2,7 +2,7 @@
 
 The content goes to a temporary file in the destination's directory, is
 flushed and fsynced, gets the permissions an ordinary ``open`` would give (or
-those of the file it replaces), and is renamed over the destination only when
+those of the regular file it replaces), and is renamed over the destination only when
 the whole write succeeded. A failure or a killed process therefore never
 leaves a half-written file where a good one is expected.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,11 +42,18 @@ def _current_umask() -> int:
 
 
 def _final_mode(target: Path) -> int:
-    """Permissions for the new file: the replaced file's, else ``0o666`` less the umask."""
+    """Permissions for the new file: the replaced regular file's, else ``0o666`` less the umask.
+
+    ``lstat``, not ``stat``: the rename replaces a symlink itself, never what it
+    points to, so the new file must not take the mode of a file the link names.
+    """
     try:
-        return target.stat().st_mode & 0o777
+        status = target.lstat()
     except OSError:
-        return 0o666 & ~_current_umask()
+        status = None
+    if status is not None and stat.S_ISREG(status.st_mode):
+        return status.st_mode & 0o777
+    return 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -61,7 +69,7 @@ def atomic_output(
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_output writes whole files: mode must be 'wb' or 'w', got {mode!r}")
     target = Path(path)
-    if not force and target.exists():
+    if not force and os.path.lexists(target):  # a dangling symlink is there too
         raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)

@@ -27,6 +27,24 @@ def test_replacing_a_file_keeps_its_permissions(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
 
 
+def test_replacing_a_symlink_takes_neither_the_mode_nor_the_place_of_what_it_names(tmp_path):
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("theirs")
+    elsewhere.chmod(0o777)
+    target = tmp_path / "manifest.json"
+    target.symlink_to(elsewhere)
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(target, "ours")
+    finally:
+        os.umask(previous)
+    assert not target.is_symlink()
+    assert target.read_text() == "ours"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert elsewhere.read_text() == "theirs"
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o777
+
+
 def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "model.safetensors"
     target.write_bytes(b"good")
@@ -43,6 +61,11 @@ def test_force_false_refuses_to_overwrite(tmp_path):
     with pytest.raises(FileExistsError, match="--force"):
         write_bytes_atomic(target, b"other", force=False)
     assert target.read_bytes() == b"keep"
+    dangling = tmp_path / "dangling.pth"
+    dangling.symlink_to(tmp_path / "missing")
+    with pytest.raises(FileExistsError, match="--force"):
+        write_bytes_atomic(dangling, b"other", force=False)
+    assert dangling.is_symlink()
 
 
 def test_text_mode_and_bad_mode(tmp_path):
