@@ -85,10 +85,10 @@ converters.export.convert_file(sys.argv[1], sys.argv[2], force=True)
     "build": IMPORTS
     + """
 import json, sys
-from converters.lua_layout import build_checkpoint
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import DenseNetConfig
 config = DenseNetConfig.from_dict(json.loads(sys.argv[1]))
-converters.t7.save(build_checkpoint(config, layout="standard", seed=0), sys.argv[2])
+converters.t7.save(densenet_checkpoint(config, layout="standard", seed=0), sys.argv[2])
 """,
 }
 
@@ -107,7 +107,7 @@ def run_child(kind: str, *args: str) -> tuple[float, int]:
 
 
 def build(config, path: Path) -> int:
-    """Write a Lua-layout checkpoint of ``config`` (in a child, so this process stays small); its size."""
+    """Write a synthetic Lua checkpoint of ``config`` (in a child, so this process stays small); its size."""
     run_child("build", json.dumps(config.to_dict()), str(path))
     return path.stat().st_size
 

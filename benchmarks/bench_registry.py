@@ -7,7 +7,7 @@ overhead, not a network.
   atomic rename) vs. a plain ``requests`` stream into a file with the same fsync, without and with
   the sha256 that verification needs. Reported: ours / plain and ours / (plain + sha256). Real sources
   (Google Drive, ~10-100 MB/s) are far slower than sha256 (~1 GB/s), so there the ratio is ~1.
-* load: ``zoo.load(name)`` for a DenseNet-121-shaped Lua checkpoint (made by ``build_checkpoint``):
+* load: ``zoo.load(name)`` for a DenseNet-121-shaped Lua checkpoint (made by ``densenet_checkpoint``):
   cold (download + verify + convert + cache) and warm (cached conversion, cheap re-verify) vs.
   ``zoo.load_weights(local .t7)`` (convert in memory, what one does without the registry).
   Reported: warm / baseline (the cache's gain) and cold / baseline, for information.
@@ -96,10 +96,10 @@ def bench_load(server, workdir: Path, name: str, config, repeats: int) -> None:
 
     import zoo
     from converters import t7
-    from converters.lua_layout import build_checkpoint
+    from converters.synthetic.densenet import densenet_checkpoint
 
     checkpoint = workdir / f"{name}.t7"
-    t7.save(build_checkpoint(config, seed=0), str(checkpoint))
+    t7.save(densenet_checkpoint(config, seed=0), str(checkpoint))
     content = checkpoint.read_bytes()
     url = server.add_file(f"/{name}.t7", content)
     source = url_source(url, checkpoint.name, hashlib.sha256(content).hexdigest(), len(content))

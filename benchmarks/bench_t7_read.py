@@ -1,6 +1,6 @@
 """Benchmark: parsing a 585 MB (558 MiB) Torch7 checkpoint with ``converters.t7`` vs ``torchfile.load`` vs ``cat``.
 
-Generates, with ``converters.lua_layout.build_checkpoint`` and ``converters.t7.save``,
+Generates, with ``converters.synthetic.densenet.densenet_checkpoint`` and ``converters.t7.save``,
 the largest published model (DenseNet-cosine-264, k=48) as fb.resnet.torch saves
 it with its gradients: an ``nn.Sequential`` of ``cudnn.*``/``nn.*`` modules whose
 weights and biases are views into one flat FloatStorage and whose gradients are
@@ -83,11 +83,11 @@ def run_child(kind: str, path: str) -> dict[str, float]:
 def generate(path: Path, smoke: bool) -> None:
     """Build the module tree and write it with ``t7.save`` (run in its own process, see ``main``)."""
     from converters import t7
-    from converters.lua_layout import build_checkpoint
+    from converters.synthetic.densenet import densenet_checkpoint
     from zoo.models.densenet import MODEL_CONFIGS
 
     start = time.perf_counter()
-    root = build_checkpoint(smoke_config() if smoke else MODEL_CONFIGS[MODEL])
+    root = densenet_checkpoint(smoke_config() if smoke else MODEL_CONFIGS[MODEL])
     build_s = time.perf_counter() - start
     start = time.perf_counter()
     t7.save(root, path)

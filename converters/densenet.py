@@ -45,15 +45,14 @@ from __future__ import annotations
 
 import collections
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from converters import t7
+from converters.densenet_layers import LayerParser
 from converters.errors import ConversionError
-from converters.layers import LayerParser
 from converters.lua_modules import LUA_INT_MAX, child_modules, describe, integer_field, lazy_view, module_kind
 from converters.plan import Conversion, ConversionPlan, ConversionReport, TensorEntry
 from zoo.models.densenet import DenseNetConfig
@@ -65,7 +64,6 @@ __all__ = [
     "TensorEntry",
     "convert",
     "infer_compression",
-    "load_checkpoint",
     "plan_conversion",
 ]
 
@@ -331,18 +329,11 @@ def plan_conversion(root: Any) -> ConversionPlan:
     return ConversionPlan(config=config, report=report, entries=parser.entries)
 
 
-def load_checkpoint(path_or_parsed: Any) -> Any:
-    """The root object of a checkpoint given as a path or as an already parsed tree."""
-    if isinstance(path_or_parsed, (str, os.PathLike)):
-        return t7.load(os.fspath(path_or_parsed), lazy=True)
-    return path_or_parsed
-
-
 def convert(path_or_parsed: Any, progress: Callable[[int, int], None] | None = None) -> Conversion:
     """Convert a Lua DenseNet checkpoint (a ``.t7`` path or a parsed ``T7Object``) into a state dict.
 
     Raises ``converters.t7.T7FormatError`` for a malformed file and
     :class:`ConversionError` for a module tree that is not a convertible DenseNet.
     """
-    plan = plan_conversion(load_checkpoint(path_or_parsed))
+    plan = plan_conversion(t7.ensure_loaded(path_or_parsed))
     return Conversion(state_dict=plan.materialize(progress), config=plan.config, report=plan.report)

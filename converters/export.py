@@ -6,7 +6,7 @@
   goes from the checkpoint (or memory) to the output, so converting a large
   checkpoint never holds a second copy of the weights.
 * ``.pth`` is a plain state dict (``torch.load(path, weights_only=True)``
-  works); it has no room for metadata, so :func:`load_weights` infers the
+  works); it has no room for metadata, so :func:`read_saved_weights` infers the
   config from the tensor shapes (everything but ``drop_rate``, which does not
   change evaluation, is recoverable; it is reported as 0).
 
@@ -29,7 +29,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-from converters.densenet import CONVERTER_VERSION, infer_compression, load_checkpoint, plan_conversion
+from converters import t7
+from converters.densenet import CONVERTER_VERSION, infer_compression, plan_conversion
 from converters.errors import ConversionError
 from converters.file_pages import drop_file_pages
 from converters.plan import ConversionPlan, TensorEntry
@@ -44,10 +45,9 @@ __all__ = [
     "check_state_dict",
     "config_from_state_dict",
     "convert_file",
-    "file_sha256",
     "load_torch_state_dict",
-    "load_weights",
     "read_metadata",
+    "read_saved_weights",
     "save_plan",
     "save_weights",
     "source_metadata",
@@ -218,7 +218,7 @@ def convert_file(
     """
     target, format = output_target(source, path, format)
     check_output(target, force, parents)
-    plan = plan_conversion(load_checkpoint(source))
+    plan = plan_conversion(t7.ensure_loaded(source))
     return save_plan(
         plan, target, format=format, metadata=source_metadata(source), force=force, progress=progress
     ), plan
@@ -249,7 +249,7 @@ def _is_torch_file(path: str | os.PathLike[str]) -> bool:
     return start.startswith(b"PK\x03\x04") or (start.startswith(b"\x80") and start[8:9] != b"{")
 
 
-def load_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], DenseNetConfig]:
+def read_saved_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], DenseNetConfig]:
     """``(state_dict, config)`` from a file :func:`save_weights` wrote (the format is detected from the content).
 
     The config comes from the safetensors metadata; for ``.pth`` files (and

@@ -5,7 +5,7 @@ Lua's C code takes an ``int``, booleans as Lua (``if self.x``) or the LuaJIT
 FFI (``0`` is false) reads them, lists of integers, and tensors that are
 floating views backed by their own storage elements. Shared by the general
 translators (:mod:`converters.translate`), the DenseNet layer parser
-(:mod:`converters.layers`) and the top-level walk (:mod:`converters.densenet`).
+(:mod:`converters.densenet_layers`) and the top-level walk (:mod:`converters.densenet`).
 Every error is a :class:`ConversionError` naming the module path in Lua
 notation (``model.modules[5].modules[1]``).
 """

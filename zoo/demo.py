@@ -3,7 +3,7 @@
 ``densenet-zoo demo`` (``run_demo()``):
 
 1. publish: write a small DenseNet checkpoint in fb.resnet.torch's Lua layout
-   (``converters.lua_layout.build_checkpoint`` + ``converters.t7.save``) into a
+   (``converters.synthetic.densenet.densenet_checkpoint`` + ``converters.t7.save``) into a
    local mirror directory under the cache, and record its sha256 and size in a
    built-in "sample" manifest entry, as a maintainer's ``manifest pin`` would;
 2. fetch: through the registry with ``offline`` on and the mirror set: the
@@ -78,10 +78,10 @@ def publish_sample(mirror_dir: Path) -> tuple[Path, str, int]:
     path = mirror_dir / SAMPLE_FILENAME
     if not path.is_file():
         from converters import t7
-        from converters.lua_layout import build_checkpoint
+        from converters.synthetic.densenet import densenet_checkpoint
 
         mirror_dir.mkdir(parents=True, exist_ok=True)
-        t7.save(build_checkpoint(SAMPLE_CONFIG, layout="standard", seed=SAMPLE_SEED), str(path))
+        t7.save(densenet_checkpoint(SAMPLE_CONFIG, layout="standard", seed=SAMPLE_SEED), str(path))
     return path, file_sha256(path), path.stat().st_size
 
 

@@ -10,7 +10,7 @@ knows nothing about DenseNet.
 
 from .ascii_reader import T7AsciiReader
 from .errors import T7Error, T7FormatError, T7WriteError
-from .loading import MODES, detect_mode, load, loads
+from .loading import MODES, detect_mode, ensure_loaded, load, loads
 from .objects import T7Function, T7Object, T7Storage, T7Table, T7Tensor, iter_tree
 from .reader import DEFAULT_MAX_DEPTH, T7Reader, register_handler
 from .typenames import STORAGE_DTYPES, TENSOR_DTYPES
@@ -36,6 +36,7 @@ __all__ = [
     "detect_mode",
     "dump",
     "dumps",
+    "ensure_loaded",
     "iter_tree",
     "load",
     "loads",

@@ -76,3 +76,14 @@ def load(
         else:  # eager, empty, or not a regular file (a pipe cannot be mapped)
             buffer = handle.read()
     return _read(buffer, path, mode, max_depth)
+
+
+def ensure_loaded(path_or_parsed: Any) -> Any:
+    """The root object of a Torch7 file given as a path (loaded lazily, memory-mapped) or already parsed.
+
+    For functions that accept either: a ``str`` or ``os.PathLike`` is read with
+    :func:`load`, anything else is taken to be a parsed tree and returned as is.
+    """
+    if isinstance(path_or_parsed, (str, os.PathLike)):
+        return load(os.fspath(path_or_parsed), lazy=True)
+    return path_or_parsed

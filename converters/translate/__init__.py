@@ -26,7 +26,7 @@ from converters.translate import (  # noqa: F401  (registers the built-in transl
     tables,
 )
 from converters.translate.context import TranslationContext
-from converters.translate.load import Translation, TranslationReport, load_module, read_root, translate
+from converters.translate.load import Translation, TranslationReport, load_module, translate
 from converters.translate.registry import (
     TRANSLATORS,
     Translator,
@@ -44,7 +44,6 @@ __all__ = [
     "TranslationReport",
     "Translator",
     "load_module",
-    "read_root",
     "register_module",
     "supported_classes",
     "translate",

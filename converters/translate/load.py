@@ -10,7 +10,6 @@ file and assigns it into the skeleton.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ from converters.errors import ConversionError, UnsupportedModuleError
 from converters.translate.context import TranslationState, translate_module
 from converters.translate.sources import TensorSource
 
-__all__ = ["ROOT_PATH", "Translation", "TranslationReport", "load_module", "read_root", "translate"]
+__all__ = ["ROOT_PATH", "Translation", "TranslationReport", "load_module", "translate"]
 
 #: The Lua path of the root module in reports and errors (children are ``model.modules[1]``, ...).
 ROOT_PATH = "model"
@@ -74,18 +73,6 @@ class Translation:
         return self.module
 
 
-def read_root(path_or_t7_object: Any) -> Any:
-    """The root object of a checkpoint given as a path (read lazily, memory-mapped) or already parsed.
-
-    (The same as ``converters.densenet.load_checkpoint``, which is being
-    renamed as this is written; once that settles, one of the two should go
-    and the other be imported.)
-    """
-    if isinstance(path_or_t7_object, (str, os.PathLike)):
-        return t7.load(os.fspath(path_or_t7_object), lazy=True)
-    return path_or_t7_object
-
-
 def translate(path_or_t7_object: Any, dtype: torch.dtype | None = None) -> Translation:
     """Translate a Torch7 module (a ``.t7`` path or a parsed ``T7Object``) without reading its weights.
 
@@ -95,7 +82,7 @@ def translate(path_or_t7_object: Any, dtype: torch.dtype | None = None) -> Trans
     """
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"expected a floating torch dtype (e.g. torch.float32) or None, found {dtype!r}")
-    root = read_root(path_or_t7_object)
+    root = t7.ensure_loaded(path_or_t7_object)
     state = TranslationState(dtype=dtype)
     with torch.device("meta"):
         module = translate_module(root, ROOT_PATH, "", state)

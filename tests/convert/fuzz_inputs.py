@@ -3,7 +3,7 @@
 Two targets:
 
 * ``t7``: genuine Lua checkpoints (``torch7/densenet/tiny_std.t7``, ``tiny_custom.t7``,
-  ``torch7/cifar/*.t7``) and synthetic ones made with ``converters.lua_layout`` are mutated at
+  ``torch7/cifar/*.t7``) and synthetic ones made with ``converters.synthetic.densenet`` are mutated at
   the object level (numeric fields, tensor sizes, strides, offsets, storage types and values,
   class names, field types, module lists), written with ``t7.dumps`` and converted from the file
   (``convert_file`` streaming to safetensors, or ``convert``).
@@ -67,7 +67,7 @@ import zoo  # noqa: E402
 from converters import ConversionError, t7  # noqa: E402
 from converters.densenet import convert  # noqa: E402
 from converters.export import convert_file, save_weights  # noqa: E402
-from converters.lua_layout import build_checkpoint  # noqa: E402
+from converters.synthetic.densenet import densenet_checkpoint  # noqa: E402
 from converters.t7.typenames import STORAGE_OF_TENSOR, TENSOR_DTYPES  # noqa: E402
 from zoo import DenseNet, DenseNetConfig  # noqa: E402
 from zoo.models.densenet import state_dict_shapes  # noqa: E402
@@ -204,7 +204,7 @@ def t7_seeds() -> list[Seed]:
         ("double_dropout", small.replace(drop_rate=0.2), "standard", "torch.DoubleTensor"),
         ("cuda_cifar", small.replace(stem="cifar", block_config=(1, 1, 1)), "custom", "torch.CudaTensor"),
     ):
-        seeds.append(Seed(f"synthetic_{name}", t7.dumps(build_checkpoint(config, layout, 0, tensor_type))))
+        seeds.append(Seed(f"synthetic_{name}", t7.dumps(densenet_checkpoint(config, layout, 0, tensor_type))))
     return seeds
 
 

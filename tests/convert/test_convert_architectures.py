@@ -10,7 +10,7 @@ from published import PUBLISHED_PARAMETER_COUNTS
 
 from converters import t7
 from converters.densenet import convert, plan_conversion
-from converters.lua_layout import build_checkpoint
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 SMALL_CONFIGS = {
@@ -39,7 +39,7 @@ def _model(state_dict, config) -> DenseNet:
 def test_small_checkpoint_round_trip_matches_reference(name: str, layout: str, tmp_path) -> None:
     config = SMALL_CONFIGS[name]
     path = tmp_path / f"{name}_{layout}.t7"
-    t7.save(build_checkpoint(config, layout=layout, seed=7), path)
+    t7.save(densenet_checkpoint(config, layout=layout, seed=7), path)
     parsed = t7.load(path)
     conversion = convert(parsed)
     assert conversion.config == config
@@ -54,7 +54,7 @@ def test_small_checkpoint_round_trip_matches_reference(name: str, layout: str, t
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMETER_COUNTS))
 def test_full_size_standard_tree_infers_the_published_architecture(name: str) -> None:
-    plan = plan_conversion(build_checkpoint(MODEL_CONFIGS[name], layout="standard", seed=0))
+    plan = plan_conversion(densenet_checkpoint(MODEL_CONFIGS[name], layout="standard", seed=0))
     assert plan.config == MODEL_CONFIGS[name]
     assert plan.num_parameters == PUBLISHED_PARAMETER_COUNTS[name]
     with torch.device("meta"):
@@ -66,7 +66,7 @@ def test_full_size_standard_tree_infers_the_published_architecture(name: str) ->
 
 @pytest.mark.parametrize("name", ["densenet121", "densenet264_k48_cosine"])
 def test_full_size_custom_tree_infers_the_published_architecture(name: str) -> None:
-    plan = plan_conversion(build_checkpoint(MODEL_CONFIGS[name], layout="custom", seed=0))
+    plan = plan_conversion(densenet_checkpoint(MODEL_CONFIGS[name], layout="custom", seed=0))
     assert plan.config == MODEL_CONFIGS[name]
     assert plan.num_parameters == PUBLISHED_PARAMETER_COUNTS[name]
     assert plan.report.layout == "custom"
@@ -75,7 +75,7 @@ def test_full_size_custom_tree_infers_the_published_architecture(name: str) -> N
 
 def test_densenet121_outputs_match_reference_and_torchvision() -> None:
     torchvision = pytest.importorskip("torchvision")
-    root = build_checkpoint(MODEL_CONFIGS["densenet121"], layout="custom", seed=3)
+    root = densenet_checkpoint(MODEL_CONFIGS["densenet121"], layout="custom", seed=3)
     conversion = convert(root)
     images = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
@@ -90,15 +90,15 @@ def test_densenet121_outputs_match_reference_and_torchvision() -> None:
 
 def test_same_seed_gives_same_weights_in_both_layouts() -> None:
     config = SMALL_CONFIGS["tiny4"]
-    standard = convert(build_checkpoint(config, layout="standard", seed=11)).state_dict
-    custom = convert(build_checkpoint(config, layout="custom", seed=11)).state_dict
-    other = convert(build_checkpoint(config, layout="standard", seed=12)).state_dict
+    standard = convert(densenet_checkpoint(config, layout="standard", seed=11)).state_dict
+    custom = convert(densenet_checkpoint(config, layout="custom", seed=11)).state_dict
+    other = convert(densenet_checkpoint(config, layout="standard", seed=12)).state_dict
     assert all(torch.equal(standard[key], custom[key]) for key in standard)
     assert not torch.equal(standard["features.conv0.weight"], other["features.conv0.weight"])
 
 
 def test_writer_shares_flat_parameter_and_gradient_storages() -> None:
-    root = build_checkpoint(SMALL_CONFIGS["tiny4"], layout="custom", seed=0)
+    root = densenet_checkpoint(SMALL_CONFIGS["tiny4"], layout="custom", seed=0)
     weights, gradients, running = set(), set(), set()
     stack = [root]
     while stack:

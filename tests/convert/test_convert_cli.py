@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from converters import t7
-from converters.export import load_weights
-from converters.lua_layout import build_checkpoint
+from converters.export import read_saved_weights
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import DenseNetConfig
 from zoo.cli import main
 
@@ -19,7 +19,7 @@ CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 2), num_init_features=8,
 @pytest.fixture()
 def checkpoint(tmp_path):
     path = tmp_path / "small.t7"
-    t7.save(build_checkpoint(CONFIG, layout="custom", seed=0), path)
+    t7.save(densenet_checkpoint(CONFIG, layout="custom", seed=0), path)
     return path
 
 
@@ -40,7 +40,7 @@ def test_convert_prints_architecture_and_writes_default_output(checkpoint, tmp_p
     assert "same shape as: (no published model)" in result.output
     written = tmp_path / "small.safetensors"
     assert f"wrote {written}" in result.output
-    assert load_weights(written)[1] == CONFIG
+    assert read_saved_weights(written)[1] == CONFIG
 
 
 def test_convert_refuses_to_overwrite_without_force(checkpoint, tmp_path) -> None:
@@ -51,7 +51,7 @@ def test_convert_refuses_to_overwrite_without_force(checkpoint, tmp_path) -> Non
     assert output.read_bytes() == b"keep me"
     assert "--force" in result.output and result.stderr.startswith(f"error: {output} already exists")
     assert _run("convert", str(checkpoint), "-o", str(output), "--force").exit_code == 0
-    assert load_weights(output)[1] == CONFIG
+    assert read_saved_weights(output)[1] == CONFIG
 
 
 def test_inspect_json(checkpoint) -> None:
@@ -106,4 +106,4 @@ def test_convert_shows_progress_for_large_outputs(checkpoint, tmp_path, monkeypa
     result = _run("convert", str(checkpoint), "-o", str(tmp_path / "out.safetensors"))
     assert result.exit_code == 0, result.output
     assert "writing weights" in result.stderr
-    assert load_weights(tmp_path / "out.safetensors")[1] == CONFIG
+    assert read_saved_weights(tmp_path / "out.safetensors")[1] == CONFIG

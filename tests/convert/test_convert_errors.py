@@ -6,7 +6,7 @@ import pytest
 
 from converters import ConversionError, t7
 from converters.densenet import convert
-from converters.lua_layout import build_checkpoint
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import DenseNetConfig
 
 CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 1), num_init_features=8, num_classes=5)
@@ -15,7 +15,7 @@ CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 1), num_init_features=8,
 
 
 def _tree(layout: str = "standard") -> t7.T7Object:
-    return build_checkpoint(CONFIG, layout=layout, seed=0)
+    return densenet_checkpoint(CONFIG, layout=layout, seed=0)
 
 
 def _set_modules(container: t7.T7Object, modules: list) -> None:
@@ -111,7 +111,7 @@ def test_inconsistent_growth_rate_is_refused() -> None:
 
 def test_old_dropout_that_scales_at_test_time_is_refused() -> None:
     config = CONFIG.replace(drop_rate=0.2)
-    root = build_checkpoint(config, seed=0)
+    root = densenet_checkpoint(config, seed=0)
     dropout = _layer_branch(root)["modules"][4]
     assert dropout.typename == "nn.Dropout"
     dropout.fields["v2"] = False
@@ -128,7 +128,7 @@ def test_sum_pooling_nn_average_pooling_is_refused() -> None:
 
 
 def test_differing_dropout_rates_are_refused_at_the_first_that_differs() -> None:
-    root = build_checkpoint(CONFIG.replace(drop_rate=0.2), seed=0)
+    root = densenet_checkpoint(CONFIG.replace(drop_rate=0.2), seed=0)
     dropout = _layer_branch(root, layer=6)["modules"][4]
     assert dropout.typename == "nn.Dropout"
     dropout.fields["p"] = 0.3

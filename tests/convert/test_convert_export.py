@@ -13,13 +13,13 @@ from converters.export import (
     config_from_state_dict,
     convert_file,
     file_sha256,
-    load_weights,
     output_target,
     read_metadata,
+    read_saved_weights,
     save_plan,
     save_weights,
 )
-from converters.lua_layout import build_checkpoint
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 3), num_init_features=8, num_classes=6, drop_rate=0.1)
@@ -28,7 +28,7 @@ CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 3), num_init_features=8,
 @pytest.fixture()
 def checkpoint(tmp_path):
     path = tmp_path / "model.t7"
-    t7.save(build_checkpoint(CONFIG, seed=0), path)
+    t7.save(densenet_checkpoint(CONFIG, seed=0), path)
     return path
 
 
@@ -37,7 +37,7 @@ def test_safetensors_round_trip_with_metadata(checkpoint, tmp_path) -> None:
     from safetensors.torch import load_file
 
     raw = load_file(output)
-    state_dict, config = load_weights(output)
+    state_dict, config = read_saved_weights(output)
     expected = plan.materialize()
     assert config == CONFIG  # drop_rate survives through the metadata
     assert set(raw) == set(expected) == set(state_dict)
@@ -63,7 +63,7 @@ def test_pth_is_a_plain_state_dict_and_config_is_inferred(checkpoint, tmp_path) 
     expected = plan.materialize()
     assert list(state_dict) == list(expected)
     assert all(torch.equal(state_dict[key], tensor) for key, tensor in expected.items())
-    _loaded, config = load_weights(output)
+    _loaded, config = read_saved_weights(output)
     assert config == CONFIG.replace(drop_rate=0.0)  # a .pth has no room for drop_rate
 
 
@@ -71,10 +71,10 @@ def test_pth_config_has_the_compression_the_t7_conversion_infers(tmp_path) -> No
     # compression 0.66 gives transitions 16 -> 10 and 22 -> 14; no rounding of 10/16 explains both
     config = DenseNetConfig(growth_rate=4, block_config=(2, 3, 2), num_init_features=8, num_classes=6, compression=0.66)
     source = tmp_path / "model.t7"
-    t7.save(build_checkpoint(config, seed=0), source)
+    t7.save(densenet_checkpoint(config, seed=0), source)
     output, plan = convert_file(source, tmp_path / "out.pth")
     assert plan.config.block_widths() == config.block_widths()
-    state_dict, loaded = load_weights(output)
+    state_dict, loaded = read_saved_weights(output)
     assert loaded == plan.config
     DenseNet(loaded).load_state_dict(state_dict, strict=True)
 
@@ -93,7 +93,7 @@ def test_existing_output_is_kept_unless_forced(checkpoint, tmp_path) -> None:
         convert_file(checkpoint, output)
     assert output.read_bytes() == b"precious"
     convert_file(checkpoint, output, force=True)
-    assert load_weights(output)[1] == CONFIG
+    assert read_saved_weights(output)[1] == CONFIG
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path) -> None:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from converters import ConversionError, t7
 from converters.densenet import convert, plan_conversion
 from converters.export import convert_file
-from converters.lua_layout import build_checkpoint
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import DenseNetConfig
 from zoo.cli import main
 
@@ -31,7 +31,7 @@ STEM, NORM0, MAXPOOL, TRANSITION, FINAL_POOL, RESHAPE, LINEAR = 1, 2, 4, 9, 14, 
 
 
 def _tree(config: DenseNetConfig = CONFIG) -> t7.T7Object:
-    return build_checkpoint(config, seed=0)
+    return densenet_checkpoint(config, seed=0)
 
 
 def _through_a_file(root: t7.T7Object) -> t7.T7Object:
@@ -162,7 +162,7 @@ def test_numeric_fields_must_be_whole_numbers_in_range(position, field, value, f
     ],
 )
 def test_batchnorm_eps_and_statistics_must_be_finite(field, value, fragment) -> None:
-    root = build_checkpoint(CONFIG, seed=0, tensor_type="torch.DoubleTensor")
+    root = densenet_checkpoint(CONFIG, seed=0, tensor_type="torch.DoubleTensor")
     norm = root["modules"][NORM0]
     if field == "eps":
         norm.fields["eps"] = value

@@ -1,7 +1,7 @@
 """Crafted ``.safetensors`` and ``.pth`` files (issue 9, items 3 and 5): checked against what is really in them
 before anything is built, never executed, and refused with a typed error whose message is safe to follow.
 
-``converters.export.load_weights`` raises ConversionError; ``zoo.load_weights`` (the registry's read path)
+``converters.export.read_saved_weights`` raises ConversionError; ``zoo.load_weights`` (the registry's read path)
 raises VerificationError; the CLI prints one ``error:`` line and exits 1.
 """
 
@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 import zoo
 import zoo.registry.loading as registry_loading
 from converters import ConversionError
-from converters.export import load_weights, save_weights
+from converters.export import read_saved_weights, save_weights
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
 from zoo.cli import main
 from zoo.registry import VerificationError
@@ -40,7 +40,7 @@ def _state_dict(config: DenseNetConfig = CONFIG) -> dict[str, torch.Tensor]:
 def _both_refuse(path: Path, *fragments: str) -> str:
     """Both loaders refuse ``path`` with their typed error; returns the message."""
     with pytest.raises(ConversionError) as converted:
-        load_weights(path)
+        read_saved_weights(path)
     with pytest.raises(VerificationError) as verified:
         zoo.load_weights(path)
     assert str(verified.value) == str(converted.value)
@@ -227,7 +227,7 @@ def test_a_truncated_torch_zip_is_a_typed_error_not_an_os_error(tmp_path) -> Non
     path.write_bytes(full.getvalue()[: len(full.getvalue()) // 3])  # torch.load raises OSError(EINVAL) for this
     _both_refuse(path, "cannot be read as a torch.save file")
     with pytest.raises(FileNotFoundError):
-        load_weights(tmp_path / "missing.pth")
+        read_saved_weights(tmp_path / "missing.pth")
 
 
 def test_weights_of_another_floating_type_give_a_float32_model_that_runs(tmp_path) -> None:

@@ -12,7 +12,7 @@ from lua_reference import lua_forward, relative_error
 
 import converters
 from converters import t7
-from converters.export import load_weights
+from converters.export import read_saved_weights
 from zoo import DenseNet
 from zoo.cli import main
 
@@ -107,5 +107,5 @@ def test_cli_converted_file_loads_strictly_and_matches_lua(name: str, output_for
     if output_format == "pth":
         state_dict = torch.load(output, weights_only=True)
         assert isinstance(state_dict, dict) and "features.conv0.weight" in state_dict
-    state_dict, config = load_weights(output)
+    state_dict, config = read_saved_weights(output)
     _assert_matches_lua(_run(config, state_dict, images), expected)

@@ -9,7 +9,7 @@ from lua_reference import lua_forward, relative_error
 
 from converters import t7
 from converters.densenet import convert
-from converters.lua_layout import build_checkpoint
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import DenseNet, DenseNetConfig
 
 CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 2), num_init_features=8, num_classes=6)
@@ -54,7 +54,7 @@ def _assert_matches_reference(root: t7.T7Object) -> None:
 
 @pytest.mark.parametrize("layout", ["standard", "custom"])
 def test_batchnorm_with_running_std_from_old_nn(layout: str, tmp_path) -> None:
-    root = build_checkpoint(CONFIG, layout=layout, seed=1)
+    root = densenet_checkpoint(CONFIG, layout=layout, seed=1)
     expected = convert(root).state_dict
     for norm in _modules(root, "SpatialBatchNormalization"):
         variance = norm["running_var"].numpy().astype(np.float64)
@@ -75,7 +75,7 @@ def test_batchnorm_with_running_std_from_old_nn(layout: str, tmp_path) -> None:
 def test_running_std_in_a_version_2_batchnorm_is_refused() -> None:
     from converters import ConversionError
 
-    root = build_checkpoint(CONFIG, seed=1)
+    root = densenet_checkpoint(CONFIG, seed=1)
     norm = root["modules"][2]
     norm.fields["running_std"] = norm.fields.pop("running_var")
     with pytest.raises(ConversionError, match=r"model\.modules\[2\].*running_var"):
@@ -86,10 +86,10 @@ def test_running_std_in_a_version_2_batchnorm_is_refused() -> None:
 @pytest.mark.parametrize("layout", ["standard", "custom"])
 def test_double_and_cuda_checkpoints(tensor_type: str, layout: str, tmp_path) -> None:
     path = tmp_path / "typed.t7"
-    t7.save(build_checkpoint(CONFIG, layout=layout, seed=2, tensor_type=tensor_type), path)
+    t7.save(densenet_checkpoint(CONFIG, layout=layout, seed=2, tensor_type=tensor_type), path)
     conversion = convert(path)
     assert set(conversion.report.tensor_types) == {tensor_type}
-    reference = convert(build_checkpoint(CONFIG, layout=layout, seed=2)).state_dict
+    reference = convert(densenet_checkpoint(CONFIG, layout=layout, seed=2)).state_dict
     for key, tensor in conversion.state_dict.items():
         assert tensor.dtype == reference[key].dtype
         assert torch.equal(tensor, reference[key]), key
@@ -106,7 +106,7 @@ def _add_conv_biases(root: t7.T7Object, scale: float) -> int:
 
 @pytest.mark.parametrize("layout", ["standard", "custom"])
 def test_nonzero_conv_biases_are_folded_into_batchnorm(layout: str) -> None:
-    root = build_checkpoint(CONFIG, layout=layout, seed=3)
+    root = densenet_checkpoint(CONFIG, layout=layout, seed=3)
     count = _add_conv_biases(root, 0.5)
     conversion = convert(root)
     assert conversion.report.conv_biases_folded == count and conversion.report.conv_biases_dropped == 0
@@ -115,18 +115,18 @@ def test_nonzero_conv_biases_are_folded_into_batchnorm(layout: str) -> None:
 
 
 def test_zero_conv_biases_are_dropped() -> None:
-    root = build_checkpoint(CONFIG, seed=3)
+    root = densenet_checkpoint(CONFIG, seed=3)
     count = _add_conv_biases(root, 0.0)
     conversion = convert(root)
     assert conversion.report.conv_biases_dropped == count and conversion.report.conv_biases_folded == 0
     assert torch.equal(
         conversion.state_dict["features.norm5.running_mean"],
-        convert(build_checkpoint(CONFIG, seed=3)).state_dict["features.norm5.running_mean"],
+        convert(densenet_checkpoint(CONFIG, seed=3)).state_dict["features.norm5.running_mean"],
     )
 
 
 def test_batchnorm_eps_other_than_pytorch_default_is_absorbed() -> None:
-    root = build_checkpoint(CONFIG, seed=4)
+    root = densenet_checkpoint(CONFIG, seed=4)
     for norm in _modules(root, "SpatialBatchNormalization"):
         norm.fields["eps"] = 1e-3
     conversion = convert(root)
@@ -136,7 +136,7 @@ def test_batchnorm_eps_other_than_pytorch_default_is_absorbed() -> None:
 
 @pytest.mark.parametrize("layout", ["standard", "custom"])
 def test_dropout_rate_is_inferred_and_inactive_in_evaluation(layout: str) -> None:
-    root = build_checkpoint(CONFIG.replace(drop_rate=0.3), layout=layout, seed=5)
+    root = densenet_checkpoint(CONFIG.replace(drop_rate=0.3), layout=layout, seed=5)
     conversion = convert(root)
     assert conversion.config.drop_rate == 0.3
     assert conversion.report.dropout_modules == (2 * sum(CONFIG.block_config) + 1 if layout == "standard" else 1)
@@ -152,7 +152,7 @@ class _UnreadableTensor(t7.T7Tensor):
 
 
 def test_gradient_payloads_are_never_read() -> None:
-    root = build_checkpoint(CONFIG, layout="custom", seed=6)
+    root = densenet_checkpoint(CONFIG, layout="custom", seed=6)
     trapped = 0
     for kind in ("SpatialConvolution", "SpatialBatchNormalization", "Linear"):
         for lua_module in _modules(root, kind):
@@ -169,7 +169,7 @@ def test_gradient_payloads_are_never_read() -> None:
 
 
 def test_data_parallel_table_wrapper_is_unwrapped() -> None:
-    root = build_checkpoint(CONFIG, seed=7)
+    root = densenet_checkpoint(CONFIG, seed=7)
     wrapper = t7.T7Object("nn.DataParallelTable", t7.T7Table({"modules": t7.T7Table({1: root}), "train": True}))
     assert convert(wrapper).config == CONFIG
     root["modules"][3] = t7.T7Object("nn.Tanh", t7.T7Table({"train": True}))
@@ -180,7 +180,7 @@ def test_data_parallel_table_wrapper_is_unwrapped() -> None:
 
 
 def test_old_spatial_convolution_mm_with_2d_weights() -> None:
-    root = build_checkpoint(CONFIG, seed=8)
+    root = densenet_checkpoint(CONFIG, seed=8)
     expected = convert(root).state_dict
     for conv in _modules(root, "SpatialConvolution"):
         weight = conv["weight"]
@@ -195,7 +195,7 @@ def test_old_spatial_convolution_mm_with_2d_weights() -> None:
 
 
 def test_batchnorm_without_affine_parameters_gets_identity_scale() -> None:
-    root = build_checkpoint(CONFIG, seed=9)
+    root = densenet_checkpoint(CONFIG, seed=9)
     norm = root["modules"][2]
     for name in ("weight", "bias", "gradWeight", "gradBias"):
         del norm.fields[name]

@@ -281,14 +281,14 @@ def test_imagenet_label_space_files():
 def test_evaluate_registry_name_through_a_local_mirror(painted_folder, tmp_path, monkeypatch):
     """MODEL as a registry name: a test manifest, its Torch7 file served from a mirror directory."""
     from converters import t7
-    from converters.lua_layout import build_checkpoint
+    from converters.synthetic.densenet import densenet_checkpoint
     from zoo.registry import load_weights
 
     root, _ = painted_folder
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     checkpoint = mirror / "tinynet.t7"
-    t7.save(build_checkpoint(TINY, seed=3), checkpoint)
+    t7.save(densenet_checkpoint(TINY, seed=3), checkpoint)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(
         json.dumps(

@@ -12,13 +12,15 @@ from zoo.models.densenet import DenseNet, DenseNetConfig
 
 
 def lua_checkpoint_bytes(tmp_path: Path, config: DenseNetConfig, seed: int = 0) -> bytes:
-    """A Torch7 checkpoint laid out like fb.resnet.torch's, via ``build_checkpoint`` and ``t7.save``."""
-    pytest.importorskip("converters.lua_layout", reason="the converter (converters.lua_layout) is not available")
+    """A Torch7 checkpoint laid out like fb.resnet.torch's, via ``densenet_checkpoint`` and ``t7.save``."""
+    pytest.importorskip(
+        "converters.synthetic.densenet", reason="the converter (converters.synthetic.densenet) is not available"
+    )
     from converters import t7
-    from converters.lua_layout import build_checkpoint
+    from converters.synthetic.densenet import densenet_checkpoint
 
     path = tmp_path / f"lua-{seed}-{config.growth_rate}.t7"
-    t7.save(build_checkpoint(config, layout="standard", seed=seed), str(path))
+    t7.save(densenet_checkpoint(config, layout="standard", seed=seed), str(path))
     return path.read_bytes()
 
 

@@ -174,12 +174,14 @@ def test_synthetic_images_take_the_stem_of_torch7_initial_weights(tmp_path):
     """Without --image-size, synthetic images are sized for the network's stem, read from any file
     ``zoo.load_weights`` reads: here a Lua checkpoint written by our Torch7 writer."""
     from converters import t7
-    from converters.lua_layout import build_checkpoint
+    from converters.synthetic.densenet import densenet_checkpoint
     from zoo.models.densenet import DenseNetConfig
 
     checkpoint = tmp_path / "tiny.t7"
     t7.save(
-        build_checkpoint(DenseNetConfig(growth_rate=4, block_config=(1, 1, 1, 1), num_init_features=8, num_classes=5)),
+        densenet_checkpoint(
+            DenseNetConfig(growth_rate=4, block_config=(1, 1, 1, 1), num_init_features=8, num_classes=5)
+        ),
         checkpoint,
     )
     config = TrainConfig(

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from converters.export import load_weights
+from converters.export import read_saved_weights
 from zoo.models.densenet import DenseNet, DenseNetConfig
 from zoo.training.checkpoint import load_checkpoint
 from zoo.training.config import TrainConfig
@@ -56,7 +56,7 @@ def test_tiny_densenet_learns_the_generated_task(tmp_path):
     assert result.status == "finished" and len(losses) == 5
     assert losses[-1] < 0.85 * losses[0], losses
     assert result.best_top1 > 50.0  # chance is 25%
-    state_dict, config = load_weights(result.weights)  # what zoo.load_weights reads
+    state_dict, config = read_saved_weights(result.weights)  # what zoo.load_weights reads
     assert config == DenseNetConfig.from_dict({**TINY, "num_classes": 4})
     model = DenseNet(config)
     model.load_state_dict(state_dict)

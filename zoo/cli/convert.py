@@ -78,13 +78,14 @@ def convert_command(source: Path, output: Path | None, output_format: str | None
     SOURCE is a Lua Torch7 DenseNet checkpoint (.t7); the weights are written as
     .safetensors (with the architecture in its metadata) or as a plain .pth state dict.
     """
-    from converters.densenet import load_checkpoint, plan_conversion
+    from converters import t7
+    from converters.densenet import plan_conversion
     from converters.export import check_output, output_target, save_plan, source_metadata
 
     target, fmt = output_target(source, output, output_format)
     check_output(target, force, parents)
     click.echo(f"reading {source} ({os.path.getsize(source) / 1e6:.1f} MB)", err=True)
-    plan = plan_conversion(load_checkpoint(source))
+    plan = plan_conversion(t7.ensure_loaded(source))
     for line in _summary_lines(plan):
         click.echo(line)
     with _progress_bar(plan.nbytes) as bar:
@@ -102,10 +103,11 @@ def inspect_command(source: Path, as_json: bool) -> None:
 
     The module tree summary and the inferred architecture of SOURCE (.t7).
     """
-    from converters.densenet import load_checkpoint, plan_conversion
+    from converters import t7
+    from converters.densenet import plan_conversion
     from zoo.factory import matching_models
 
-    plan = plan_conversion(load_checkpoint(source))
+    plan = plan_conversion(t7.ensure_loaded(source))
     report = plan.report
     if as_json:
         document = {

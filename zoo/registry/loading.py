@@ -134,9 +134,9 @@ def _convert_checked(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
     elif fetched.source.format == "torchvision-pth":
         state_dict = read_torchvision_pth(fetched.path)
     else:
-        from converters.export import load_weights as read_exported
+        from converters.export import read_saved_weights
 
-        state_dict, _ = read_exported(str(fetched.path))
+        state_dict, _ = read_saved_weights(str(fetched.path))
     _check_fits(entry.config, state_dict, where=str(fetched.path))
     return state_dict
 
@@ -230,19 +230,18 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, Any], DenseNet
     from converters import ConversionError
 
     try:
-        return _read_exported(path)
+        return _read_saved_or_torchvision(path)
     except ConversionError as error:
         raise VerificationError(str(error)) from error
 
 
-def _read_exported(path: Path) -> tuple[dict[str, Any], DenseNetConfig]:
+def _read_saved_or_torchvision(path: Path) -> tuple[dict[str, Any], DenseNetConfig]:
     """(state dict, config) of a converted file, or of a torchvision ``.pth`` with its older key names."""
     from converters import ConversionError
-    from converters.export import check_state_dict, config_from_state_dict
-    from converters.export import load_weights as read_exported
+    from converters.export import check_state_dict, config_from_state_dict, read_saved_weights
 
     try:
-        state_dict, config = read_exported(str(path))
+        state_dict, config = read_saved_weights(str(path))
         return dict(state_dict), config
     except ConversionError as error:
         if path.suffix.lower() not in (".pth", ".pt", ".bin"):

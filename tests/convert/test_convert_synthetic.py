@@ -8,7 +8,7 @@ import pytest
 from fixtures import fixture_path
 
 from converters import t7
-from converters.lua_layout import build_checkpoint
+from converters.synthetic.densenet import densenet_checkpoint
 from zoo import DenseNetConfig
 
 PARAMETER_FIELDS = ("weight", "bias", "gradWeight", "gradBias")
@@ -70,7 +70,7 @@ def test_tree_matches_genuine_checkpoint(name: str, layout: str, tmp_path) -> No
         compression=description["reduction"],
     )
     genuine = t7.load(fixture_path("torch7", "densenet", f"{name}.t7"))
-    ours = build_checkpoint(
+    ours = densenet_checkpoint(
         config,
         layout=layout,
         seed=0,
@@ -88,7 +88,7 @@ def test_tree_matches_genuine_checkpoint(name: str, layout: str, tmp_path) -> No
 
 
 def test_custom_layers_share_tensors_but_not_tables() -> None:
-    root = build_checkpoint(DenseNetConfig(growth_rate=4, block_config=(2, 1), num_init_features=8), layout="custom")
+    root = densenet_checkpoint(DenseNetConfig(growth_rate=4, block_config=(2, 1), num_init_features=8), layout="custom")
     layer = root["modules"][6]
     conv, mirror = layer["net2"]["modules"][1], layer["modules"][2]["modules"][1]
     assert conv is not mirror and conv["pad"] is not mirror["pad"]

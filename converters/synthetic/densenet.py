@@ -1,6 +1,6 @@
 """Build Lua Torch7 DenseNet module trees the way the original code saved them.
 
-:func:`build_checkpoint` returns a ``converters.t7.T7Object`` tree shaped like a
+:func:`densenet_checkpoint` returns a ``converters.t7.T7Object`` tree shaped like a
 checkpoint written by liuzhuang13/DenseNet on top of fb.resnet.torch
 (``checkpoints.save``: ``deepCopy(model):float():clearState()`` then
 ``torch.save``): the same classes and instance fields as the genuine fixtures,
@@ -507,7 +507,7 @@ def _attach_parameters(lua_value: Any, seen: set[int]) -> None:
             _attach_parameters(value, seen)
 
 
-def build_checkpoint(
+def densenet_checkpoint(
     config: DenseNetConfig,
     layout: str = "standard",
     seed: int = 0,
