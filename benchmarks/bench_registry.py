@@ -97,13 +97,15 @@ def bench_load(server, workdir: Path, name: str, config, repeats: int) -> None:
     import zoo
     from converters import t7
     from converters.synthetic.densenet import densenet_checkpoint
+    from zoo.registry import register_architecture
 
     checkpoint = workdir / f"{name}.t7"
     t7.save(densenet_checkpoint(config, seed=0), str(checkpoint))
     content = checkpoint.read_bytes()
     url = server.add_file(f"/{name}.t7", content)
     source = url_source(url, checkpoint.name, hashlib.sha256(content).hexdigest(), len(content))
-    os.environ["DENSENET_ZOO_MANIFEST"] = str(write_manifest(workdir / "manifest.json", {name: [source]}, config))
+    register_architecture(name, config)  # a published name with its own config is already known
+    os.environ["DENSENET_ZOO_MANIFEST"] = str(write_manifest(workdir / "manifest.json", {name: [source]}, name))
 
     def baseline() -> None:
         zoo.load_weights(checkpoint)

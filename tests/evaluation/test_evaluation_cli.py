@@ -282,8 +282,9 @@ def test_evaluate_registry_name_through_a_local_mirror(painted_folder, tmp_path,
     """MODEL as a registry name: a test manifest, its Torch7 file served from a mirror directory."""
     from converters import t7
     from converters.synthetic.densenet import densenet_checkpoint
-    from zoo.registry import load_weights
+    from zoo.registry import load_weights, register_architecture
 
+    register_architecture("tinynet", TINY)
     root, _ = painted_folder
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -293,11 +294,11 @@ def test_evaluate_registry_name_through_a_local_mirror(painted_folder, tmp_path,
     manifest.write_text(
         json.dumps(
             {
-                "schema_version": 1,
+                "schema_version": 2,
                 "models": {
                     "tinynet": {
                         "title": "tiny",
-                        "config": TINY.to_dict(),
+                        "architecture": "tinynet",
                         "published": {"top1_error": 42.5, "source": "test"},
                         "sources": [
                             {

@@ -32,7 +32,7 @@ VALUES = [
     None, True, False, 0, -1, 1, 7, 2**31, 2**63, 10**30, 1.5, -0.0, "", "x", "a\n", "../x", ".x", "a/b", "x" * 300,
     "file:///etc/passwd", "http://", "https://example.org/x.t7", "ftp://x/y", "densenet121-abcdef12.safetensors",
     "m.t7.part", "m.t7.record.json", "\x00", "é", "0" * 64, "ABCDEF12", "a639ec97", [], [1, "a"], [6, 12], {},
-    {"a": 1}, {"growth_rate": 4}, "url", "google_drive", "t7", "safetensors",
+    {"a": 1}, {"growth_rate": 4}, "densenet169", "url", "google_drive", "t7", "safetensors",
 ]  # fmt: skip
 
 
@@ -76,7 +76,10 @@ def _check_safe(manifest):
 
 def test_mutated_manifests_are_refused_or_safe():
     rng = random.Random(9)
-    tiny = {"schema_version": 1, "models": {"tiny": copy.deepcopy(BUNDLED["models"]["densenet121"])}}
+    tiny = {
+        "schema_version": BUNDLED["schema_version"],
+        "models": {"tiny": copy.deepcopy(BUNDLED["models"]["densenet121"])},
+    }
     accepted = 0
     for _ in range(CASES or 400):
         raw = _mutated(rng.choice([BUNDLED, tiny]), rng)

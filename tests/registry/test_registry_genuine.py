@@ -14,11 +14,12 @@ from registry_manifests import drive_source, write_manifest
 
 import zoo
 from zoo.models.densenet import DenseNetConfig
-from zoo.registry import gdrive
+from zoo.registry import gdrive, register_architecture
 
 pytest.importorskip("converters.export", reason="the converter (converters.export) is not available")
 
 LUA_CONFIG = DenseNetConfig(growth_rate=8, block_config=(2, 2, 2, 2), num_init_features=16)
+register_architecture("lua_tiny_std", LUA_CONFIG)  # the architecture of the genuine tiny_std.t7
 
 
 def test_a_genuine_lua_checkpoint_from_drive_matches_lua_output(server, tmp_path, monkeypatch):
@@ -28,7 +29,7 @@ def test_a_genuine_lua_checkpoint_from_drive_matches_lua_output(server, tmp_path
     drive.add("genuine", DriveFile("tiny_std.t7", content, resourcekey="0-key"))
     monkeypatch.setenv(gdrive.BASE_URL_ENV, drive.base_url)
     source = drive_source("genuine", "tiny_std.t7", hashlib.sha256(content).hexdigest(), "0-key", len(content))
-    manifest = write_manifest(tmp_path / "manifest.json", {"lua_tiny": [source]}, config=LUA_CONFIG)
+    manifest = write_manifest(tmp_path / "manifest.json", {"lua_tiny": [source]}, "lua_tiny_std")
     monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
     model = zoo.load("lua_tiny")
     images = np.fromfile(fixture_path("torch7", "densenet", "tiny_std.input.f32"), dtype="<f4").reshape(2, 3, 224, 224)

@@ -201,7 +201,7 @@ def test_create_model_pretrained_and_torch_hub_use_a_torchvision_source(server, 
     filename = f"densenet121-{digest[:8]}.pth"
     url = server.add_file("/" + filename, content)
     source = url_source(url, filename, digest[:8], file_format="torchvision-pth")
-    manifest = write_manifest(tmp_path / "manifest.json", {"densenet121": [source]}, config=config)
+    manifest = write_manifest(tmp_path / "manifest.json", {"densenet121": [source]}, "densenet121")
     monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
     monkeypatch.setenv("DENSENET_ZOO_STRICT", "1")  # a published prefix is enough
     model = zoo.create_model("densenet121", pretrained=True)

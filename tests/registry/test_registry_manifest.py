@@ -1,12 +1,14 @@
 """weights_manifest.json: the bundled file, its packaged copy, validation errors and pinning."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
 import zoo
 from zoo.models.densenet import MODEL_CONFIGS
+from zoo.registry import register_architecture
 from zoo.registry.errors import ManifestError, UnknownModelError
 from zoo.registry.manifest import BUNDLED_MANIFEST, load_manifest, parse_manifest, pin_source
 
@@ -21,7 +23,7 @@ def test_the_bundled_manifest_lists_the_eight_models_with_their_architectures():
     manifest = load_manifest(BUNDLED_MANIFEST)
     assert manifest.names() == list(MODEL_CONFIGS)
     for name, entry in manifest.models.items():
-        assert entry.config == MODEL_CONFIGS[name]
+        assert entry.architecture == name and entry.config == MODEL_CONFIGS[name]
         assert entry.error_source == "DenseNet README table, 224x224 1-crop"
         assert entry.sources[0].type == "google_drive" and entry.sources[0].format == "t7"
     assert manifest["densenet264_k48_cosine"].top1_error == 20.4
@@ -53,10 +55,34 @@ def test_the_override_variable_replaces_the_bundled_manifest(tmp_path, monkeypat
         load_manifest()
 
 
+def test_a_custom_manifest_names_an_architecture_the_code_defines(tmp_path, monkeypatch):
+    architecture = f"mine_{uuid.uuid4().hex[:8]}"  # registrations last for the process: a name no other test uses
+    raw = bundled_raw()
+    raw["models"] = {"mine": {**raw["models"]["densenet121"], "architecture": architecture}}
+    override = tmp_path / "m.json"
+    override.write_text(json.dumps(raw))
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(override))
+    with pytest.raises(
+        ManifestError, match=f"models.mine.architecture: '{architecture}' is not an architecture.*register_architecture"
+    ):
+        load_manifest()
+    config = MODEL_CONFIGS["densenet121"].replace(num_classes=10)
+    register_architecture(architecture, config)
+    register_architecture(architecture, config)  # the same again changes nothing
+    entry = load_manifest()["mine"]
+    assert (entry.architecture, entry.config) == (architecture, config)
+    with pytest.raises(ValueError, match=f"architecture '{architecture}' is already"):
+        register_architecture(architecture, config.replace(num_classes=11))
+    with pytest.raises(ValueError, match="architecture 'densenet121' is already"):
+        register_architecture("densenet121", config)
+    with pytest.raises(ValueError, match="architecture names are"):
+        register_architecture("Mine", config)
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda raw: raw.update(schema_version=2), "expected schema_version 1, found 2"),
+        (lambda raw: raw.update(schema_version=1), "expected schema_version 2, found 1.*regenerate the manifest"),
         (lambda raw: raw["models"]["densenet121"].update(extra=1), r"models.densenet121: unknown keys \['extra'\]"),
         (
             lambda raw: raw["models"]["densenet121"]["sources"][0].update(sha256="XYZ"),
@@ -67,8 +93,8 @@ def test_the_override_variable_replaces_the_bundled_manifest(tmp_path, monkeypat
         (lambda raw: raw["models"]["densenet121"]["sources"][0].update(filename="../x.t7"), "plain file name"),
         (lambda raw: raw["models"]["densenet121"]["sources"][1].update(url="ftp://x"), "http"),
         (
-            lambda raw: raw["models"]["densenet121"]["config"].update(growth_rate=48),
-            "differs from the model definition",
+            lambda raw: raw["models"]["densenet121"].update(architecture="densenet161"),
+            "published model densenet121 has the architecture 'densenet121', not 'densenet161'",
         ),
         (lambda raw: raw["models"]["densenet169"]["sources"][0].update(filename="densenet-121.t7"), "already used by"),
         (lambda raw: raw["models"].pop("densenet232"), "missing published models"),
@@ -185,9 +211,10 @@ def _source(raw, **changes):
         (lambda raw: raw["models"]["densenet121"]["published"].update(source="a\rb"), "no control characters"),
         (lambda raw: raw["models"]["densenet121"]["published"].update(top1_error=True), "expected a percentage"),
         (lambda raw: raw["models"]["densenet121"]["published"].update(size_mb=float("inf")), "positive number"),
-        (lambda raw: raw["models"]["densenet121"].update(config=[["growth_rate", 32]]), "config: expected an object"),
-        (lambda raw: raw["models"]["densenet121"]["config"].update(growth_rate="32"), "config"),
-        (lambda raw: raw.update(schema_version=True), "expected schema_version 1, found True"),
+        (lambda raw: raw["models"]["densenet121"].update(architecture=["densenet121"]), "architecture: \\['densenet"),
+        (lambda raw: raw["models"]["densenet121"].update(architecture="densenet121\n"), "architecture: 'densenet121"),
+        (lambda raw: raw["models"]["densenet121"].update(config={"growth_rate": 32}), r"unknown keys \['config'\]"),
+        (lambda raw: raw.update(schema_version=True), "expected schema_version 2, found True"),
         (lambda raw: raw.update(description={"a": 1}), "description: expected a text"),
     ],
 )

@@ -6,6 +6,7 @@ locked across processes and cached; see the submodules for the details.
 Layer 4: imports the model definitions and the converters, nothing above.
 """
 
+from zoo.registry.architectures import register_architecture
 from zoo.registry.errors import (
     BadResponseError,
     BadURLError,
@@ -60,4 +61,5 @@ __all__ = [
     "load_pretrained",
     "load_weights",
     "read_weights",
+    "register_architecture",
 ]

@@ -1,8 +1,9 @@
 """The weights manifest: which files hold each published model and how to check them.
 
 ``weights_manifest.json`` (repository root, shipped inside the package as
-``zoo/weights_manifest.json``) lists, per model name, the architecture config,
-the published top-1 error and an ordered list of sources. It is validated when
+``zoo/weights_manifest.json``) lists, per model name, the name of its
+architecture (defined in code: see :mod:`zoo.registry.architectures`), the
+published top-1 error and an ordered list of sources. It is validated when
 loaded, so a typo is an error at load time, not a wrong model later.
 ``DENSENET_ZOO_MANIFEST=<path>`` replaces the bundled file.
 
@@ -27,13 +28,15 @@ from typing import Any
 
 from densenet_zoo_util.atomic import write_text_atomic
 from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
+from zoo.registry.architectures import NAME_PATTERN, architecture_names, find_architecture
 from zoo.registry.cache import RECORD_SUFFIX
 from zoo.registry.download import PART_SUFFIX, VALIDATOR_SUFFIX
 from zoo.registry.errors import ManifestError, UnknownModelError
 from zoo.registry.lock import BREAK_SUFFIX, LOCK_SUFFIX
 from zoo.registry.transport import MAX_FILE_SIZE, printable, url_problem
 
-SCHEMA_VERSION = 1
+#: 2: entries name their architecture (``"architecture": "densenet121"``); 1 carried its config.
+SCHEMA_VERSION = 2
 MANIFEST_ENV = "DENSENET_ZOO_MANIFEST"
 BUNDLED_MANIFEST = Path(__file__).resolve().parent.parent / "weights_manifest.json"
 
@@ -48,7 +51,6 @@ MANIFEST_LIMIT = 1 << 24
 #: Titles and notes are shown in ``list`` and ``info``; longer ones are refused.
 TEXT_LIMIT = 1000
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 _FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DRIVE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -102,11 +104,12 @@ class Source:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model name with its architecture, published numbers and ordered sources."""
+    """A model name with its architecture (name and config), published numbers and ordered sources."""
 
     name: str
     config: DenseNetConfig
     sources: tuple[Source, ...]
+    architecture: str = ""
     title: str = ""
     top1_error: float | None = None
     error_source: str | None = None
@@ -154,8 +157,8 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     """Read and validate a manifest (default: :func:`manifest_path`).
 
     The bundled manifest must list exactly the eight published models; an
-    override may list others (tests, mirrors), but any published name in it
-    must carry that model's architecture.
+    override may list others (tests, mirrors, your own models), each naming a
+    known architecture, and any published name in it must name its own.
     """
     path = Path(path) if path is not None else manifest_path()
     raw = read_manifest_json(path)
@@ -253,7 +256,7 @@ def parse_manifest(raw: Any, path: Path | None = None, require_published: bool =
 
 def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry | None:
     at = f"models.{name}"
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         problems.append(
             f"models.{_shown(name)}: model names are 1 to 64 lowercase letters, digits and '_' "
             "(starting with a letter or digit)"
@@ -262,23 +265,13 @@ def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry |
     if not isinstance(entry_raw, Mapping):
         problems.append(f"{at}: expected an object, found {type(entry_raw).__name__}")
         return None
-    unknown = sorted(str(key) for key in set(entry_raw) - {"title", "config", "published", "sources"})
+    unknown = sorted(str(key) for key in set(entry_raw) - {"title", "architecture", "published", "sources"})
     if unknown:
         problems.append(f"{at}: unknown keys {_shown(unknown)}")
-    config_raw = entry_raw.get("config") or {}
-    if not isinstance(config_raw, Mapping):
-        problems.append(f"{at}.config: expected an object, found {type(config_raw).__name__}")
+    architecture = entry_raw.get("architecture")
+    config = _architecture_config(at, name, architecture, problems)
+    if config is None:
         return None
-    try:
-        config = DenseNetConfig.from_dict(dict(config_raw))
-    except (TypeError, ValueError, ArithmeticError) as error:
-        problems.append(f"{at}.config: {error}")
-        return None
-    if name in MODEL_CONFIGS and config != MODEL_CONFIGS[name]:
-        problems.append(
-            f"{at}.config: {config.to_dict()} differs from the model definition "
-            f"zoo.MODEL_CONFIGS[{name!r}] = {MODEL_CONFIGS[name].to_dict()}"
-        )
     published = entry_raw.get("published") or {}
     if not isinstance(published, Mapping):
         problems.append(f"{at}.published: expected an object")
@@ -306,11 +299,30 @@ def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry |
         name=name,
         config=config,
         sources=tuple(sources),
+        architecture=architecture,
         title=title if isinstance(title, str) else "",
         top1_error=top1_error,
         error_source=error_source,
         published_size_mb=size_mb,
     )
+
+
+def _architecture_config(at: str, name: str, architecture: Any, problems: list[str]) -> DenseNetConfig | None:
+    """The config of the architecture an entry names; None (with the problem noted) when it names none we know."""
+    config = find_architecture(architecture) if isinstance(architecture, str) else None
+    if config is None:
+        known = ", ".join(architecture_names()[:20])
+        problems.append(
+            f"{at}.architecture: {_shown(architecture)} is not an architecture densenet-zoo knows ({known}); "
+            "name one of them, or define yours with zoo.registry.register_architecture before loading the manifest"
+        )
+        return None
+    if name in MODEL_CONFIGS and architecture != name:
+        problems.append(
+            f"{at}.architecture: the published model {name} has the architecture {name!r}, not {architecture!r}"
+        )
+        return None
+    return config
 
 
 def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | None:
