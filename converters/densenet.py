@@ -46,6 +46,7 @@ from __future__ import annotations
 import collections
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -158,6 +159,33 @@ def _reshape_numel(reshape: t7.T7Object, path: str, channels: int) -> int:
     return math.prod(extents)
 
 
+@dataclass
+class _Walk:
+    """Where :func:`plan_conversion` stands in the model's top-level module list, and what it has read so far."""
+
+    parser: LayerParser
+    modules: list[tuple[Any, str]]
+    path: str
+    index: int = 0
+    channels: int = 0
+    #: conv biases per channel of the features so far, to fold into the next BatchNorm (None: all zero)
+    shift: np.ndarray | None = None
+
+    def expect(self, offset: int, kind: str) -> tuple[t7.T7Object, str]:
+        """The module ``offset`` places after the current one, which must be of ``kind``."""
+        return self.parser.expect(self.modules, self.index + offset, kind, self.path)
+
+    def at(self, offset: int) -> tuple[t7.T7Object, str] | None:
+        """``(module, Lua path)`` ``offset`` places after the current module; None past the end."""
+        position = self.index + offset
+        return self.modules[position] if position < len(self.modules) else None
+
+    def kind_at(self, offset: int) -> str | None:
+        """The kind of the module ``offset`` places after the current one (None past the end or unknown)."""
+        found = self.at(offset)
+        return module_kind(found[0]) if found is not None else None
+
+
 def plan_conversion(root: Any) -> ConversionPlan:
     """Infer the architecture of a parsed checkpoint and list its output tensors.
 
@@ -165,6 +193,28 @@ def plan_conversion(root: Any) -> ConversionPlan:
     that they are finite. Every tensor the plan lists is checked to be backed by storage elements of
     its own, so the plan's sizes are never more than the file holds.
     """
+    root, path = _unwrap_model(root)
+    walk = _Walk(parser=LayerParser(), modules=child_modules(root, path), path=path)
+    stem = _read_stem(walk)
+    num_init_features = walk.channels
+    blocks: list[int] = []
+    transitions: list[tuple[int, int, str]] = []
+    while True:  # dense blocks, each followed by BN-ReLU and a transition or the head
+        blocks.append(_read_dense_block(walk, len(blocks) + 1))
+        norm = walk.expect(0, "bn")
+        walk.parser.relu(*walk.expect(1, "relu"))
+        if walk.kind_at(2) != "conv":
+            break
+        transitions.append(_read_transition(walk, len(blocks), norm))
+    num_classes = _read_head(walk, norm, stem, len(blocks))
+    walk.parser.check_disjoint()
+    config = _infer_config(walk.parser, stem, num_init_features, blocks, transitions, num_classes, path)
+    _complete_report(walk.parser, root, config)
+    return ConversionPlan(config=config, report=walk.parser.report, entries=walk.parser.entries)
+
+
+def _unwrap_model(root: Any) -> tuple[t7.T7Object, str]:
+    """The top-level nn.Sequential (inside an nn.DataParallelTable if there is one) and its Lua path."""
     path = "model"
     if module_kind(root) == "dataparallel":
         children = child_modules(root, path)
@@ -173,102 +223,125 @@ def plan_conversion(root: Any) -> ConversionPlan:
         root, path = children[0]
     if module_kind(root) != "sequential":
         raise ConversionError(f"expected the model to be an nn.Sequential, found {describe(root)}", path)
-    parser = LayerParser()
-    report = parser.report
-    modules = child_modules(root, path)
+    return root, path
 
-    # Stem: 7x7/2 conv, BN, ReLU, 3x3/2 max pool (ImageNet) or a single 3x3 conv (CIFAR).
-    stem_conv, stem_path = parser.expect(modules, 0, "conv", path)
+
+def _read_stem(walk: _Walk) -> str:
+    """Stem: 7x7/2 conv, BN, ReLU, 3x3/2 max pool (ImageNet) or a single 3x3 conv (CIFAR); returns which."""
+    parser = walk.parser
+    stem_conv, stem_path = walk.expect(0, "conv")
     kernel = integer_field(stem_conv, "kW", stem_path, minimum=1)
     if kernel == 7:
-        stem = "imagenet"
-        channels, _, stem_bias = parser.conv(stem_conv, stem_path, "features.conv0", 3, 7, 2, 3)
-        parser.batchnorm(*parser.expect(modules, 1, "bn", path), "features.norm0", channels, stem_bias)
-        parser.relu(*parser.expect(modules, 2, "relu", path))
-        parser.pool(*parser.expect(modules, 3, "maxpool", path), 3, 2, 1)
-        shift, index = None, 4
-    elif kernel == 3:
-        stem = "cifar"
-        channels, _, shift = parser.conv(stem_conv, stem_path, "features.conv0", 3, 3, 1, 1)
-        index = 1
-    else:
-        raise ConversionError(
-            f"expected the stem convolution to be 7x7 (ImageNet) or 3x3 (CIFAR), found {kernel}x{kernel}", stem_path
+        walk.channels, _, stem_bias = parser.conv(stem_conv, stem_path, "features.conv0", 3, 7, 2, 3)
+        parser.batchnorm(*walk.expect(1, "bn"), "features.norm0", walk.channels, stem_bias)
+        parser.relu(*walk.expect(2, "relu"))
+        parser.pool(*walk.expect(3, "maxpool"), 3, 2, 1)
+        walk.shift, walk.index = None, 4
+        return "imagenet"
+    if kernel == 3:
+        walk.channels, _, walk.shift = parser.conv(stem_conv, stem_path, "features.conv0", 3, 3, 1, 1)
+        walk.index = 1
+        return "cifar"
+    raise ConversionError(
+        f"expected the stem convolution to be 7x7 (ImageNet) or 3x3 (CIFAR), found {kernel}x{kernel}", stem_path
+    )
+
+
+def _read_dense_block(walk: _Walk, block: int) -> int:
+    """Dense block ``block``: its dense layers (and the JoinTable closing a custom-layout block); their number."""
+    layers, layouts = 0, set()
+    while walk.kind_at(0) in ("sequential", "concat", "custom"):
+        layers += 1
+        lua_module, layer_path = walk.modules[walk.index]
+        growth, bias, layout = walk.parser.dense_layer(
+            lua_module, layer_path, f"features.denseblock{block}.denselayer{layers}", walk.channels, walk.shift
         )
-    num_init_features = channels
-
-    blocks: list[int] = []
-    transitions: list[tuple[int, int, str]] = []
-    while True:  # dense blocks, each followed by BN-ReLU and a transition or the head
-        block = len(blocks) + 1
-        layers, layouts = 0, set()
-        while index < len(modules) and module_kind(modules[index][0]) in ("sequential", "concat", "custom"):
-            layers += 1
-            lua_module, layer_path = modules[index]
-            growth, bias, layout = parser.dense_layer(
-                lua_module, layer_path, f"features.denseblock{block}.denselayer{layers}", channels, shift
+        layouts.add(layout)
+        if bias is not None or walk.shift is not None:
+            walk.shift = np.concatenate(
+                [
+                    walk.shift if walk.shift is not None else np.zeros(walk.channels),
+                    bias if bias is not None else np.zeros(growth),
+                ]
             )
-            layouts.add(layout)
-            if bias is not None or shift is not None:
-                shift = np.concatenate(
-                    [shift if shift is not None else np.zeros(channels), bias if bias is not None else np.zeros(growth)]
-                )
-            channels += growth
-            index += 1
-        if layers == 0:
-            found = describe(modules[index][0]) if index < len(modules) else "the end of the model"
-            where = modules[index][1] if index < len(modules) else path
+        walk.channels += growth
+        walk.index += 1
+    if layers == 0:
+        current = walk.at(0)
+        found = describe(current[0]) if current is not None else "the end of the model"
+        where = current[1] if current is not None else walk.path
+        raise ConversionError(
+            f"expected dense block {block}: a dense layer (nn.Sequential{{nn.Concat}} or "
+            f"nn.DenseConnectLayerCustom), found {found}",
+            where,
+        )
+    if len(layouts) > 1:
+        raise ConversionError(f"dense block {block} mixes standard and DenseConnectLayerCustom layers", walk.path)
+    walk.parser.layouts |= layouts
+    if "custom" in layouts:
+        join, join_path = walk.expect(0, "join")
+        if not (join.get("dimension") == 2 or (join.get("dimension") == 1 and join.get("nInputDims") == 3)):
             raise ConversionError(
-                f"expected dense block {block}: a dense layer (nn.Sequential{{nn.Concat}} or "
-                f"nn.DenseConnectLayerCustom), found {found}",
-                where,
+                f"expected nn.JoinTable(2) (channel dimension), found dimension={join.get('dimension')}", join_path
             )
-        if len(layouts) > 1:
-            raise ConversionError(f"dense block {block} mixes standard and DenseConnectLayerCustom layers", path)
-        parser.layouts |= layouts
-        blocks.append(layers)
-        if "custom" in layouts:
-            join, join_path = parser.expect(modules, index, "join", path)
-            if not (join.get("dimension") == 2 or (join.get("dimension") == 1 and join.get("nInputDims") == 3)):
-                raise ConversionError(
-                    f"expected nn.JoinTable(2) (channel dimension), found dimension={join.get('dimension')}", join_path
-                )
-            index += 1
-        norm, norm_path = parser.expect(modules, index, "bn", path)
-        parser.relu(*parser.expect(modules, index + 1, "relu", path))
-        following = modules[index + 2][0] if index + 2 < len(modules) else None
-        if module_kind(following) != "conv":
-            break
-        key = f"features.transition{block}"
-        parser.batchnorm(norm, norm_path, f"{key}.norm", channels, shift)
-        conv, conv_path = modules[index + 2]
-        out_channels, _, shift = parser.conv(conv, conv_path, f"{key}.conv", channels, 1, 1, 0)
-        transitions.append((channels, out_channels, conv_path))
-        index = parser.skip_dropout(modules, index + 3)
-        parser.pool(*parser.expect(modules, index, "avgpool", path), 2, 2, 0)
-        channels, index = out_channels, index + 1
+        walk.index += 1
+    return layers
 
-    # Head: BN-ReLU (read above), final average pooling, reshape, classifier.
-    if module_kind(following) != "avgpool":
-        found = describe(following) if following is not None else "the end of the model"
+
+def _read_transition(walk: _Walk, block: int, norm: tuple[t7.T7Object, str]) -> tuple[int, int, str]:
+    """Transition ``block`` (its BN-ReLU ``norm`` already found): conv 1x1, [dropout], 2x2 average pooling.
+
+    Returns ``(in channels, out channels, Lua path of the conv)`` for :func:`infer_compression`.
+    """
+    parser, key = walk.parser, f"features.transition{block}"
+    parser.batchnorm(*norm, f"{key}.norm", walk.channels, walk.shift)
+    conv, conv_path = walk.modules[walk.index + 2]
+    out_channels, _, walk.shift = parser.conv(conv, conv_path, f"{key}.conv", walk.channels, 1, 1, 0)
+    transition = (walk.channels, out_channels, conv_path)
+    walk.index = parser.skip_dropout(walk.modules, walk.index + 3)
+    parser.pool(*walk.expect(0, "avgpool"), 2, 2, 0)
+    walk.channels, walk.index = out_channels, walk.index + 1
+    return transition
+
+
+def _read_head(walk: _Walk, norm: tuple[t7.T7Object, str], stem: str, num_blocks: int) -> int:
+    """Head: BN-ReLU (``norm``, found after the last block), final average pooling, reshape, classifier.
+
+    Returns the number of classes.
+    """
+    parser, report, channels = walk.parser, walk.parser.report, walk.channels
+    following = walk.at(2)
+    if following is None or module_kind(following[0]) != "avgpool":
+        found = describe(following[0]) if following is not None else "the end of the model"
         raise ConversionError(
             f"expected a transition Conv1x1 or the final SpatialAveragePooling after BN-ReLU, found {found}",
-            modules[index + 2][1] if following is not None else path,
+            following[1] if following is not None else walk.path,
         )
-    parser.batchnorm(norm, norm_path, "features.norm5", channels, shift)
-    report.final_pool_size = parser.pool(*modules[index + 2], None, None, 0)
-    canonical = (56 if stem == "imagenet" else 32) >> (len(blocks) - 1)
+    parser.batchnorm(*norm, "features.norm5", channels, walk.shift)
+    pool, pool_path = following
+    report.final_pool_size = parser.pool(pool, pool_path, None, None, 0)
+    canonical = (56 if stem == "imagenet" else 32) >> (num_blocks - 1)
     if report.final_pool_size != canonical:
         report.notes.append(
-            f"{modules[index + 2][1]}: the Lua model ends with "
+            f"{pool_path}: the Lua model ends with "
             f"{report.final_pool_size}x{report.final_pool_size} average "
             f"pooling, zoo.DenseNet pools globally; they agree when the final feature map is that size"
         )
-    reshape, reshape_path = parser.expect(modules, index + 3, "reshape", path)
+    reshape, reshape_path = walk.expect(3, "reshape")
     reshape_numel = _reshape_numel(reshape, reshape_path, channels)
     if reshape_numel != channels:
         raise ConversionError(f"expected a reshape to {channels} features, found {reshape_numel}", reshape_path)
-    linear, linear_path = parser.expect(modules, index + 4, "linear", path)
+    num_classes = _read_classifier(parser, *walk.expect(4, "linear"), channels)
+    after = walk.at(5)
+    if after is not None:
+        raise ConversionError(
+            f"expected the model to end with nn.Linear, found {describe(after[0])} after it", after[1]
+        )
+    return num_classes
+
+
+def _read_classifier(parser: LayerParser, linear: t7.T7Object, linear_path: str, channels: int) -> int:
+    """``classifier.weight`` and ``classifier.bias`` from the final nn.Linear; returns the number of classes."""
     weight = parser.tensor(linear, "weight", linear_path, ndim=(2,))
     if weight.size[1] != channels:
         raise ConversionError(
@@ -285,16 +358,22 @@ def plan_conversion(root: Any) -> ConversionPlan:
             raise ConversionError(f"expected a bias of size {num_classes}, found {tuple(bias.size)}", linear_path)
         read_bias = lazy_view(bias, (num_classes,))
     else:
-        report.notes.append(f"{linear_path}: nn.Linear without bias; stored zeros")
+        parser.report.notes.append(f"{linear_path}: nn.Linear without bias; stored zeros")
         read_bias = lambda: np.zeros(num_classes, np.float32)  # noqa: E731
     parser.entries.append(TensorEntry("classifier.bias", (num_classes,), "float32", read_bias))
-    if index + 5 != len(modules):
-        raise ConversionError(
-            f"expected the model to end with nn.Linear, found {describe(modules[index + 5][0])} after it",
-            modules[index + 5][1],
-        )
+    return num_classes
 
-    parser.check_disjoint()
+
+def _infer_config(
+    parser: LayerParser,
+    stem: str,
+    num_init_features: int,
+    blocks: list[int],
+    transitions: list[tuple[int, int, str]],
+    num_classes: int,
+    path: str,
+) -> DenseNetConfig:
+    """The DenseNetConfig the layers read describe, once growth rate, bottleneck and dropout agree everywhere."""
     growth_rate = _same_everywhere(parser.growth_rates, "every dense layer to add {} channels (the growth rate)")
     width = _same_everywhere(parser.bottleneck_widths, "every bottleneck to have {} channels")
     if width % growth_rate:
@@ -304,7 +383,7 @@ def plan_conversion(root: Any) -> ConversionPlan:
         )
     drop_rate = _same_everywhere(parser.drop_rates, "one dropout rate ({}) everywhere") if parser.drop_rates else 0.0
     try:
-        config = DenseNetConfig(
+        return DenseNetConfig(
             growth_rate=growth_rate,
             block_config=tuple(blocks),
             num_init_features=num_init_features,
@@ -317,16 +396,19 @@ def plan_conversion(root: Any) -> ConversionPlan:
     except ValueError as error:
         raise ConversionError(f"the inferred architecture is not a valid DenseNetConfig: {error}", path) from error
 
+
+def _complete_report(parser: LayerParser, root: t7.T7Object, config: DenseNetConfig) -> None:
+    """The report's summary of the whole tree: layout, tensor types, BatchNorm format, module counts, notes."""
+    report = parser.report
     report.layout = "custom" if "custom" in parser.layouts else "standard"
     report.tensor_types = dict(parser.tensor_types)
     report.batchnorm_format = "+".join(sorted(parser.bn_formats))
     report.module_counts, report.ignored_fields = _count_modules(root)
-    if drop_rate > 0 and report.layout == "custom":
+    if config.drop_rate > 0 and report.layout == "custom":
         report.notes.append(
             "DenseConnectLayerCustom layers have no dropout in Lua; zoo.DenseNet applies drop_rate in dense "
             "layers when training"
         )
-    return ConversionPlan(config=config, report=report, entries=parser.entries)
 
 
 def convert(path_or_parsed: Any, progress: Callable[[int, int], None] | None = None) -> Conversion:

@@ -164,39 +164,38 @@ class LayerParser:
                 f"expected BatchNorm statistics for {channels} channels, found running_mean of size {tuple(mean.size)}",
                 path,
             )
-        version = int(getattr(lua_module, "version", 2) or 0)
-        if isinstance(lua_module.get("running_var"), t7.T7Tensor) and not (version < 2 and "running_std" in lua_module):
-            variance_source = self.tensor(lua_module, "running_var", path, ndim=(1,))
-            legacy = False
-            self.bn_formats.add("running_var")
-        elif isinstance(lua_module.get("running_std"), t7.T7Tensor) and version < 2:
-            variance_source = self.tensor(lua_module, "running_std", path, ndim=(1,))
-            legacy = True
-            self.bn_formats.add("running_std")
-        else:
-            found = (
-                "running_std with class version >= 2 (nn would ignore it)" if "running_std" in lua_module else "neither"
-            )
-            raise ConversionError(
-                f"expected BatchNorm field 'running_var' (or 'running_std' in class version < 2), found {found}", path
-            )
+        variance_source, legacy = self._variance_source(lua_module, path)
         if tuple(variance_source.size) != (channels,):
             raise ConversionError(
                 f"expected BatchNorm variance of size {channels}, found {tuple(variance_source.size)}", path
             )
-        affine = lua_module.get("affine", "weight" in lua_module) is not False
-        if affine:
-            weight = self.tensor(lua_module, "weight", path, ndim=(1,))
-            bias = self.tensor(lua_module, "bias", path, ndim=(1,))
-            for name, tensor in (("weight", weight), ("bias", bias)):
-                if tuple(tensor.size) != (channels,):
-                    raise ConversionError(
-                        f"expected a BatchNorm {name} of size {channels}, found {tuple(tensor.size)}", path
-                    )
-            self.record_type(weight)
-            self.entries.append(TensorEntry(f"{key}.weight", (channels,), "float32", lazy_view(weight, (channels,))))
-            self.entries.append(TensorEntry(f"{key}.bias", (channels,), "float32", lazy_view(bias, (channels,))))
-        else:
+        self._batchnorm_affine(lua_module, path, key, channels, mean)
+        running_mean, running_var = _statistics(mean, variance_source, legacy, eps, shift, path)
+        if eps != PYTORCH_BN_EPS:
+            self.report.notes.append(f"{path}: BatchNorm eps={eps:g} absorbed into running_var (PyTorch uses 1e-5)")
+        self.entries.append(TensorEntry(f"{key}.running_mean", (channels,), "float32", lambda: running_mean))
+        self.entries.append(TensorEntry(f"{key}.running_var", (channels,), "float32", lambda: running_var))
+        self.entries.append(TensorEntry(f"{key}.num_batches_tracked", (), "int64", lambda: np.zeros((), np.int64)))
+
+    def _variance_source(self, lua_module: t7.T7Object, path: str) -> tuple[t7.T7Tensor, bool]:
+        """The BatchNorm's ``running_var``, or ``running_std`` in class version < 2 (then ``legacy`` is True)."""
+        version = int(getattr(lua_module, "version", 2) or 0)
+        if isinstance(lua_module.get("running_var"), t7.T7Tensor) and not (version < 2 and "running_std" in lua_module):
+            variance = self.tensor(lua_module, "running_var", path, ndim=(1,))
+            self.bn_formats.add("running_var")
+            return variance, False
+        if isinstance(lua_module.get("running_std"), t7.T7Tensor) and version < 2:
+            std = self.tensor(lua_module, "running_std", path, ndim=(1,))
+            self.bn_formats.add("running_std")
+            return std, True
+        found = "running_std with class version >= 2 (nn would ignore it)" if "running_std" in lua_module else "neither"
+        raise ConversionError(
+            f"expected BatchNorm field 'running_var' (or 'running_std' in class version < 2), found {found}", path
+        )
+
+    def _batchnorm_affine(self, lua_module: t7.T7Object, path: str, key: str, channels: int, mean: t7.T7Tensor) -> None:
+        """Emit ``key.weight`` and ``key.bias``: the module's, or 1 and 0 for a BatchNorm without affine parameters."""
+        if lua_module.get("affine", "weight" in lua_module) is False:
             self.report.notes.append(f"{path}: BatchNorm without affine parameters; stored weight=1, bias=0")
             self.entries.append(
                 TensorEntry(f"{key}.weight", (channels,), "float32", lambda: np.ones(channels, np.float32))
@@ -205,13 +204,17 @@ class LayerParser:
                 TensorEntry(f"{key}.bias", (channels,), "float32", lambda: np.zeros(channels, np.float32))
             )
             self.record_type(mean)
-
-        running_mean, running_var = _statistics(mean, variance_source, legacy, eps, shift, path)
-        if eps != PYTORCH_BN_EPS:
-            self.report.notes.append(f"{path}: BatchNorm eps={eps:g} absorbed into running_var (PyTorch uses 1e-5)")
-        self.entries.append(TensorEntry(f"{key}.running_mean", (channels,), "float32", lambda: running_mean))
-        self.entries.append(TensorEntry(f"{key}.running_var", (channels,), "float32", lambda: running_var))
-        self.entries.append(TensorEntry(f"{key}.num_batches_tracked", (), "int64", lambda: np.zeros((), np.int64)))
+            return
+        weight = self.tensor(lua_module, "weight", path, ndim=(1,))
+        bias = self.tensor(lua_module, "bias", path, ndim=(1,))
+        for name, tensor in (("weight", weight), ("bias", bias)):
+            if tuple(tensor.size) != (channels,):
+                raise ConversionError(
+                    f"expected a BatchNorm {name} of size {channels}, found {tuple(tensor.size)}", path
+                )
+        self.record_type(weight)
+        self.entries.append(TensorEntry(f"{key}.weight", (channels,), "float32", lazy_view(weight, (channels,))))
+        self.entries.append(TensorEntry(f"{key}.bias", (channels,), "float32", lazy_view(bias, (channels,))))
 
     def relu(self, lua_module: t7.T7Object, path: str) -> None:
         threshold, value = lua_module.get("threshold", 0), lua_module.get("val", 0)
@@ -275,36 +278,10 @@ class LayerParser:
         self, lua_module: t7.T7Object, path: str, key: str, channels: int, shift: np.ndarray | None
     ) -> tuple[int, np.ndarray | None, str]:
         """Parse one dense layer; return (new features, their folded bias or None, layout)."""
-        kind = module_kind(lua_module)
-        if kind == "custom":
-            first, second = self.custom_parts(lua_module, path)
-            layout = "custom"
+        if module_kind(lua_module) == "custom":
+            (first, second), layout = self.custom_parts(lua_module, path), "custom"
         else:
-            concat, concat_path = lua_module, path
-            if kind == "sequential":
-                children = child_modules(lua_module, path)
-                if len(children) != 1 or module_kind(children[0][0]) != "concat":
-                    raise ConversionError(
-                        "expected a dense layer nn.Sequential{nn.Concat(2){nn.Identity, nn.Sequential{...}}}", path
-                    )
-                concat, concat_path = children[0]
-            if concat.get("dimension") != 2:
-                raise ConversionError(
-                    f"expected nn.Concat(2) (channel dimension), found dimension={concat.get('dimension')}", concat_path
-                )
-            branches = child_modules(concat, concat_path)
-            if (
-                len(branches) != 2
-                or module_kind(branches[0][0]) != "identity"
-                or module_kind(branches[1][0]) != "sequential"
-            ):
-                found = ", ".join(describe(branch) for branch, _ in branches)
-                raise ConversionError(
-                    f"expected nn.Concat(2){{nn.Identity, nn.Sequential}}, found {{{found}}}", concat_path
-                )
-            net = child_modules(*branches[1])
-            first, second = net[:2], net[2:]
-            layout = "standard"
+            (first, second), layout = self.standard_parts(lua_module, path), "standard"
         norm, norm_path = self.expect(first, 0, "bn", path)
         self.batchnorm(norm, norm_path, f"{key}.norm1", channels, shift)
         self.relu(*self.expect(first, 1, "relu", path))
@@ -343,7 +320,35 @@ class LayerParser:
         self.bottleneck_widths.append((width, conv1_path))
         return growth, bias2, layout
 
+    def standard_parts(self, lua_module: t7.T7Object, path: str) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
+        """``nn.Sequential{nn.Concat(2){nn.Identity, net}}`` (or the bare Concat): net's {BN, ReLU} and the rest."""
+        concat, concat_path = lua_module, path
+        if module_kind(lua_module) == "sequential":
+            children = child_modules(lua_module, path)
+            if len(children) != 1 or module_kind(children[0][0]) != "concat":
+                raise ConversionError(
+                    "expected a dense layer nn.Sequential{nn.Concat(2){nn.Identity, nn.Sequential{...}}}", path
+                )
+            concat, concat_path = children[0]
+        if concat.get("dimension") != 2:
+            raise ConversionError(
+                f"expected nn.Concat(2) (channel dimension), found dimension={concat.get('dimension')}", concat_path
+            )
+        branches = child_modules(concat, concat_path)
+        if (
+            len(branches) != 2
+            or module_kind(branches[0][0]) != "identity"
+            or module_kind(branches[1][0]) != "sequential"
+        ):
+            found = ", ".join(describe(branch) for branch, _ in branches)
+            raise ConversionError(
+                f"expected nn.Concat(2){{nn.Identity, nn.Sequential}}, found {{{found}}}", concat_path
+            )
+        net = child_modules(*branches[1])
+        return net[:2], net[2:]
+
     def custom_parts(self, lua_module: t7.T7Object, path: str) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
+        """``nn.DenseConnectLayerCustom``: the modules of its ``net1`` ({BN, ReLU}) and ``net2`` (the rest)."""
         parts = child_modules(lua_module, path)
         if len(parts) != 2 or any(module_kind(part) != "sequential" for part, _ in parts):
             raise ConversionError(

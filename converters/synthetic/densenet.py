@@ -305,38 +305,9 @@ class _Builder:
 
     # -- whole model -----------------------------------------------------------------
     def build(self) -> t7.T7Object:
-        cfg = self.config
-        batch = self.batch_size
-        imagenet = cfg.stem == "imagenet"
-        size = 224 if imagenet else 32
-        channels = cfg.num_init_features
-        modules: list[t7.T7Object] = []
-        if imagenet:
-            modules.append(self.conv(3, channels, 7, 2, 3, size, first=True))
-            size //= 2
-            modules += [self.batchnorm(channels, size), self.relu(batch * channels * size * size)]
-            modules.append(
-                self.module(
-                    "nn.SpatialMaxPooling",
-                    {
-                        "ceil_mode": False,
-                        "dH": 2,
-                        "dW": 2,
-                        "gradInput": self.empty(),
-                        "iheight": size,
-                        "iwidth": size,
-                        "indices": self.empty(),
-                        "kH": 3,
-                        "kW": 3,
-                        "output": self.empty(),
-                        "padH": 1,
-                        "padW": 1,
-                    },
-                )
-            )
-            size = (size + 2 - 3) // 2 + 1
-        else:
-            modules.append(self.conv(3, channels, 3, 1, 1, size, first=True))
+        """The whole model: stem, dense blocks with their transitions, BN-ReLU, pooling, reshape, classifier."""
+        cfg, batch = self.config, self.batch_size
+        modules, channels, size = self.stem()
         input_buffer = self.input_buffer(size) if self.layout == "custom" else None
         opt = self.opt_table() if self.layout == "custom" else {}
         for index, num_layers in enumerate(cfg.block_config):
@@ -347,32 +318,10 @@ class _Builder:
                     modules.append(self.custom_layer(channels, size, layer == 0, input_buffer, opt))
                 channels += cfg.growth_rate
             if self.layout == "custom":
-                modules.append(
-                    self.module(
-                        "nn.JoinTable",
-                        {
-                            "dimension": 2,
-                            "gradInput": self.table(),
-                            "output": self.empty(),
-                            "size": self.long_storage([batch, channels, size, size]),
-                        },
-                    )
-                )
+                modules.append(self.join_table(channels, size))
             modules += [self.batchnorm(channels, size), self.relu(batch * channels * size * size)]
             if index == len(cfg.block_config) - 1:
-                modules.append(self.avg_pool(size, channels, size))
-                modules.append(
-                    self.module(
-                        "nn.Reshape",
-                        {
-                            "batchsize": self.long_storage([batch, channels]),
-                            "gradInput": self.empty(),
-                            "nelement": channels,
-                            "output": self.empty(),
-                            "size": self.long_storage([channels]),
-                        },
-                    )
-                )
+                modules += [self.avg_pool(size, channels, size), self.reshape(channels)]
             else:
                 out_channels = math.floor(channels * cfg.compression)
                 modules.append(self.conv(channels, out_channels, 1, 1, 0, size))
@@ -380,15 +329,72 @@ class _Builder:
                     modules.append(self.dropout())
                 modules.append(self.avg_pool(2, out_channels, size))
                 channels, size = out_channels, size // 2
-        linear_fields: dict[str, Any] = {"addBuffer": self.empty(), "gradInput": self.empty(), "output": self.empty()}
-        self.parameter(
-            linear_fields, "weight", "gradWeight", (cfg.num_classes, channels), "linear_weight", fan=channels
-        )
-        self.parameter(linear_fields, "bias", "gradBias", (cfg.num_classes,), "linear_bias", fan=channels)
-        modules.append(self.module("nn.Linear", linear_fields))
+        modules.append(self.linear(channels))
         root = self.sequential(modules, top=True)
         self.finish(root)
         return root
+
+    def stem(self) -> tuple[list[t7.T7Object], int, int]:
+        """The stem's modules, the channels they output and the feature map size after them."""
+        channels = self.config.num_init_features
+        if self.config.stem != "imagenet":
+            return [self.conv(3, channels, 3, 1, 1, 32, first=True)], channels, 32
+        conv = self.conv(3, channels, 7, 2, 3, 224, first=True)
+        size = 112
+        modules = [conv, self.batchnorm(channels, size), self.relu(self.batch_size * channels * size * size)]
+        modules.append(
+            self.module(
+                "nn.SpatialMaxPooling",
+                {
+                    "ceil_mode": False,
+                    "dH": 2,
+                    "dW": 2,
+                    "gradInput": self.empty(),
+                    "iheight": size,
+                    "iwidth": size,
+                    "indices": self.empty(),
+                    "kH": 3,
+                    "kW": 3,
+                    "output": self.empty(),
+                    "padH": 1,
+                    "padW": 1,
+                },
+            )
+        )
+        return modules, channels, (size + 2 - 3) // 2 + 1
+
+    def join_table(self, channels: int, size: int) -> t7.T7Object:
+        """The ``nn.JoinTable(2)`` closing a dense block of custom layers."""
+        return self.module(
+            "nn.JoinTable",
+            {
+                "dimension": 2,
+                "gradInput": self.table(),
+                "output": self.empty(),
+                "size": self.long_storage([self.batch_size, channels, size, size]),
+            },
+        )
+
+    def reshape(self, channels: int) -> t7.T7Object:
+        """The ``nn.Reshape(channels)`` between the final pooling and the classifier."""
+        return self.module(
+            "nn.Reshape",
+            {
+                "batchsize": self.long_storage([self.batch_size, channels]),
+                "gradInput": self.empty(),
+                "nelement": channels,
+                "output": self.empty(),
+                "size": self.long_storage([channels]),
+            },
+        )
+
+    def linear(self, channels: int) -> t7.T7Object:
+        """The classifier ``nn.Linear(channels, num_classes)``."""
+        num_classes = self.config.num_classes
+        fields: dict[str, Any] = {"addBuffer": self.empty(), "gradInput": self.empty(), "output": self.empty()}
+        self.parameter(fields, "weight", "gradWeight", (num_classes, channels), "linear_weight", fan=channels)
+        self.parameter(fields, "bias", "gradBias", (num_classes,), "linear_bias", fan=channels)
+        return self.module("nn.Linear", fields)
 
     def input_buffer(self, stem_size: int) -> t7.T7Storage:
         """The activation buffer all custom layers share (sized at the training batch, saved in full)."""
