@@ -7,7 +7,12 @@ import pytest
 from registry_server import Fault
 
 from zoo.registry.download import RetryPolicy, download_url, looks_like_html
-from zoo.registry.errors import DownloadError, HTMLPageError, HTTPStatusError, VerificationError
+from zoo.registry.errors import (
+    HTMLPageError,
+    HTTPStatusError,
+    RetriesExhaustedError,
+    VerificationError,
+)
 from zoo.registry.transport import parse_retry_after
 
 CONTENT = os.urandom(200_000)
@@ -88,7 +93,7 @@ def test_retry_after_is_capped(server, tmp_path, sleeps):
 def test_persistent_5xx_gives_up_with_a_clear_error(server, tmp_path, sleeps):
     url = server.add_file("/model.t7", CONTENT)
     server.add_faults("/model.t7", *[Fault.status(502)] * 10)
-    with pytest.raises(DownloadError, match="after 3 failed attempts.*mirror"):
+    with pytest.raises(RetriesExhaustedError, match="after 3 failed attempts.*mirror"):
         download_url(url, tmp_path / "model.t7", sha256=SHA256, retry=policy(sleeps, attempts=3), progress=False)
     assert leftovers(tmp_path) == []
     assert len(server.gets("/model.t7")) == 3

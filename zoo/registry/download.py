@@ -48,6 +48,7 @@ from zoo.registry.errors import (
     DownloadError,
     HTMLPageError,
     HTTPStatusError,
+    RetriesExhaustedError,
     VerificationError,
 )
 from zoo.registry.safe_files import create_new, open_existing, own_file, read_small, same_file
@@ -195,36 +196,45 @@ def download_url(
     part.resume(verified=sha256 is not None, size=size)
     bar = ProgressBar(label or destination.name, size, enabled=progress)
     download = _Download(url, params, session or new_session(), timeout, part, sha256, size, bar)
-    failures = total_failures = furthest = 0
-    keep_partial = False  # only bytes received intact (network gave up, or Ctrl-C) are kept to resume later
     try:
-        while True:
-            try:
-                download.attempt()
-                break
-            except _Retryable as retryable:
-                if part.offset and not download.may_resume():
-                    part.discard()  # nothing would vouch for these bytes after a reconnection
-                failures = 1 if part.offset > furthest else failures + 1  # only new bytes reset the count
-                furthest = max(furthest, part.offset)
-                total_failures += 1
-                if failures >= retry.attempts or total_failures >= retry.attempts * 20:
-                    keep_partial = True
-                    raise DownloadError(
-                        f"could not download {printable(url)} after {total_failures} failed attempts "
-                        f"({part.offset} bytes received): {retryable}. Check the network, try again later, "
-                        "or use a mirror (DENSENET_ZOO_MIRROR / --mirror) or place the file in the cache manually"
-                    ) from retryable.__cause__
-                retry.sleep(retry.delay(failures, retryable.retry_after))
+        _attempt_until_complete(download, retry)
     except BaseException as error:
         bar.close()
-        # A page instead of the rest (Drive's confirmation) or Ctrl-C: the bytes so far stay for the next try.
-        keep_partial = keep_partial or isinstance(error, KeyboardInterrupt)
-        keep_partial = keep_partial or isinstance(error, HTMLPageError)
+        # Only bytes received intact are kept to resume later: the retries ran out, a page came instead
+        # of the rest (Drive's confirmation), or Ctrl-C.
+        keep_partial = isinstance(error, (RetriesExhaustedError, KeyboardInterrupt, HTMLPageError))
         part.keep() if keep_partial and part.offset and download.may_resume() else part.discard()
         raise
     bar.close()
     return part.finish(destination, sha256, size, url)
+
+
+def _attempt_until_complete(download: _Download, retry: RetryPolicy) -> None:
+    """Repeat :meth:`_Download.attempt`, waiting as ``retry`` says, until the whole file is in the part.
+
+    Raises :class:`RetriesExhaustedError` when the retries are used up. The count of failures in a
+    row restarts whenever an attempt brought new bytes, so a connection that keeps making progress
+    gets more tries; a bound on all failures (20 times ``retry.attempts``) still ends a hopeless one.
+    """
+    part = download.part
+    failures = total_failures = furthest = 0
+    while True:
+        try:
+            download.attempt()
+            return
+        except _Retryable as retryable:
+            if part.offset and not download.may_resume():
+                part.discard()  # nothing would vouch for these bytes after a reconnection
+            failures = 1 if part.offset > furthest else failures + 1  # only new bytes reset the count
+            furthest = max(furthest, part.offset)
+            total_failures += 1
+            if failures >= retry.attempts or total_failures >= retry.attempts * 20:
+                raise RetriesExhaustedError(
+                    f"could not download {printable(download.url)} after {total_failures} failed attempts "
+                    f"({part.offset} bytes received): {retryable}. Check the network, try again later, "
+                    "or use a mirror (DENSENET_ZOO_MIRROR / --mirror) or place the file in the cache manually"
+                ) from retryable.__cause__
+            retry.sleep(retry.delay(failures, retryable.retry_after))
 
 
 def copy_verified(
@@ -398,7 +408,17 @@ class _Partial:
 class _Download:
     """One file's requests: each :meth:`attempt` appends what arrives to the part or raises."""
 
-    def __init__(self, url, params, session, timeout, part: _Partial, sha256, size, bar: ProgressBar) -> None:
+    def __init__(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        session: Any,
+        timeout: tuple[float, float],
+        part: _Partial,
+        sha256: str | None,
+        size: int | None,
+        bar: ProgressBar,
+    ) -> None:
         self.url, self.params, self.session, self.timeout = url, params, session, timeout
         self.part, self.sha256, self.size, self.bar = part, sha256, size, bar
 

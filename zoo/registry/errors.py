@@ -26,6 +26,14 @@ class DownloadError(RegistryError):
     """A file could not be fetched (network failure, HTTP error, an HTML page instead of a model)."""
 
 
+class RetriesExhaustedError(DownloadError):
+    """A download kept failing (connection lost, timeouts, 429/5xx) until its retries were used up.
+
+    The bytes received so far were all received correctly and stay in the ``.part`` file when
+    the source allows resuming; the next try continues from there.
+    """
+
+
 class HTTPStatusError(DownloadError):
     """A server answered with an HTTP error status that retrying will not fix (e.g. 403, 404)."""
 

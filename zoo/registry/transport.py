@@ -108,7 +108,9 @@ def get(
         url, params = _redirect_target(chain, status, location, secure), None
 
 
-def _send(session: Any, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str], timeout) -> Any:
+def _send(
+    session: Any, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str], timeout: tuple[float, float]
+) -> Any:
     """One request through ``session``'s adapter, with its headers, cookies, proxies and certificates.
 
     Not ``session.get``: even with ``allow_redirects=False`` requests prepares
