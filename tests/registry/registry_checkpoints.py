@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
 import torch
 
 from zoo.models.densenet import DenseNet, DenseNetConfig
@@ -13,9 +12,6 @@ from zoo.models.densenet import DenseNet, DenseNetConfig
 
 def lua_checkpoint_bytes(tmp_path: Path, config: DenseNetConfig, seed: int = 0) -> bytes:
     """A Torch7 checkpoint laid out like fb.resnet.torch's, via ``densenet_checkpoint`` and ``t7.save``."""
-    pytest.importorskip(
-        "converters.synthetic.densenet", reason="the converter (converters.synthetic.densenet) is not available"
-    )
     from converters import t7
     from converters.synthetic.densenet import densenet_checkpoint
 

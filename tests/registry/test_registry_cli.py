@@ -11,8 +11,6 @@ from registry_manifests import TINY_CONFIG, url_source, write_manifest
 
 from zoo.cli import main
 
-pytest.importorskip("converters.export", reason="the converter (converters.export) is not available")
-
 
 def run(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)

@@ -6,7 +6,6 @@ The model's output must match what real Lua Torch7 computed for the same input.
 import hashlib
 
 import numpy as np
-import pytest
 import torch
 from fixtures import fixture_path
 from registry_fakedrive import DriveFile, FakeDrive
@@ -15,8 +14,6 @@ from registry_manifests import drive_source, write_manifest
 import zoo
 from zoo.models.densenet import DenseNetConfig
 from zoo.registry import gdrive, register_architecture
-
-pytest.importorskip("converters.export", reason="the converter (converters.export) is not available")
 
 LUA_CONFIG = DenseNetConfig(growth_rate=8, block_config=(2, 2, 2, 2), num_init_features=16)
 register_architecture("lua_tiny_std", LUA_CONFIG)  # the architecture of the genuine tiny_std.t7

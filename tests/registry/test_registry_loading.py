@@ -26,7 +26,6 @@ from zoo.registry import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-pytest.importorskip("converters.export", reason="the converter (converters.export) is not available")
 
 
 @pytest.fixture

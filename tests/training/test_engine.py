@@ -141,7 +141,6 @@ def test_mixed_precision_channels_last_and_accumulation_run(tmp_path, amp, chann
 
 
 def test_memory_efficient_model_trains_like_the_plain_one(tmp_path):
-    pytest.importorskip("zoo.models.memory_efficient", reason="the memory-efficient DenseNet is not in this checkout")
     plain = train(tiny_run(tmp_path / "plain", epochs=1))
     efficient = train(tiny_run(tmp_path / "efficient", epochs=1, memory_efficient=True))
     assert efficient.status == plain.status == "finished"
