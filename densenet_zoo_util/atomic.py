@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_output", "write_bytes_atomic", "write_text_atomic"]
+__all__ = ["atomic_directory", "atomic_output", "check_directory_target", "write_bytes_atomic", "write_text_atomic"]
 
 
 def _current_umask() -> int:
@@ -99,3 +100,60 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, force: bool = 
     with atomic_output(path, "w", force=force) as stream:
         stream.write(text)
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
+    """A new, empty directory (next to ``path``) whose content becomes ``path`` only if the ``with`` block succeeds.
+
+    Whatever is at ``path`` (a directory, a file, a link, itself never
+    followed) is replaced only with ``force=True``; without it, anything but an
+    empty directory is a ``FileExistsError`` and is left untouched. The parent
+    directory must exist. A failure leaves no trace: neither a half-filled
+    ``path`` nor the staging directory.
+    """
+    target = check_directory_target(path, force=force)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o777 & ~_current_umask())
+        _replace_directory(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def check_directory_target(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """``path`` as a :class:`Path` if :func:`atomic_directory` may write it; else the error it would raise.
+
+    For callers that check before long work rather than after it.
+    """
+    target = Path(path)
+    if not force and os.path.lexists(target) and not _is_empty_directory(target):
+        raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to replace it")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {target}: the directory {target.parent} does not exist; create it first")
+    return target
+
+
+def _is_empty_directory(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
+def _replace_directory(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``; what was there is moved aside first and removed after."""
+    if not os.path.lexists(target) or _is_empty_directory(target):
+        os.replace(staging, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".replaced", dir=target.parent))
+    os.rmdir(aside)  # only its unique name is wanted
+    os.rename(target, aside)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(aside, target)
+        raise
+    if aside.is_dir() and not aside.is_symlink():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink()

@@ -1,7 +1,8 @@
 """The weights registry: manifest, verified downloads, cache and one-line pretrained loading.
 
-``load(name)`` gives a published model in eval mode; ``load_weights(path)`` a
-model from a .t7, .safetensors or .pth file. Downloads are verified, resumable,
+``load(name)`` gives a published model in eval mode (``load("hf-hub:ORG/REPO")``
+one from the Hugging Face Hub); ``load_weights(path)`` a model from a .t7,
+.safetensors or .pth file. Downloads are verified, resumable,
 locked across processes and cached; see the submodules for the details.
 Layer 4: imports the model definitions and the converters, nothing above.
 """
@@ -17,6 +18,11 @@ from zoo.registry.errors import (
     GoogleDriveQuotaError,
     HTMLPageError,
     HTTPStatusError,
+    HubAccessError,
+    HubError,
+    HubExportError,
+    HubNotFoundError,
+    HubNotInstalledError,
     LockTimeoutError,
     ManifestError,
     OfflineError,
@@ -28,7 +34,7 @@ from zoo.registry.errors import (
     VerificationError,
 )
 from zoo.registry.fetch import UnverifiedSourceWarning, fetch
-from zoo.registry.loading import ensure_converted, load, load_pretrained, load_weights, read_weights
+from zoo.registry.loading import ensure_converted, load, load_from_hub, load_pretrained, load_weights, read_weights
 from zoo.registry.manifest import Manifest, ModelEntry, Source, load_manifest
 from zoo.registry.settings import Settings
 
@@ -42,6 +48,11 @@ __all__ = [
     "GoogleDriveQuotaError",
     "HTMLPageError",
     "HTTPStatusError",
+    "HubAccessError",
+    "HubError",
+    "HubExportError",
+    "HubNotFoundError",
+    "HubNotInstalledError",
     "LockTimeoutError",
     "Manifest",
     "ManifestError",
@@ -59,6 +70,7 @@ __all__ = [
     "ensure_converted",
     "fetch",
     "load",
+    "load_from_hub",
     "load_manifest",
     "load_pretrained",
     "load_weights",

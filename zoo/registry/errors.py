@@ -78,6 +78,26 @@ class GoogleDrivePermissionError(GoogleDriveError):
     """Google Drive refused access (missing resourcekey, private file) or the file no longer exists."""
 
 
+class HubError(DownloadError):
+    """The Hugging Face Hub (``huggingface_hub.hf_hub_download``) could not deliver a file."""
+
+
+class HubNotFoundError(HubError):
+    """The Hub has no such repository, revision or file (or a private repository hides itself)."""
+
+
+class HubAccessError(HubError):
+    """The Hub refused access: a gated or private repository without a token that may read it."""
+
+
+class HubNotInstalledError(RegistryError, ImportError):
+    """A Hugging Face Hub source or ``hf-hub:`` name needs ``huggingface_hub``, which is not installed."""
+
+
+class HubExportError(RegistryError):
+    """A Hub export cannot be made as asked (e.g. an evaluation record of other weights or of a subset of images)."""
+
+
 class VerificationError(RegistryError):
     """A file's size or sha256 differs from what the manifest or the cache pinned, or it does not convert."""
 

@@ -2,7 +2,8 @@
 
 Order of preference, per source in manifest order: a verified cached copy;
 the mirror (``DENSENET_ZOO_MIRROR``: a directory or a URL prefix, looked up by
-the source's ``filename``); the source itself (Google Drive or a URL). Every
+the source's cache name); the source itself (Google Drive, a URL, or the
+Hugging Face Hub through ``hf_hub_download`` and its cache). Every
 file is checked against the manifest's sha256 (or prefix) and size; a source
 without a published hash is trusted on first use (loudly), its hash pinned in
 the cache record, and refused under ``DENSENET_ZOO_STRICT=1``. One process
@@ -54,8 +55,8 @@ class FetchedFile:
 
 
 def cached_path(source: Source, settings: Settings) -> Path:
-    """Where ``source``'s file lives in the cache (its manifest file name in the cache directory)."""
-    return settings.cache_dir / source.filename
+    """Where ``source``'s file lives in the cache (its cache name in the cache directory)."""
+    return settings.cache_dir / source.cache_name
 
 
 def expected_hash(source: Source, settings: Settings) -> str | None:
@@ -84,7 +85,7 @@ def usable_sources(entry: ModelEntry, settings: Settings) -> list[Source]:
     if not usable:
         raise UnpinnedSourceError(
             f"{entry.name}: DENSENET_ZOO_STRICT=1 and none of its sources has a published sha256 "
-            f"({', '.join(source.filename for source in entry.sources)}). A maintainer can pin one with "
+            f"({', '.join(source.cache_name for source in entry.sources)}). A maintainer can pin one with "
             f"`densenet-zoo manifest pin {entry.name}`; or unset DENSENET_ZOO_STRICT to trust it on first use"
         )
     return usable
@@ -103,7 +104,7 @@ def fetch(entry: ModelEntry, settings: Settings, session=None) -> FetchedFile:
             failures.append((source, error))
     if len(failures) == 1:
         raise failures[0][1]
-    details = "\n  - ".join(f"{source.filename} ({source.describe()}): {error}" for source, error in failures)
+    details = "\n  - ".join(f"{source.cache_name} ({source.describe()}): {error}" for source, error in failures)
     kind = (
         OfflineError
         if all(isinstance(e, OfflineError) for _, e in failures)
@@ -130,7 +131,7 @@ def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFil
         trust = _trust_of(source, expected)
         if trust == "first-use":
             warnings.warn(
-                f"{source.filename} from {origin} has no published sha256; trusting it on first use and pinning "
+                f"{source.cache_name} from {origin} has no published sha256; trusting it on first use and pinning "
                 f"sha256 {result.sha256} ({result.size} bytes) in {record_path(path)}. Later downloads must match "
                 "it. Set DENSENET_ZOO_STRICT=1 to refuse such files; maintainers: `densenet-zoo manifest pin`",
                 UnverifiedSourceWarning,
@@ -171,32 +172,53 @@ def _adopt_placed_file(source: Source, path: Path, size: int, expected: str | No
 def _obtain(
     source: Source, path: Path, expected: str | None, settings: Settings, session
 ) -> tuple[DownloadResult, str]:
-    """Mirror first, then the source itself (unless offline)."""
+    """Mirror first, then the source itself; offline, only the HF cache of a Hub source is left to try."""
     mirror_dir = settings.mirror_directory()
     if mirror_dir is not None:
-        candidate = mirror_dir / source.filename
+        candidate = mirror_dir / source.cache_name
         if candidate.is_file():
             result = copy_verified(candidate, path, sha256=expected, size=source.size, progress=settings.progress)
             return result, str(candidate)
-    if settings.offline:
+    if settings.offline and source.type != "huggingface":
         where = f" nor in the mirror directory {mirror_dir}" if mirror_dir is not None else ""
         raise OfflineError(
-            f"DENSENET_ZOO_OFFLINE=1 and {source.filename} is not in the cache (expected at {path}){where}. "
+            f"DENSENET_ZOO_OFFLINE=1 and {source.cache_name} is not in the cache (expected at {path}){where}. "
             f"Place the file there (from {source.describe()}), point DENSENET_ZOO_MIRROR at a directory holding it, "
             "or unset DENSENET_ZOO_OFFLINE"
         )
     session = session or new_session()
     common = dict(sha256=expected, size=source.size, session=session, retry=settings.retry, progress=settings.progress)
-    if settings.mirror_is_url:
-        mirror_url = settings.mirror.rstrip("/") + "/" + source.filename
+    if settings.mirror_is_url and not settings.offline:
+        mirror_url = settings.mirror.rstrip("/") + "/" + source.cache_name
         try:
             return download_url(mirror_url, path, **common), mirror_url
         except HTTPStatusError as error:
             if error.status_code != 404:
                 raise
+    if source.type == "huggingface":
+        return _obtain_from_hub(source, path, expected, settings), source.describe()
     if source.type == "google_drive":
         from zoo.registry import gdrive
 
         result = gdrive.download_file(source.file_id, path, resourcekey=source.resourcekey, **common)
         return result, source.describe()
     return download_url(source.url, path, **common), source.url
+
+
+def _obtain_from_hub(source: Source, path: Path, expected: str | None, settings: Settings) -> DownloadResult:
+    """The Hub file through ``hf_hub_download`` (HF cache first), copied into our cache once it checks out.
+
+    The HF cache keeps its copy, as Hub users expect; ours is verified against
+    the manifest like every other source (``huggingface_hub`` checks no hash).
+    """
+    from zoo.registry.huggingface import hub_download
+
+    hub_path = hub_download(source.repo_id, source.filename, source.revision, local_files_only=settings.offline)
+    try:
+        return copy_verified(hub_path, path, sha256=expected, size=source.size, progress=settings.progress)
+    except VerificationError as error:
+        raise VerificationError(
+            f"{source.describe()} does not match the manifest ({error}). densenet-zoo cached nothing (the Hub's "
+            "copy stays in the Hugging Face cache): the endpoint (HF_ENDPOINT) serves other files, or the manifest "
+            "is wrong"
+        ) from error

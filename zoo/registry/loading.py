@@ -4,11 +4,14 @@
 converts it once into ``<cache>/<name>-<sha256[:8]>.safetensors`` (the hash is
 the source file's), checks that the converted weights fit the manifest's
 architecture, and builds the model from the cached conversion on later calls.
+``load_from_hub("hf-hub:ORG/REPO[@REVISION]")`` loads a Hub repository laid out
+as ``densenet-zoo export-hub`` writes it, without a manifest entry.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -20,9 +23,21 @@ from zoo.models.densenet import DenseNet, DenseNetConfig, state_dict_mismatch, s
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
 from zoo.registry.errors import RegistryError, VerificationError
 from zoo.registry.fetch import FetchedFile, cached_path, fetch
+from zoo.registry.huggingface import (
+    CONFIG_FILENAME,
+    CONFIG_KEY,
+    WEIGHTS_FILENAME,
+    hub_download,
+    is_hub_name,
+    parse_hub_name,
+)
 from zoo.registry.lock import FileLock
 from zoo.registry.manifest import Manifest, ModelEntry, load_manifest
 from zoo.registry.settings import Settings
+
+#: A Hub repository's config.json is a few kilobytes; a larger one is refused unread.
+HUB_CONFIG_LIMIT = 1 << 20
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 #: Config fields that may differ from the published model: they change no weight shapes
 #: (``drop_rate``) or only the classifier, which is then freshly initialised (``num_classes``).
@@ -203,8 +218,70 @@ def load_pretrained(
 
 
 def load(name: str, device: Any = None) -> DenseNet:
-    """``zoo.load(name)``: the published model ``name`` with its weights, in eval mode."""
+    """``zoo.load(name)``: the published model ``name`` (or a Hub model ``hf-hub:ORG/REPO``) in eval mode."""
+    if is_hub_name(name):
+        return load_from_hub(name, device=device)
     return load_pretrained(name, device=device)
+
+
+def load_from_hub(name: str, device: Any = None, *, settings: Settings | None = None) -> DenseNet:
+    """The model in the Hub repository ``hf-hub:ORG/REPO[@REVISION]`` (config.json + model.safetensors), eval mode.
+
+    Both files come from one commit, through ``hf_hub_download`` and the HF
+    cache (``DENSENET_ZOO_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``: the cache only).
+    The weights go through the same checks as :func:`load_weights` (the
+    architecture in their metadata must fit their tensors before anything is
+    built) and must be the architecture config.json declares. There is no
+    manifest hash to check them against: pin ``@COMMIT`` for a reproducible
+    load, or list the repository as a ``huggingface`` source in a manifest.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    hub_name = parse_hub_name(name)
+    config_path = hub_download(hub_name.repo_id, CONFIG_FILENAME, hub_name.revision, local_files_only=settings.offline)
+    commit = config_path.parent.name  # the HF cache's snapshots/<commit>/ directory: what the revision resolved to
+    revision = commit if _COMMIT.fullmatch(commit) else hub_name.revision
+    declared = _hub_config(config_path, f"{CONFIG_FILENAME} of {hub_name}")
+    weights_path = hub_download(hub_name.repo_id, WEIGHTS_FILENAME, revision, local_files_only=settings.offline)
+    where = f"{WEIGHTS_FILENAME} of {hub_name} (commit {revision})"
+    state_dict, config = read_weights(weights_path)
+    if declared is not None and declared != config:
+        raise VerificationError(
+            f"{where} holds the architecture {config.to_dict()}, but its {CONFIG_FILENAME} declares "
+            f"{declared.to_dict()}; the repository is inconsistent and is not used"
+        )
+    model = _build_with_weights(config, state_dict, where)
+    model.pretrained_weights = {
+        "name": str(hub_name),
+        "repo_id": hub_name.repo_id,
+        "revision": revision,
+        "path": str(weights_path),
+        "sha256": file_sha256(weights_path),
+    }
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def _hub_config(path: Path, where: str) -> DenseNetConfig | None:
+    """The DenseNetConfig a Hub repository's config.json declares under ``densenet_zoo``; None when it has none."""
+    with open(path, "rb") as stream:
+        text = stream.read(HUB_CONFIG_LIMIT + 1)
+    try:
+        if len(text) > HUB_CONFIG_LIMIT:
+            raise ValueError(f"it is larger than {HUB_CONFIG_LIMIT} bytes")
+        document = json.loads(text.decode("utf-8"))
+        if not isinstance(document, dict):
+            raise ValueError(f"expected a JSON object, found {type(document).__name__}")
+        ours = document.get(CONFIG_KEY)
+        if ours is None:
+            return None
+        if not isinstance(ours, dict) or "config" not in ours:
+            raise ValueError(f"expected an object with a 'config' under {CONFIG_KEY!r}")
+        return DenseNetConfig.from_dict(ours["config"])
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise VerificationError(
+            f"{where} cannot be read ({str(error)[:300]}); it was not written by densenet-zoo export-hub"
+        ) from None
 
 
 def load_weights(path: str | os.PathLike[str], device: Any = None) -> DenseNet:

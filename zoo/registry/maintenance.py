@@ -63,7 +63,7 @@ def model_status(entry: ModelEntry, settings: Settings) -> ModelStatus:
         if record is None:
             continue
         if path.is_file() and cached_source is None:
-            cached_source = source.filename
+            cached_source = source.cache_name
         converted = converted or converted_path(entry.name, record.sha256, settings).is_file()
     return ModelStatus(
         name=entry.name,
@@ -210,20 +210,20 @@ def pin(
             raise RegistryError(f"{name}: every source already has a full sha256 in {target}")
         source = candidates[0]
     else:
-        matching = [source for source in entry.sources if source.filename == filename]
+        matching = [source for source in entry.sources if source.cache_name == filename]
         if not matching:
             raise RegistryError(
-                f"{name} has no source {filename!r}; its sources are {[s.filename for s in entry.sources]}"
+                f"{name} has no source {filename!r}; its sources are {[s.cache_name for s in entry.sources]}"
             )
         source = matching[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedSourceWarning)  # pinning is the act of trusting it
         fetched = fetch_source(source, settings)
     convert_source(entry, fetched)
-    pin_source(target, name, source.filename, fetched.record.sha256, fetched.record.size)
+    pin_source(target, name, source.cache_name, fetched.record.sha256, fetched.record.size)
     return PinResult(
         name,
-        source.filename,
+        source.cache_name,
         fetched.record.sha256,
         fetched.record.size,
         target.resolve(),

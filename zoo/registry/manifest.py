@@ -32,6 +32,7 @@ from zoo.registry.architectures import NAME_PATTERN, architecture_names, find_ar
 from zoo.registry.cache import RECORD_SUFFIX
 from zoo.registry.download import PART_SUFFIX, VALIDATOR_SUFFIX
 from zoo.registry.errors import ManifestError, UnknownModelError
+from zoo.registry.huggingface import repo_filename_problem, repo_id_problem, revision_problem
 from zoo.registry.lock import BREAK_SUFFIX, LOCK_SUFFIX
 from zoo.registry.transport import MAX_FILE_SIZE, printable, url_problem
 
@@ -40,7 +41,7 @@ SCHEMA_VERSION = 2
 MANIFEST_ENV = "DENSENET_ZOO_MANIFEST"
 BUNDLED_MANIFEST = Path(__file__).resolve().parent.parent / "weights_manifest.json"
 
-SOURCE_TYPES = ("google_drive", "url")
+SOURCE_TYPES = ("google_drive", "url", "huggingface")
 #: ``t7``: a Torch7 checkpoint as fb.resnet.torch saved it; ``torchvision-pth``: a
 #: torchvision pickle whose old ``norm.1``-style keys need remapping;
 #: ``safetensors``: weights converted by this project.
@@ -65,7 +66,11 @@ class Source:
 
     ``sha256`` is the full hex digest, a published prefix (torchvision's file
     names carry the first 8 hex digits), or ``None`` when nothing was ever
-    published; ``size`` is the exact byte count or ``None``.
+    published; ``size`` is the exact byte count or ``None``. ``filename`` is
+    the file's name in the cache and mirrors, except for a ``huggingface``
+    source, where it is the path inside the Hub repository ``repo_id`` at the
+    commit ``revision`` (as ``hf_hub_download`` names them) and the cache name
+    is derived from all three (:attr:`cache_name`).
     """
 
     type: str
@@ -76,6 +81,15 @@ class Source:
     url: str | None = None
     file_id: str | None = None
     resourcekey: str | None = None
+    repo_id: str | None = None
+    revision: str | None = None
+
+    @property
+    def cache_name(self) -> str:
+        """The file's name in the cache and in a mirror (``ORG--REPO-COMMIT12-FILE`` for a Hub source)."""
+        if self.type != "huggingface":
+            return self.filename
+        return f"{self.repo_id.replace('/', '--')}-{self.revision[:12]}-{self.filename.replace('/', '-')}"
 
     @property
     def has_full_hash(self) -> bool:
@@ -87,6 +101,8 @@ class Source:
         if self.type == "google_drive":
             key = f", resourcekey {self.resourcekey}" if self.resourcekey else ""
             return f"Google Drive file {self.file_id}{key}"
+        if self.type == "huggingface":
+            return f"Hugging Face Hub model {self.repo_id}, file {self.filename} at commit {self.revision}"
         return str(self.url)
 
     def hash_matches(self, sha256: str) -> bool:
@@ -97,6 +113,8 @@ class Source:
         """The source as the manifest writes it (the fields of its type only)."""
         if self.type == "google_drive":
             keys = ("type", "file_id", "resourcekey", "filename", "format", "sha256", "size")
+        elif self.type == "huggingface":
+            keys = ("type", "repo_id", "revision", "filename", "format", "sha256", "size")
         else:
             keys = ("type", "url", "filename", "format", "sha256", "size")
         return {key: getattr(self, key) for key in keys}
@@ -238,9 +256,9 @@ def parse_manifest(raw: Any, path: Path | None = None, require_published: bool =
         if entry is None:
             continue
         for source in entry.sources:
-            owner = filenames.setdefault(source.filename, name)
+            owner = filenames.setdefault(source.cache_name, name)
             if owner != name:
-                problems.append(f"models.{name}: filename {source.filename!r} is already used by {owner}")
+                problems.append(f"models.{name}: cache file name {source.cache_name!r} is already used by {owner}")
         models[name] = entry
     if require_published:
         missing = [name for name in MODEL_CONFIGS if name not in models_raw]
@@ -344,15 +362,19 @@ def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | Non
         problem = url_problem(url)
         if problem is not None:
             problems.append(f"{at}.url: expected an http:// or https:// URL, found {_shown(url)}, which {problem}")
+    elif kind == "huggingface":
+        allowed |= {"repo_id", "revision"}
+        _check_hub_source(at, source_raw, problems)
     else:
         problems.append(f"{at}.type: expected one of {SOURCE_TYPES}, found {_shown(kind)}")
     unknown = sorted(str(key) for key in set(source_raw) - allowed)
     if unknown:
         problems.append(f"{at}: unknown keys {_shown(unknown)}")
     filename = source_raw.get("filename")
-    problem = filename_problem(filename)
-    if problem is not None:
-        problems.append(f"{at}.filename: expected a plain file name, found {_shown(filename)}: {problem}")
+    if kind != "huggingface":
+        problem = filename_problem(filename)
+        if problem is not None:
+            problems.append(f"{at}.filename: expected a plain file name, found {_shown(filename)}: {problem}")
     file_format = source_raw.get("format")
     if file_format not in SOURCE_FORMATS:
         problems.append(f"{at}.format: expected one of {SOURCE_FORMATS}, found {_shown(file_format)}")
@@ -375,7 +397,27 @@ def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | Non
         url=source_raw.get("url"),
         file_id=source_raw.get("file_id"),
         resourcekey=source_raw.get("resourcekey"),
+        repo_id=source_raw.get("repo_id"),
+        revision=source_raw.get("revision"),
     )
+
+
+def _check_hub_source(at: str, source_raw: Mapping[str, Any], problems: list[str]) -> None:
+    """The fields of a ``huggingface`` source: repository id, a pinned commit, a path in the repository."""
+    count = len(problems)
+    repo_id, revision, filename = source_raw.get("repo_id"), source_raw.get("revision"), source_raw.get("filename")
+    for key, value, problem in (
+        ("repo_id", repo_id, repo_id_problem(repo_id)),
+        ("revision", revision, revision_problem(revision, pinned=True)),
+        ("filename", filename, repo_filename_problem(filename)),
+    ):
+        if problem is not None:
+            problems.append(f"{at}.{key}: {problem}, found {_shown(value)}")
+    if len(problems) == count:
+        cache_name = Source("huggingface", filename, "", repo_id=repo_id, revision=revision).cache_name
+        problem = filename_problem(cache_name)
+        if problem is not None:
+            problems.append(f"{at}: the repo_id and filename are too long to name a cache file ({problem})")
 
 
 def filename_problem(filename: Any) -> str | None:
@@ -427,9 +469,9 @@ def pin_source(path: str | os.PathLike[str], name: str, filename: str, sha256: s
     raw = read_manifest_json(target)
     manifest = parse_manifest(raw, path=target)
     entry = manifest[name]
-    matches = [index for index, source in enumerate(entry.sources) if source.filename == filename]
+    matches = [index for index, source in enumerate(entry.sources) if source.cache_name == filename]
     if not matches:
-        raise ManifestError(f"{target}: model {name!r} has no source with filename {filename!r}")
+        raise ManifestError(f"{target}: model {name!r} has no source with cache file name {filename!r}")
     source_raw = raw["models"][name]["sources"][matches[0]]
     previous = source_raw.get("sha256")
     if previous is not None and not sha256.startswith(previous):
