@@ -42,7 +42,7 @@ def test_subclasses_and_file_errors_are_user_errors_and_bugs_are_not():
 def test_every_command_reports_errors_through_the_helper():
     wrapper_code = reports_errors(lambda: None).__code__
     commands = _commands(main)
-    assert len(commands) == 11  # every leaf command, manifest pin included
+    assert len(commands) == 12  # every leaf command, manifest pin and export-hub included
     assert [command.name for command in commands if command.callback.__code__ is not wrapper_code] == []
 
 

@@ -12,6 +12,7 @@ import click
 from zoo import __version__
 from zoo.cli.convert import convert_command, inspect_command
 from zoo.cli.evaluate import evaluate_command, predict_command
+from zoo.cli.hub import export_hub_command
 from zoo.cli.registry import (
     demo_command,
     download_command,
@@ -38,6 +39,7 @@ for command in (
     manifest_group,
     convert_command,
     inspect_command,
+    export_hub_command,
     evaluate_command,
     predict_command,
     train_command,
