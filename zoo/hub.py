@@ -82,19 +82,39 @@ class MeasuredError:
 
 @dataclass(frozen=True)
 class HubExport:
-    """What :func:`export_hub` wrote."""
+    """What :func:`export_hub` wrote into ``directory``, and the facts its card states."""
 
     directory: Path
-    weights_sha256: str
-    weights_size: int
-    timm_architecture: str | None
-    provenance: Provenance
-    published_top1_error: float | None
-    measured: MeasuredError | None
+    facts: CardFacts
 
     @property
     def files(self) -> list[Path]:
         return [self.directory / name for name in (WEIGHTS_FILENAME, CONFIG_FILENAME, "README.md")]
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.facts.weights_sha256
+
+    @property
+    def weights_size(self) -> int:
+        return self.facts.weights_size
+
+    @property
+    def timm_architecture(self) -> str | None:
+        return self.facts.timm_architecture
+
+    @property
+    def provenance(self) -> Provenance:
+        return self.facts.provenance
+
+    @property
+    def published_top1_error(self) -> float | None:
+        entry = self.facts.entry
+        return float(entry.top1_error) if entry is not None and entry.top1_error is not None else None
+
+    @property
+    def measured(self) -> MeasuredError | None:
+        return self.facts.measured
 
     def manifest_source(self, repo_id: str = _PLACEHOLDER_REPO, revision: str = "COMMIT") -> dict[str, Any]:
         """The ``huggingface`` source of a weights manifest for this upload (fill in the uploaded commit)."""
@@ -135,30 +155,20 @@ def export_hub(
     measured = read_evaluation(evaluation, network) if evaluation is not None else None
     with atomic_directory(out_dir, force=force) as staging:
         weights = _write_weights(network, provenance, staging / WEIGHTS_FILENAME)
-        weights_sha256, weights_size = file_sha256(weights), weights.stat().st_size
-        config_text = json.dumps(hub_config(network.config, provenance, weights_sha256), indent=2) + "\n"
-        write_text_atomic(staging / CONFIG_FILENAME, config_text)
-        architecture = timm_architecture(network.config)
         facts = CardFacts(
             network,
             provenance,
             entry,
             measured,
             repo_id or _PLACEHOLDER_REPO,
-            weights_sha256,
-            weights_size,
-            architecture,
+            file_sha256(weights),
+            weights.stat().st_size,
+            timm_architecture(network.config),
         )
+        config = hub_config(network.config, provenance, facts.weights_sha256)
+        write_text_atomic(staging / CONFIG_FILENAME, json.dumps(config, indent=2) + "\n")
         write_text_atomic(staging / "README.md", model_card(facts))
-    return HubExport(
-        Path(out_dir),
-        weights_sha256,
-        weights_size,
-        architecture,
-        provenance,
-        entry.top1_error if entry is not None else None,
-        measured,
-    )
+    return HubExport(Path(out_dir), facts)
 
 
 def _resolve_model(model: str | os.PathLike[str], name: str | None) -> tuple[Any, Provenance]:

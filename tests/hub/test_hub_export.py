@@ -205,3 +205,19 @@ def test_the_command_prints_what_to_upload_and_fails_in_one_line(tiny_export, tm
     for arguments in ([str(checkpoint), str(out)], [str(checkpoint), str(tmp_path / "x"), "--repo-id", "no-slash"]):
         failed = CliRunner().invoke(main, ["export-hub", *arguments])
         assert failed.exit_code == 1 and failed.stderr.startswith("error: ") and failed.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("architecture", list(MODEL_CONFIGS))
+def test_the_cards_torchvision_snippet_builds_every_published_architecture(architecture):
+    """What the card's plain-PyTorch snippet builds takes the state dict strictly (both built on the meta device)."""
+    config = MODEL_CONFIGS[architecture]
+    with torch.device("meta"):
+        model = torchvision.models.DenseNet(
+            growth_rate=config.growth_rate,
+            block_config=config.block_config,
+            num_init_features=config.num_init_features,
+            bn_size=config.bn_size,
+            num_classes=config.num_classes,
+        )
+        ours = zoo.DenseNet(config, init_weights=False)
+    assert not model.load_state_dict(ours.state_dict(), strict=True, assign=True).missing_keys

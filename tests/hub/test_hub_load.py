@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 import zoo
 from converters.export import save_weights
-from zoo.registry import OfflineError, RegistryError, VerificationError
+from zoo.registry import OfflineError, RegistryError, UnpinnedSourceError, VerificationError
 from zoo.registry.huggingface import parse_hub_name
 
 
@@ -117,3 +117,9 @@ def test_a_hub_name_keeps_its_parts():
         "refs/pr/1",
         "hf-hub:my-org/densenet.121_v2@refs/pr/1",
     )
+
+
+def test_strict_mode_refuses_a_hub_name_which_no_manifest_vouches_for(hub_env):
+    hub_env(DENSENET_ZOO_STRICT="1")
+    with pytest.raises(UnpinnedSourceError, match="'huggingface' source with its sha256"):
+        zoo.load("hf-hub:zoo-tests/anything")

@@ -192,9 +192,9 @@ def _translated(error: Exception, where: str, local_files_only: bool) -> Registr
         return HubNotFoundError(f"{where}: the repository has no such file at that revision ({detail})")
     offline = local_files_only or constants.HF_HUB_OFFLINE
     if isinstance(error, errors.LocalEntryNotFoundError) and offline:
-        switch = "DENSENET_ZOO_OFFLINE=1" if local_files_only else "HF_HUB_OFFLINE=1"
+        switch = "DENSENET_ZOO_OFFLINE" if local_files_only else "HF_HUB_OFFLINE"
         return OfflineError(
-            f"{switch} and {where} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}). Fetch it once "
+            f"{switch}=1 and {where} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}). Fetch it once "
             f"while online, point HF_HUB_CACHE at a cache that holds it, or unset {switch}"
         )
     if isinstance(error, errors.LocalEntryNotFoundError) or _is_transport_error(error):

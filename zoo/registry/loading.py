@@ -21,7 +21,7 @@ from typing import Any
 from densenet_zoo_util.hashing import file_sha256
 from zoo.models.densenet import DenseNet, DenseNetConfig, state_dict_mismatch, state_dict_shapes
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
-from zoo.registry.errors import RegistryError, VerificationError
+from zoo.registry.errors import RegistryError, UnpinnedSourceError, VerificationError
 from zoo.registry.fetch import FetchedFile, cached_path, fetch
 from zoo.registry.huggingface import (
     CONFIG_FILENAME,
@@ -232,11 +232,18 @@ def load_from_hub(name: str, device: Any = None, *, settings: Settings | None = 
     The weights go through the same checks as :func:`load_weights` (the
     architecture in their metadata must fit their tensors before anything is
     built) and must be the architecture config.json declares. There is no
-    manifest hash to check them against: pin ``@COMMIT`` for a reproducible
-    load, or list the repository as a ``huggingface`` source in a manifest.
+    manifest hash to check them against (``DENSENET_ZOO_STRICT=1`` refuses
+    them): pin ``@COMMIT`` for a reproducible load, or list the repository as
+    a ``huggingface`` source in a manifest.
     """
     settings = settings if settings is not None else Settings.from_env()
     hub_name = parse_hub_name(name)
+    if settings.strict:
+        raise UnpinnedSourceError(
+            f"DENSENET_ZOO_STRICT=1 and {hub_name} has no published sha256 to verify it against. List the repository "
+            "as a 'huggingface' source with its sha256 in a manifest (DENSENET_ZOO_MANIFEST), or unset "
+            "DENSENET_ZOO_STRICT"
+        )
     config_path = hub_download(hub_name.repo_id, CONFIG_FILENAME, hub_name.revision, local_files_only=settings.offline)
     commit = config_path.parent.name  # the HF cache's snapshots/<commit>/ directory: what the revision resolved to
     revision = commit if _COMMIT.fullmatch(commit) else hub_name.revision
