@@ -41,7 +41,9 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
 def load(name: str, device: torch.device | str | None = None) -> DenseNet:
     """The published model ``name`` with its pretrained weights, in eval mode (``zoo.load("densenet264")``).
 
-    Downloads, verifies and converts the weights once, then uses the cache. See :mod:`zoo.registry`.
+    Downloads, verifies and converts the weights once, then uses the cache. ``zoo.load("hf-hub:ORG/REPO")``
+    loads a Hugging Face Hub repository written by ``densenet-zoo export-hub`` (needs
+    ``pip install 'densenet-zoo[hub]'``). See :mod:`zoo.registry`.
     """
     from zoo.registry import load as registry_load
 

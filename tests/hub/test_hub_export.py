@@ -126,8 +126,8 @@ def test_a_record_of_these_weights_on_the_whole_validation_set_adds_the_measured
         ({"top1_error": float("nan")}, "whole ImageNet validation set"),
     ],
 )
-def test_a_record_of_other_weights_or_images_is_refused_and_nothing_is_written(d121_export, tmp_path, changes, message):
-    checkpoint, _ = d121_export
+def test_a_record_of_other_weights_or_images_is_refused_and_nothing_is_written(tiny_export, tmp_path, changes, message):
+    checkpoint, _ = tiny_export
     record = _record(tmp_path, zoo.load_weights(checkpoint), **changes)
     with pytest.raises(HubExportError, match=message):
         export_hub(checkpoint, tmp_path / "out", evaluation=record)

@@ -175,9 +175,9 @@ def _translated(error: Exception, where: str, local_files_only: bool) -> Registr
         isinstance(error, errors.HfHubHTTPError) and _status(error) in (401, 403)
     ):
         return HubAccessError(
-            f"{where}: {endpoint} refused access ({detail}). The repository is gated or private: accept its terms "
-            "on its Hub page with your account, then log in (`hf auth login`) or set HF_TOKEN to a token that may "
-            "read it"
+            f"{where}: {endpoint} refused access ({detail}). The repository is gated or private (or, without a "
+            "token, missing): accept its terms on its Hub page with your account, then log in (`hf auth login`) or "
+            "set HF_TOKEN to a token that may read it"
         )
     if isinstance(error, errors.RepositoryNotFoundError):
         return HubNotFoundError(

@@ -30,6 +30,7 @@ from zoo.registry.huggingface import (
     hub_download,
     is_hub_name,
     parse_hub_name,
+    revision_problem,
 )
 from zoo.registry.lock import FileLock
 from zoo.registry.manifest import Manifest, ModelEntry, load_manifest
@@ -37,7 +38,6 @@ from zoo.registry.settings import Settings
 
 #: A Hub repository's config.json is a few kilobytes; a larger one is refused unread.
 HUB_CONFIG_LIMIT = 1 << 20
-_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 #: Config fields that may differ from the published model: they change no weight shapes
 #: (``drop_rate``) or only the classifier, which is then freshly initialised (``num_classes``).
@@ -246,7 +246,7 @@ def load_from_hub(name: str, device: Any = None, *, settings: Settings | None = 
         )
     config_path = hub_download(hub_name.repo_id, CONFIG_FILENAME, hub_name.revision, local_files_only=settings.offline)
     commit = config_path.parent.name  # the HF cache's snapshots/<commit>/ directory: what the revision resolved to
-    revision = commit if _COMMIT.fullmatch(commit) else hub_name.revision
+    revision = commit if revision_problem(commit, pinned=True) is None else hub_name.revision
     declared = _hub_config(config_path, f"{CONFIG_FILENAME} of {hub_name}")
     weights_path = hub_download(hub_name.repo_id, WEIGHTS_FILENAME, revision, local_files_only=settings.offline)
     where = f"{WEIGHTS_FILENAME} of {hub_name} (commit {revision})"
