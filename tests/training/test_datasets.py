@@ -8,10 +8,11 @@ import torch
 from PIL import Image
 
 from zoo.data.augment import sample_generator
+from zoo.data.cifar import CifarError
 from zoo.runtime import DistributedContext
 from zoo.training.config import TrainConfig
 from zoo.training.data import build_training_data
-from zoo.training.datasets import CifarDataset, DataError, ResumableSampler
+from zoo.training.datasets import CifarDataset, ResumableSampler
 from zoo.training.engine import train
 
 TINY_CIFAR = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem": "cifar"}
@@ -45,7 +46,7 @@ def test_cifar_pickles_are_read_in_file_order(tmp_path):
     expected = written["data_batch_2"][0][1].reshape(3, 32, 32).astype(np.float32)
     assert torch.equal(image, torch.from_numpy(expected)) and label == written["data_batch_2"][1][1]
     assert image.max() > 1  # 0..255, as the Lua loader keeps them
-    with pytest.raises(DataError, match="data_batch"):
+    with pytest.raises(CifarError, match="data_batch"):
         CifarDataset(tmp_path / "nowhere", train=True)
 
 

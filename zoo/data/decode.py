@@ -14,10 +14,19 @@ behaviour because that is what torchvision users get.
 
 JPEGs are decoded with ``torchvision.io.decode_jpeg`` (libjpeg-turbo, the same arithmetic as PIL's
 libjpeg-turbo; slightly faster and it skips a PIL round trip); everything else goes through PIL.
+
+Image files may come from strangers, so every path here reads them the same guarded way
+(:func:`read_image_file`, :func:`open_pil_image`): only regular files (a FIFO would block, a
+device never end), at most :data:`MAX_IMAGE_FILE_BYTES`, only the formats of
+:data:`PIL_FORMATS` (never one that PIL hands to another program, such as EPS to Ghostscript),
+and at most ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, checked on the header before any decoder
+allocates the image (a 1 KB JPEG can declare 65535 x 65535 pixels). Whatever fails is an
+:class:`ImageDecodeError` naming the file.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Callable
@@ -27,14 +36,20 @@ from typing import Union
 import numpy as np
 import torch
 
+from zoo.data.files import FileLimitError, read_regular_file
 from zoo.data.image_scale import BYTE_TO_FLOAT
 
-__all__ = ["ImageDecodeError", "load_image", "load_image_uint8", "pil_to_uint8"]
+__all__ = ["ImageDecodeError", "load_image", "load_image_uint8", "open_pil_image", "pil_to_uint8", "read_image_file"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG"
+#: Formats PIL may open: the image-folder extensions (JPEG, PNG, PPM, BMP) and the web formats ``predict`` meets.
+PIL_FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "WEBP")
+#: Far above any photo (ImageNet's largest file is under 16 MB).
+MAX_IMAGE_FILE_BYTES = 256 * 2**20
+BOMB_ADVICE = "refused as a possible decompression bomb (raise PIL.Image.MAX_IMAGE_PIXELS if the image is genuine)"
 
 
 class ImageDecodeError(ValueError):
@@ -78,6 +93,46 @@ def pil_to_uint8(image: PIL.Image.Image, where: str = "image") -> torch.Tensor: 
     return _to_three_channels(planes, where)
 
 
+def read_image_file(path: PathLike) -> bytes:
+    """The bytes of the image file ``path``: a regular file of at most :data:`MAX_IMAGE_FILE_BYTES`."""
+    try:
+        return read_regular_file(path, MAX_IMAGE_FILE_BYTES, "image")
+    except FileLimitError as error:
+        raise ImageDecodeError(str(error)) from None
+    except OSError as error:
+        raise ImageDecodeError(f"cannot read image {os.fspath(path)!r}: {error}") from error
+
+
+def open_pil_image(encoded: bytes, where: str) -> PIL.Image.Image:  # noqa: F821
+    """``encoded`` opened by PIL (header read, pixels not decoded yet) once its format and size are acceptable.
+
+    Raises :class:`ImageDecodeError` for a format outside :data:`PIL_FORMATS`, a damaged header,
+    or more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the file's name
+            image = Image.open(io.BytesIO(encoded), formats=PIL_FORMATS)
+    except Image.DecompressionBombError as error:  # PIL's own check, at twice the limit
+        raise ImageDecodeError(f"image {where!r}: {error} {BOMB_ADVICE}") from None
+    except Exception as error:  # PIL parsing a stranger's header: every failure is the file's
+        reason = "not a file of a known image format" if isinstance(error, UnidentifiedImageError) else str(error)
+        raise ImageDecodeError(
+            f"cannot decode image {where!r}: {reason}; expected a {', '.join(PIL_FORMATS)} file"
+        ) from None
+    width, height = image.size
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        image.close()
+        raise ImageDecodeError(
+            f"image {where!r} declares {width} x {height} = {width * height:,} pixels, more than"
+            f" PIL.Image.MAX_IMAGE_PIXELS ({limit:,}): {BOMB_ADVICE}"
+        )
+    return image
+
+
 def load_image_uint8(path: PathLike) -> torch.Tensor:
     """Decode ``path`` to uint8 ``[3,H,W]`` RGB exactly as torch/image's libjpeg/libpng loaders do.
 
@@ -85,20 +140,17 @@ def load_image_uint8(path: PathLike) -> torch.Tensor:
     memory should call ``.contiguous()``.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            encoded = handle.read()
-    except OSError as error:
-        raise ImageDecodeError(f"cannot read image {path!r}: {error}") from error
+    encoded = read_image_file(path)
     decoder = _jpeg_decoder() if encoded.startswith(JPEG_MAGIC) else None
     if decoder is not None:
+        open_pil_image(encoded, path).close()  # the size check, before libjpeg allocates what the header declares
         try:
             planes = decoder(torch.frombuffer(bytearray(encoded), dtype=torch.uint8))
         except RuntimeError:
             planes = None  # unusual JPEG flavours: PIL below gives the same pixels or a clear error
         if planes is not None:
             return _to_three_channels(planes, path)
-    return _load_with_pil(path)
+    return _decode_with_pil(encoded, path)
 
 
 @lru_cache(maxsize=1)
@@ -118,15 +170,13 @@ def _jpeg_decoder() -> Callable[[torch.Tensor], torch.Tensor] | None:
     return decode_unchanged
 
 
-def _load_with_pil(path: str) -> torch.Tensor:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
+def _decode_with_pil(encoded: bytes, where: str) -> torch.Tensor:
+    with open_pil_image(encoded, where) as image:
+        try:
             image.load()
-            return pil_to_uint8(image, path)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ImageDecodeError(f"cannot decode image {path!r}: {error}; expected a JPEG or PNG file") from error
+        except Exception as error:  # PIL decoding a stranger's pixels: every failure is the file's
+            raise ImageDecodeError(f"cannot decode image {where!r}: {error}; expected a JPEG or PNG file") from None
+        return pil_to_uint8(image, where)
 
 
 def load_image(path: PathLike) -> torch.Tensor:

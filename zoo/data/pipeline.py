@@ -7,7 +7,14 @@ from typing import Any
 
 import torch
 
-from zoo.data.decode import JPEG_MAGIC, load_image_uint8, pil_to_uint8
+from zoo.data.decode import (
+    JPEG_MAGIC,
+    ImageDecodeError,
+    load_image_uint8,
+    open_pil_image,
+    pil_to_uint8,
+    read_image_file,
+)
 from zoo.data.image_scale import region_plan, scale_region_width_major
 from zoo.data.torch7 import CenterCrop, ValidationTransform, center_offsets, scaled_size, validation_transform
 
@@ -89,18 +96,20 @@ def _torch7_from_jpeg(path: str, transform: ValidationTransform) -> torch.Tensor
     fused gathers. Returns None for anything else (CMYK, PNG, damaged files, ...), which takes the
     general path.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with open(path, "rb") as handle:
-            if handle.read(len(JPEG_MAGIC)) != JPEG_MAGIC:
-                return None
-            handle.seek(0)
-            image = Image.open(handle)
-            if image.mode not in ("RGB", "L"):
-                return None
-            image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError):
+        encoded = read_image_file(path)
+        if not encoded.startswith(JPEG_MAGIC):
+            return None
+        image = open_pil_image(encoded, path)
+    except ImageDecodeError:
+        return None  # the general path reports it
+    if image.mode not in ("RGB", "L"):
+        return None
+    try:
+        image.load()
+    except Exception:  # PIL decoding a stranger's pixels
         return None  # the general path decodes what it can (libjpeg tolerates some damage) or explains
     width, height = image.size
     scale, crop = transform.scale, transform.crop

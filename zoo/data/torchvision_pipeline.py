@@ -17,12 +17,16 @@ __all__ = ["TorchvisionTransform", "load_pil_rgb"]
 
 
 def load_pil_rgb(path: str | os.PathLike[str]) -> PIL.Image.Image:  # noqa: F821
-    """``PIL.Image.open(path).convert("RGB")``, as torchvision's ``ImageFolder`` loader does."""
-    from PIL import Image
+    """``PIL.Image.open(path).convert("RGB")``, as torchvision's ``ImageFolder`` loader does, with
+    :mod:`zoo.data.decode`'s checks of hostile files (:class:`~zoo.data.decode.ImageDecodeError`)."""
+    from zoo.data.decode import ImageDecodeError, open_pil_image, read_image_file
 
-    with open(path, "rb") as handle:
-        image = Image.open(handle)
-        return image.convert("RGB")
+    where = os.fspath(path)
+    with open_pil_image(read_image_file(where), where) as image:
+        try:
+            return image.convert("RGB")
+        except Exception as error:  # PIL decoding a stranger's pixels: every failure is the file's
+            raise ImageDecodeError(f"cannot decode image {where!r}: {error}") from None
 
 
 class TorchvisionTransform:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset, DistributedSampler
 
 from zoo.data.augment import sample_generator
+from zoo.data.cifar import CIFAR_NUM_CLASSES, read_split
 
 
 class DataError(ValueError):
@@ -77,51 +75,20 @@ class SyntheticDataset(Dataset):
         return self.patterns[label] + self.noise * noise, label
 
 
-def _unpickle(path: Path) -> dict:
-    with open(path, "rb") as handle:
-        return pickle.load(handle, encoding="bytes")
-
-
-def _cifar_files(root: Path, train: bool) -> list[Path]:
-    """The pickle files of one split under ``root`` or its extracted ``cifar-*`` folder."""
-    for directory in (root, root / "cifar-10-batches-py", root / "cifar-100-python"):
-        if train:
-            files = sorted(directory.glob("data_batch_*")) or [path for path in [directory / "train"] if path.is_file()]
-        else:
-            files = [path for path in (directory / "test_batch", directory / "test") if path.is_file()][:1]
-        if files:
-            return files
-    wanted = "data_batch_* (or train)" if train else "test_batch (or test)"
-    raise DataError(
-        f"no CIFAR {wanted} file under {root} (nor in cifar-10-batches-py/ or cifar-100-python/ below it);"
-        " download and extract the python version from https://www.cs.toronto.edu/~kriz/cifar.html"
-    )
-
-
 class CifarDataset(Dataset):
-    """CIFAR-10/100 from the python-pickle files, as uint8-valued float ``[3, 32, 32]`` images (0..255).
+    """CIFAR-10/100 from the python-version files, as uint8-valued float ``[3, 32, 32]`` images (0..255).
 
-    CIFAR-10 reads ``data_batch_1..5`` / ``test_batch`` (labels ``b"labels"``);
-    CIFAR-100 reads ``train`` / ``test`` (labels ``b"fine_labels"``), or
-    ``data_batch_*`` / ``test_batch`` when stored under those names.
-    Pixel values stay in 0..255 as in the Lua loader (``data[i]:float()``).
+    ``root`` is the extracted folder (or the folder above it) or the official ``.tar.gz`` archive;
+    CIFAR-10 reads ``data_batch_1..5`` / ``test_batch`` (labels ``labels``), CIFAR-100 ``train`` /
+    ``test`` (labels ``fine_labels``). The files are read by :func:`zoo.data.cifar.read_split`,
+    which never runs code from them and checks every batch. Pixel values stay in 0..255 as in the
+    Lua loader (``data[i]:float()``).
     """
 
     def __init__(self, root: str | os.PathLike, train: bool = True, dataset: str = "cifar10") -> None:
-        if dataset not in ("cifar10", "cifar100"):
-            raise DataError(f"expected dataset 'cifar10' or 'cifar100', got {dataset!r}")
-        files = _cifar_files(Path(root), train)
-        images, labels = [], []
-        for path in files:
-            batch = _unpickle(path)
-            label_key = b"fine_labels" if b"fine_labels" in batch else b"labels"
-            if b"data" not in batch or label_key not in batch:
-                raise DataError(f"{path}: expected keys b'data' and {label_key!r}, found {sorted(batch)}")
-            images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.extend(int(label) for label in batch[label_key])
-        self.images = torch.from_numpy(np.concatenate(images))
-        self.labels = labels
-        self.num_classes = 100 if dataset == "cifar100" else 10
+        images, self.labels = read_split(root, train, dataset)
+        self.images = torch.from_numpy(images)
+        self.num_classes = CIFAR_NUM_CLASSES[dataset]
 
     def __len__(self) -> int:
         return len(self.labels)
