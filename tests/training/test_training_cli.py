@@ -88,3 +88,27 @@ def test_the_command_line_starts_without_torch():
     code = "import sys, zoo.cli; print([m for m in ('torch', 'torchvision', 'PIL') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_model_configs_of_the_wrong_types_and_out_of_range_options_are_error_lines(tmp_path):
+    runner = CliRunner()
+    for model_config, problem in [
+        ('{"growth_rate": "4", "block_config": [2, 2]}', "growth_rate must be int, got str"),
+        ('{"growth_rate": 4.5, "block_config": [2, 2]}', "growth_rate must be int, got float"),
+        ('{"growth_rate": 4, "block_config": "ab"}', "block_config must be tuple[int, ...], got str"),
+        ('{"growth_rate": 4, "block_config": [null]}', "block_config must be tuple[int, ...], got list"),
+        ('{"growth_rate": 4, "depth": 100}', "unknown DenseNetConfig keys ['depth']"),
+    ]:
+        result = runner.invoke(
+            main, ["train", "--data", "synthetic", "--model-config", model_config, "--out", str(tmp_path)]
+        )
+        assert result.exit_code == 1 and result.stderr.startswith("error: ") and problem in result.stderr, result.output
+    for option, value, problem in [
+        ("--epochs", "0", "epochs must be >= 1"),
+        ("--batch-size", "-16", "batch_size must be >= 1"),
+        ("--lr", "nan", "lr must be a finite number >= 0"),
+        ("--drop-rate", "1.5", "drop_rate must be in [0, 1)"),
+    ]:
+        result = runner.invoke(main, arguments(tmp_path, option, value))
+        assert result.exit_code == 1 and result.stderr.startswith("error: ") and problem in result.stderr, result.output
+    assert not (tmp_path / "checkpoint.pt").exists()

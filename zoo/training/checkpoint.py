@@ -12,12 +12,22 @@ The augmentation generators need no saved state: each sample's generator is
 seeded afresh from ``(seed, epoch, index)``, and the sampler's order from
 ``(seed, epoch)``; the checkpoint records the seed and how many samples of the
 current epoch each rank has consumed.
+
+A checkpoint to resume from may be damaged or not one at all, so :func:`load_checkpoint`
+reads it with ``weights_only=True`` only (a pickle of other objects is refused, never
+run) and checks every plain field before the run uses any of them;
+:mod:`zoo.training.resume` checks the rest against the run being rebuilt. Problems are
+:class:`CheckpointError` exceptions, and the file is never written to.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import pickle
 import random
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +37,21 @@ import torch
 from densenet_zoo_util.atomic import atomic_output
 
 CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT = "densenet-zoo-train/1"
+#: Keys every checkpoint of this format holds.
+REQUIRED_KEYS = (
+    "format",
+    "model",
+    "model_config",
+    "optimizer",
+    "epoch",
+    "step",
+    "steps_per_epoch",
+    "epoch_totals",
+    "config",
+    "rng_states",
+)
+TOTALS_KEYS = ("loss", "top1", "top5", "count")
 
 
 class CheckpointError(RuntimeError):
@@ -86,7 +111,8 @@ def checkpoint_path(directory_or_file: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(directory_or_file: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_atomic` (CPU tensors, ``weights_only=True``)."""
+    """Read a checkpoint written by :func:`save_atomic` (CPU tensors, ``weights_only=True``) and check its
+    plain fields (:func:`check_checkpoint`); :class:`CheckpointError` for anything else."""
     path = checkpoint_path(directory_or_file)
     if not path.is_file():
         raise CheckpointError(
@@ -94,14 +120,97 @@ def load_checkpoint(directory_or_file: str | os.PathLike) -> dict[str, Any]:
             f" (containing {CHECKPOINT_NAME}) or the checkpoint file itself"
         )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
+        with warnings.catch_warnings():  # e.g. torch's note on a pickle protocol it does not expect: the error says it
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # torch's message advises weights_only=False, i.e. running the file's code: never pass that on
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        named = f" (it names {found.group(1)})" if found else ""
         raise CheckpointError(
-            f"could not read checkpoint {path}: {error}; it may be truncated or not a checkpoint"
-        ) from error
-    for key in ("model", "optimizer", "epoch", "step", "config"):
-        if key not in payload:
-            raise CheckpointError(
-                f"{path} is not a training checkpoint: key {key!r} is missing (found {sorted(payload)})"
-            )
+            f"{path} holds Python objects other than tensors and plain values{named}; a training checkpoint never"
+            " does, and such a file is not loaded because unpickling it could run code. Resume from the --out"
+            " folder of a run of densenet-zoo train"
+        ) from None
+    except Exception as error:
+        detail = (str(error).splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"could not read checkpoint {path} ({type(error).__name__}: {detail}); it is truncated, damaged or not"
+            " a checkpoint written by densenet-zoo train"
+        ) from None
+    check_checkpoint(payload, path)
     return payload
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any, low: int) -> bool:
+    return type(value) is int and low <= value < 2**63
+
+
+def check_checkpoint(payload: Any, path: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointError` unless ``payload`` has this format's keys with values of the right kinds:
+    position counts, finite running totals, a history of records and RNG states that restore."""
+
+    def refuse(problem: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path} is not a usable training checkpoint: {problem}; resume from the --out folder of a run of"
+            " densenet-zoo train, or start a new run"
+        )
+
+    if not isinstance(payload, dict):
+        raise refuse(f"it holds a value of type {type(payload).__name__}, not a dict of the run's state")
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise refuse(f"its format is {payload.get('format')!r:.60}, expected {CHECKPOINT_FORMAT!r}")
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise refuse(f"keys {missing} are missing")
+    for key, low in (("epoch", 1), ("step", 0), ("steps_per_epoch", 1)):
+        if not _is_count(payload[key], low):
+            raise refuse(f"{key} is {payload[key]!r:.40}, expected an int >= {low}")
+    if payload["step"] > payload["steps_per_epoch"]:
+        raise refuse(f"step {payload['step']} is past the {payload['steps_per_epoch']} steps of an epoch")
+    for key in ("model", "model_config", "optimizer", "config", "epoch_totals"):
+        if not (isinstance(payload[key], dict) and all(isinstance(name, str) for name in payload[key])):
+            raise refuse(f"{key} is a {type(payload[key]).__name__}, expected a dict with string keys")
+    totals = payload["epoch_totals"]
+    if sorted(totals) != sorted(TOTALS_KEYS) or not all(_is_number(value) and value >= 0 for value in totals.values()):
+        raise refuse(f"epoch_totals must hold finite non-negative {', '.join(TOTALS_KEYS)}, found {totals!r:.80}")
+    best = payload.get("best_top1")
+    if best is not None and not (_is_number(best) and 0 <= best <= 100):
+        raise refuse(f"best_top1 is {best!r:.40}, expected None or a percentage")
+    history = payload.get("history", [])
+    if not (isinstance(history, list) and all(isinstance(record, dict) for record in history)):
+        raise refuse("history is not a list of records")
+    states = payload["rng_states"]
+    if not (isinstance(states, list) and states):
+        raise refuse(f"rng_states is a {type(states).__name__} {states!r:.40}, expected a list of every rank's states")
+    for rank, state in enumerate(states):
+        problem = rng_state_problem(state)
+        if problem:
+            raise refuse(f"the RNG state of rank {rank} {problem}")
+
+
+def rng_state_problem(state: Any) -> str | None:
+    """Why :func:`restore_rng_state` could not put ``state`` back (tried on fresh generators), or None."""
+    try:
+        torch.Generator().set_state(state["torch"])
+        numpy_state = state["numpy"]
+        np.random.RandomState().set_state(
+            (
+                "MT19937",
+                numpy_state["keys"].numpy().astype(np.uint32),
+                numpy_state["pos"],
+                numpy_state["has_gauss"],
+                numpy_state["cached_gaussian"],
+            )
+        )
+        version, internal, gauss = state["python"]
+        random.Random().setstate((version, tuple(internal), gauss))
+        if "cuda" in state and not (isinstance(state["cuda"], torch.Tensor) and state["cuda"].dtype == torch.uint8):
+            return "has a CUDA state that is not a byte tensor"
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError) as error:
+        return f"does not restore ({type(error).__name__}: {error})"
+    return None

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
+from zoo.models.densenet import DenseNetConfig
 from zoo.runtime import AMP_MODES
 from zoo.training.recipe import DATASETS, recipe_for
 from zoo.training.schedule import LR_SHAPES
@@ -83,8 +87,41 @@ class TrainConfig:
             )
         if self.pretrained and self.init_weights:
             problems.append("give either pretrained (registry weights) or init_weights (a file), not both")
+        problems += self._range_problems()
+        if self.model_config is not None:
+            try:
+                model_config_from_dict(self.model_config)
+            except ValueError as error:
+                problems.append(f"model_config: {error}")
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
+
+    def _range_problems(self) -> list[str]:
+        """Numbers outside the range that makes sense (``None`` means the recipe's value)."""
+        at_least = {
+            "epochs": 1,
+            "batch_size": 1,
+            "checkpoint_every": 0,
+            "stop_after": 1,
+            "synthetic_samples": 1,
+            "synthetic_val_samples": 1,
+            "synthetic_classes": 1,
+            "image_size": 1,
+            "num_classes": 1,
+            "log_every": 1,
+        }
+        problems = [
+            f"{name} must be >= {low}, got {getattr(self, name)}"
+            for name, low in at_least.items()
+            if getattr(self, name) is not None and getattr(self, name) < low
+        ]
+        for name in ("lr", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                problems.append(f"{name} must be a finite number >= 0, got {value}")
+        if self.drop_rate is not None and not 0 <= self.drop_rate < 1:
+            problems.append(f"drop_rate must be in [0, 1), got {self.drop_rate}")
+        return problems
 
     @property
     def dataset_kind(self) -> str:
@@ -111,9 +148,18 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """The config :meth:`to_dict` stored; keys this version does not know are ignored."""
-        known = {item.name for item in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
+        """The config :meth:`to_dict` stored (e.g. in a checkpoint); keys this version does not know are ignored.
+
+        Every value must have its field's type (ints are ints, not strings or floats); a
+        ``ValueError`` names the fields that do not.
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"invalid training config: expected a dict of settings, found {type(values).__name__}")
+        known = {key: value for key, value in values.items() if key in {item.name for item in dataclasses.fields(cls)}}
+        problems = type_problems(cls, known)
+        if problems:
+            raise ValueError("invalid training config: " + "; ".join(problems))
+        return cls(**known)
 
     def with_runtime_of(self, other: TrainConfig) -> TrainConfig:
         """This run's recipe with ``other``'s runtime settings (used when resuming).
@@ -125,3 +171,56 @@ class TrainConfig:
         if other.data is not None:
             changes["data"] = other.data
         return dataclasses.replace(self, **changes)
+
+
+def _is_instance(value: Any, hint: Any) -> bool:
+    """``value`` has the annotated type ``hint`` (plain JSON-like types: int, float, bool, str, None,
+    ``X | None``, ``dict[str, ...]``, ``tuple[int, ...]``, ``list[...]``); ints fit in 64 bits, floats are finite."""
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_is_instance(value, argument) for argument in arguments)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(key, str) for key in value)
+    if origin in (tuple, list):
+        return isinstance(value, (tuple, list)) and all(_is_instance(item, arguments[0]) for item in value)
+    return False
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
+def type_problems(cls: type, values: dict[str, Any]) -> list[str]:
+    """One line per value of ``values`` whose type is not the annotated type of ``cls``'s field of that name."""
+    hints = typing.get_type_hints(cls)
+    return [
+        f"{name} must be {_type_name(hints[name])}, got {type(value).__name__} {value!r:.40}"
+        for name, value in values.items()
+        if name in hints and not _is_instance(value, hints[name])
+    ]
+
+
+def model_config_from_dict(values: Any) -> DenseNetConfig:
+    """A :class:`DenseNetConfig` from a user's or a checkpoint's dict, with its field types checked first;
+    ``ValueError`` for anything else."""
+    if not isinstance(values, dict):
+        raise ValueError(f"expected a dict of DenseNetConfig fields, found {type(values).__name__}")
+    problems = type_problems(DenseNetConfig, values)
+    if problems:
+        raise ValueError("invalid DenseNetConfig: " + "; ".join(problems))
+    try:
+        return DenseNetConfig.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(str(error)) from None

@@ -37,15 +37,21 @@ from torch import nn
 
 from zoo.evaluation.metrics import topk_correct
 from zoo.runtime import DistributedContext, autocast, init_distributed
-from zoo.training.checkpoint import CHECKPOINT_NAME, capture_rng_state, load_checkpoint, restore_rng_state, save_atomic
+from zoo.training.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_atomic,
+)
 from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
 from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb
 from zoo.training.model import build_model
 from zoo.training.optim import build_optimizer, set_lr
+from zoo.training.resume import check_optimizer_state, check_position, check_scaler_state, check_weights, saved_config
 from zoo.training.schedule import LRSchedule
-
-CHECKPOINT_FORMAT = "densenet-zoo-train/1"
 
 
 class TrainingError(RuntimeError):
@@ -116,8 +122,8 @@ class Trainer:
         checkpoint = None
         if config.resume:
             checkpoint = load_checkpoint(config.resume)
-            saved = TrainConfig.from_dict(checkpoint["config"])
-            config = saved.with_runtime_of(config)
+            config = saved_config(checkpoint, config.resume).with_runtime_of(config)
+            check_weights(checkpoint, config.resume, config.memory_efficient)
         self.config = config.resolved()
         self.checkpoint_in = checkpoint
         self.out = Path(self.config.out)
@@ -176,16 +182,12 @@ class Trainer:
         return {"loss": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
-        if checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise TrainingError(f"checkpoint format {checkpoint.get('format')!r} is not {CHECKPOINT_FORMAT!r}")
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        """Continue from ``checkpoint``, whose every part :mod:`zoo.training.resume` checks before it is used."""
+        path = self.requested.resume
+        check_position(checkpoint, path, self.config, self.steps_per_epoch, self.data.num_classes)
+        check_optimizer_state(self.optimizer, checkpoint["optimizer"], path)
         if self.scaler is not None and checkpoint.get("scaler"):
-            self.scaler.load_state_dict(checkpoint["scaler"])
-        if checkpoint["steps_per_epoch"] != self.steps_per_epoch:
-            raise TrainingError(
-                f"the checkpoint was written with {checkpoint['steps_per_epoch']} steps per epoch but this launch has"
-                f" {self.steps_per_epoch}; resume with the same data, batch size, accumulation and number of processes"
-            )
+            check_scaler_state(self.scaler, checkpoint["scaler"], path)
         self.epoch, self.step = int(checkpoint["epoch"]), int(checkpoint["step"])
         self.last_checkpoint = (self.epoch, self.step)
         self.best_top1 = checkpoint.get("best_top1")
