@@ -200,3 +200,21 @@ def test_predict_on_hostile_files_prints_one_error_line(tmp_path):
             result = CliRunner().invoke(main, arguments)
             assert result.exit_code == 1 and result.stderr.startswith("error: ") and name in result.stderr
             assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_evaluate_with_decode_workers_reports_a_bomb_as_one_error_line(tmp_path):
+    """The error crosses the DataLoader worker process; the CLI shows its message, not the worker's traceback."""
+    from converters.export import save_weights
+    from zoo import DenseNet, DenseNetConfig
+    from zoo.cli import main
+
+    config = DenseNetConfig(growth_rate=4, block_config=(1, 1), num_init_features=8, num_classes=5)
+    weights = save_weights(DenseNet(config).state_dict(), config, tmp_path / "tiny.safetensors")
+    folder = tmp_path / "data" / "val" / "n01440764"
+    folder.mkdir(parents=True)
+    (folder / "a.JPEG").write_bytes(jpeg_declaring(30000, 30000))
+    arguments = ["evaluate", str(weights), "--data", str(tmp_path / "data"), "--workers", "1", "--device", "cpu", "-q"]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"error: image '{folder / 'a.JPEG'}': Image size (900000000 pixels) exceeds")
+    assert "Traceback" not in result.stderr

@@ -2,7 +2,9 @@
 
 Each group of commands lives in its own module and is registered here. Those
 modules import only click at start-up (the API they call is imported inside
-each command), so ``densenet-zoo --help`` does not wait for torch.
+each command), so ``densenet-zoo --help`` does not wait for torch. Every
+command runs under :func:`zoo.cli.errors.exits_on_signals` (SIGINT: 130,
+SIGTERM: 143, after cleaning up).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import click
 
 from zoo import __version__
 from zoo.cli.convert import convert_command, inspect_command
+from zoo.cli.errors import exits_on_signals
 from zoo.cli.evaluate import evaluate_command, predict_command
 from zoo.cli.hub import export_hub_command
 from zoo.cli.registry import (
@@ -24,7 +27,15 @@ from zoo.cli.registry import (
 from zoo.cli.train import train_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; each command runs under :func:`exits_on_signals`."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        with exits_on_signals():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="densenet-zoo")
 def main() -> None:
     """DenseNet models from the original Lua Torch7 checkpoints, in PyTorch."""

@@ -3,8 +3,10 @@
 Exit status of every command: 0 on success, 1 when the project reports an
 error the user can fix (a malformed checkpoint, an unknown model name, a bad
 image folder, an existing output file ...), 2 on usage errors (click's own
-``Usage: ... Error: ...``). ``train`` adds 3 for a diverging run and 128+n
-after signal n.
+``Usage: ... Error: ...``), 130 after SIGINT and 143 after SIGTERM
+(:func:`exits_on_signals`: the signal is raised where the program was, so
+temporary files and locks are cleaned up on the way out). ``train`` adds 3 for
+a diverging run and, after writing its checkpoint, 128+n for signal n.
 
 The project's exception classes are matched by their qualified names, not
 imported: this module runs at CLI start-up, and importing them would pull in
@@ -13,8 +15,11 @@ torch. An exception whose module was never imported cannot have been raised.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeVar
 
 import click
@@ -28,6 +33,7 @@ USER_ERRORS = frozenset(
         "converters.t7.errors.T7Error",
         "converters.errors.ConversionError",
         "zoo.registry.errors.RegistryError",
+        "zoo.data.cifar.CifarError",
         "zoo.data.decode.ImageDecodeError",
         "zoo.data.folder.DatasetLayoutError",
         "zoo.evaluation.loading.ModelSpecError",
@@ -59,11 +65,23 @@ def is_user_error(error: BaseException) -> bool:
     return any(f"{cls.__module__}.{cls.__qualname__}" in USER_ERRORS for cls in type(error).__mro__)
 
 
+#: How torch's DataLoader re-raises a worker's exception: its message is the worker's whole traceback.
+WORKER_TRACEBACK = "Original Traceback (most recent call last):"
+
+
 def error_message(error: BaseException) -> str:
-    """The text of ``error`` for a user: a plain KeyError's message without the quotes ``str`` adds."""
+    """The text of ``error`` for a user: a plain KeyError's message without the quotes ``str`` adds, and an
+    error re-raised from a DataLoader worker without the worker's traceback."""
     if type(error) is KeyError and len(error.args) == 1:
         return str(error.args[0])
-    return str(error)
+    text = str(error)
+    if WORKER_TRACEBACK in text:
+        kind = type(error)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        _, found, original = text.rpartition(f"\n{name}: ")
+        if found:
+            return original.strip()
+    return text
 
 
 def reports_errors(command: Command) -> Command:
@@ -82,3 +100,50 @@ def reports_errors(command: Command) -> Command:
             raise
 
     return run  # type: ignore[return-value]
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) raised where the program was, like Ctrl-C's ``KeyboardInterrupt``.
+
+    A ``KeyboardInterrupt`` so that code which already handles Ctrl-C (``except Exception`` does
+    not catch it; ``with`` blocks and ``finally`` clauses run) handles both signals alike.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def exits_on_signals() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise :class:`Interrupted`; one that ends the block becomes a line
+    ``interrupted by SIGNAME`` on stderr and exit status 128 + n (130, 143), after the cleanup it caused.
+
+    Signals the process ignores (e.g. SIGINT of a background job) stay ignored. Outside the main
+    thread (where handlers cannot be set) the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, _raise_interrupted)
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        for signum in STOP_SIGNALS:  # the cleanup is done; a second signal must not cut this message short
+            signal.signal(signum, signal.SIG_IGN)
+        signum = getattr(interrupt, "signum", signal.SIGINT)
+        click.echo(f"interrupted by {signal.Signals(signum).name}", err=True)
+        raise click.exceptions.Exit(128 + signum) from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

@@ -116,7 +116,7 @@ def open_pil_image(encoded: bytes, where: str) -> PIL.Image.Image:  # noqa: F821
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the file's name
             image = Image.open(io.BytesIO(encoded), formats=PIL_FORMATS)
     except Image.DecompressionBombError as error:  # PIL's own check, at twice the limit
-        raise ImageDecodeError(f"image {where!r}: {error} {BOMB_ADVICE}") from None
+        raise ImageDecodeError(f"image {where!r}: {str(error).rstrip('.')}; {BOMB_ADVICE}") from None
     except Exception as error:  # PIL parsing a stranger's header: every failure is the file's
         reason = "not a file of a known image format" if isinstance(error, UnidentifiedImageError) else str(error)
         raise ImageDecodeError(
