@@ -165,6 +165,20 @@ def test_a_truncated_batch_is_a_cifar_error(cut):
         unpickle_batch(content, "data_batch_1")
 
 
+def cifar100_file(count: int, seed: int) -> tuple[bytes, np.ndarray, list[int]]:
+    generator = np.random.default_rng(seed)
+    data = generator.integers(0, 256, size=(count, 3072), dtype=np.uint8)
+    fine = [int(label) for label in generator.integers(0, 100, size=count)]
+    batch = {
+        b"filenames": [f"img_{index}.png".encode() for index in range(count)],
+        b"batch_label": b"training batch 1 of 1",
+        b"fine_labels": fine,
+        b"coarse_labels": [label // 5 for label in fine],
+        b"data": data,
+    }
+    return pickle.dumps(batch, protocol=2), data, fine
+
+
 def batch_with(**changes) -> dict:
     batch = {b"data": np.zeros((4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3]}
     batch.update({key.encode(): value for key, value in changes.items()})
@@ -180,9 +194,10 @@ def batch_with(**changes) -> dict:
         (pickled(batch_with(labels=[0, 1, 2])), "4 images but 3 labels"),
         (pickled(batch_with(labels=[0, 1, 57, 3])), "label 57 is outside 0..9 .*use --dataset cifar100"),
         (pickled(batch_with(labels=[0, 1, -1, 3])), "label -1 is outside 0..9"),
-        (pickled(batch_with(labels=["0", 1, 2, 3])), "as a list of ints, 'labels' is"),
+        (pickled(batch_with(labels=["0", 1, 2, 3])), "expected 'labels' as a list of ints, it is a list"),
         (pickled(batch_with(labels=[0, 1, True, 3])), "as a list of ints"),
-        (pickled({b"data": np.zeros((4, 3072), dtype=np.uint8)}), "'labels' is missing"),
+        (pickled({b"data": np.zeros((4, 3072), dtype=np.uint8)}), "'labels' as a list of ints, it is missing"),
+        (cifar100_file(4, 0)[0], "'labels' as a list of ints, it is missing \\(is this cifar100\\?"),
     ],
 )
 def test_batch_contents_are_checked(tmp_path, content, message):
@@ -220,20 +235,6 @@ def test_the_official_cifar10_archive_is_read_without_extracting_and_links_are_i
     test_images, _ = read_split(tmp_path, train=False, dataset="cifar10")  # the archive found in a folder
     assert np.array_equal(test_images, raw_u8("test_images.u8", (16, 3, 32, 32)))
     assert sorted(os.listdir(tmp_path)) == ["cifar-10-python.tar.gz"]  # nothing extracted
-
-
-def cifar100_file(count: int, seed: int) -> tuple[bytes, np.ndarray, list[int]]:
-    generator = np.random.default_rng(seed)
-    data = generator.integers(0, 256, size=(count, 3072), dtype=np.uint8)
-    fine = [int(label) for label in generator.integers(0, 100, size=count)]
-    batch = {
-        b"filenames": [f"img_{index}.png".encode() for index in range(count)],
-        b"batch_label": b"training batch 1 of 1",
-        b"fine_labels": fine,
-        b"coarse_labels": [label // 5 for label in fine],
-        b"data": data,
-    }
-    return pickle.dumps(batch, protocol=2), data, fine
 
 
 def add_bytes(archive: tarfile.TarFile, name: str, content: bytes) -> None:

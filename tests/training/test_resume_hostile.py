@@ -261,3 +261,15 @@ def test_fuzzed_checkpoints_resume_correctly_or_fail_with_a_project_error(genuin
         shutil.rmtree(folder)
     assert outcomes["refused"] > 20 and outcomes["resumed"] > 3, outcomes
     assert time.monotonic() - started < 60
+
+
+def test_a_metrics_log_planted_as_a_link_is_not_appended_through(genuine_run, tmp_path):
+    folder = run_folder_with(genuine_run, tmp_path, saved(genuine_run[1]))
+    victim = tmp_path / "bashrc"
+    victim.write_text("export PATH=/usr/bin\n")
+    (folder / "metrics.jsonl").unlink()
+    (folder / "metrics.jsonl").symlink_to(victim)
+    before = folder_state(folder)
+    result = CliRunner().invoke(main, ["train", "--resume", str(folder), "--workers", "0", "--quiet"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: ") and "symbolic link" in result.stderr
+    assert victim.read_text() == "export PATH=/usr/bin\n" and folder_state(folder) == before

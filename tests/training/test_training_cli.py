@@ -58,6 +58,8 @@ def test_missing_data_and_bad_values_are_usage_errors(tmp_path):
         main, ["train", "--data", "synthetic", "--model-config", "{growth_rate: 4}", "--out", str(tmp_path)]
     )
     assert not_json.exit_code == 2 and "--model-config" in not_json.output and "invalid JSON" in not_json.output
+    nested = runner.invoke(main, ["train", "--data", "synthetic", "--model-config", "[" * 50_000 + "]" * 50_000])
+    assert nested.exit_code == 2 and "invalid JSON" in nested.output
     bad = runner.invoke(main, arguments(tmp_path, "--batch-size", "10", "--accumulate", "4"))
     assert bad.exit_code == 1 and "multiple of 4" in bad.output and bad.stderr.startswith("error: ")
 

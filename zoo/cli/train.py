@@ -34,7 +34,7 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
         return None
     try:
         parsed = json.loads(value)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:  # RecursionError: nested thousands of levels deep
         raise click.BadParameter(
             f"expected a JSON object such as '{{\"growth_rate\": 32, ...}}', found invalid JSON ({error})"
         ) from None

@@ -278,15 +278,14 @@ def unpickle_batch(content: bytes, where: str) -> dict[str, Any]:
 
 
 def _labels(batch: dict[str, Any], where: str, num_classes: int) -> list[int]:
-    key = "fine_labels" if "fine_labels" in batch else "labels"
+    key, other = ("fine_labels", "cifar10") if num_classes == 100 else ("labels", "cifar100")
     values = batch.get(key)
     if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind == "i":
         values = values.astype(np.int64).tolist()
     if not isinstance(values, list) or not all(type(label) is int for label in values):
         found = "missing" if values is None else f"a {type(values).__name__}"
-        raise CifarError(
-            f"{where}: expected 'labels' (CIFAR-10) or 'fine_labels' (CIFAR-100) as a list of ints, {key!r} is {found}"
-        )
+        hint = f" (is this {other}? use --dataset {other})" if values is None else ""
+        raise CifarError(f"{where}: expected {key!r} as a list of ints, it is {found}{hint}")
     bad = next((label for label in values if not 0 <= label < num_classes), None)
     if bad is not None:
         hint = " (is this CIFAR-100? use --dataset cifar100)" if num_classes == 10 and 0 <= bad < 100 else ""

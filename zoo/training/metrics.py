@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -31,6 +32,8 @@ class MetricsLog:
     def __init__(self, directory: str | os.PathLike, tensorboard: bool = False) -> None:
         self.path = Path(directory) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_symlink():
+            raise self._link_error()
         self.writer = None
         if tensorboard:
             try:
@@ -43,13 +46,29 @@ class MetricsLog:
                 self.writer = SummaryWriter(str(Path(directory) / "tensorboard"))
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` as one JSON line; its numbers also go to TensorBoard under ``kind/key`` at ``step``."""
-        with open(self.path, "a", encoding="utf-8") as stream:
+        """Append ``record`` as one JSON line; its numbers also go to TensorBoard under ``kind/key`` at ``step``.
+
+        The file is never opened through a symbolic link: a run folder from elsewhere (resumed) could
+        hold ``metrics.jsonl`` as a link to any file of the user's.
+        """
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            descriptor = os.open(self.path, flags, 0o666)
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            raise self._link_error() from None
+        with os.fdopen(descriptor, "a", encoding="utf-8") as stream:
             stream.write(json.dumps(record, sort_keys=True) + "\n")
         if self.writer is not None and "step" in record:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("step", "epoch", "iteration"):
                     self.writer.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record["step"])
+
+    def _link_error(self) -> PermissionError:
+        return PermissionError(
+            f"{self.path} is a symbolic link; metrics are not appended through links: remove it or choose another --out"
+        )
 
     def close(self) -> None:
         """Flush and close the TensorBoard writer, if any."""
