@@ -77,21 +77,28 @@ def capture_rng_state() -> dict[str, Any]:
     return state
 
 
+def _numpy_state(saved: dict[str, Any]) -> tuple:
+    """numpy's ``get_state()`` tuple from what :func:`capture_rng_state` stored."""
+    return (
+        "MT19937",
+        saved["keys"].numpy().astype(np.uint32),
+        saved["pos"],
+        saved["has_gauss"],
+        saved["cached_gaussian"],
+    )
+
+
+def _python_state(saved: list) -> tuple:
+    """``random.getstate()`` from what :func:`capture_rng_state` stored (lists for tuples)."""
+    version, internal, gauss = saved
+    return version, tuple(internal), gauss
+
+
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Put back what :func:`capture_rng_state` captured."""
     torch.set_rng_state(state["torch"])
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["pos"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(_numpy_state(state["numpy"]))
+    random.setstate(_python_state(state["python"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"], torch.cuda.current_device())
 
@@ -197,18 +204,8 @@ def rng_state_problem(state: Any) -> str | None:
     """Why :func:`restore_rng_state` could not put ``state`` back (tried on fresh generators), or None."""
     try:
         torch.Generator().set_state(state["torch"])
-        numpy_state = state["numpy"]
-        np.random.RandomState().set_state(
-            (
-                "MT19937",
-                numpy_state["keys"].numpy().astype(np.uint32),
-                numpy_state["pos"],
-                numpy_state["has_gauss"],
-                numpy_state["cached_gaussian"],
-            )
-        )
-        version, internal, gauss = state["python"]
-        random.Random().setstate((version, tuple(internal), gauss))
+        np.random.RandomState().set_state(_numpy_state(state["numpy"]))
+        random.Random().setstate(_python_state(state["python"]))
         if "cuda" in state and not (isinstance(state["cuda"], torch.Tensor) and state["cuda"].dtype == torch.uint8):
             return "has a CUDA state that is not a byte tensor"
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError) as error:
