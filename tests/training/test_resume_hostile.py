@@ -273,3 +273,31 @@ def test_a_metrics_log_planted_as_a_link_is_not_appended_through(genuine_run, tm
     result = CliRunner().invoke(main, ["train", "--resume", str(folder), "--workers", "0", "--quiet"])
     assert result.exit_code == 1 and result.stderr.startswith("error: ") and "symbolic link" in result.stderr
     assert victim.read_text() == "export PATH=/usr/bin\n" and folder_state(folder) == before
+
+
+@pytest.mark.parametrize(
+    ("amp", "channels_last", "memory_efficient"), [("fp16", False, False), ("bf16", True, False), ("off", True, True)]
+)
+def test_genuine_checkpoints_of_every_mode_pass_the_checks(tmp_path, amp, channels_last, memory_efficient):
+    """The checks accept what the engine writes: a grad scaler, channels-last buffers, the memory-efficient net."""
+    settings = dict(
+        arch="tiny",
+        model_config=TINY,
+        data="synthetic",
+        out=str(tmp_path),
+        epochs=1,
+        batch_size=8,
+        synthetic_samples=16,
+        synthetic_val_samples=8,
+        synthetic_classes=3,
+        image_size=8,
+        workers=0,
+        progress=False,
+        amp=amp,
+        channels_last=channels_last,
+        memory_efficient=memory_efficient,
+    )
+    assert train(TrainConfig(**settings, stop_after=1)).status == "stopped"
+    assert (load_checkpoint(tmp_path)["scaler"] is not None) == (amp == "fp16")
+    resumed = train(TrainConfig(data=None, resume=str(tmp_path), out=str(tmp_path), workers=0, progress=False))
+    assert resumed.status == "finished" and resumed.global_step == 2
