@@ -215,7 +215,7 @@ def mutate(payload, rng: random.Random):
     elif kind == "add" and isinstance(parent, dict):
         parent["unexpected_key"] = rng.choice(MUTANTS)
     elif kind == "tensor" and isinstance(old, torch.Tensor):
-        choices = [old.double(), old.flatten(), old[:0], old.expand(2, *old.shape), old.to(torch.int32)]
+        choices = [old.double(), old.flatten(), old.reshape(-1)[:0], old.expand(2, *old.shape), old.to(torch.int32)]
         parent[key] = rng.choice(choices)
     elif kind == "position":
         key = rng.choice(["epoch", "step", "steps_per_epoch"])
