@@ -95,11 +95,11 @@ def test_the_command_line_starts_without_torch():
 def test_model_configs_of_the_wrong_types_and_out_of_range_options_are_error_lines(tmp_path):
     runner = CliRunner()
     for model_config, problem in [
-        ('{"growth_rate": "4", "block_config": [2, 2]}', "growth_rate must be int, got str"),
-        ('{"growth_rate": 4.5, "block_config": [2, 2]}', "growth_rate must be int, got float"),
-        ('{"growth_rate": 4, "block_config": "ab"}', "block_config must be tuple[int, ...], got str"),
-        ('{"growth_rate": 4, "block_config": [null]}', "block_config must be tuple[int, ...], got list"),
-        ('{"growth_rate": 4, "depth": 100}', "unknown DenseNetConfig keys ['depth']"),
+        ('{"growth_rate": "4", "block_config": [2, 2]}', "growth_rate must be an integer from 1 to 1024, got '4'"),
+        ('{"growth_rate": 4.5, "block_config": [2, 2]}', "growth_rate must be an integer from 1 to 1024, got 4.5"),
+        ('{"growth_rate": 4, "block_config": "ab"}', "block_config must be a list of layer counts, got 'ab'"),
+        ('{"growth_rate": 4, "block_config": [null]}', "block_config must be a list of 1 to 16 integer layer counts"),
+        ('{"growth_rate": 4, "depth": 100}', "unknown DenseNetConfig keys"),
     ]:
         result = runner.invoke(
             main, ["train", "--data", "synthetic", "--model-config", model_config, "--out", str(tmp_path)]

@@ -90,7 +90,7 @@ class TrainConfig:
         problems += self._range_problems()
         if self.model_config is not None:
             try:
-                model_config_from_dict(self.model_config)
+                DenseNetConfig.from_dict(self.model_config)
             except ValueError as error:
                 problems.append(f"model_config: {error}")
         if problems:
@@ -210,17 +210,3 @@ def type_problems(cls: type, values: dict[str, Any]) -> list[str]:
         for name, value in values.items()
         if name in hints and not _is_instance(value, hints[name])
     ]
-
-
-def model_config_from_dict(values: Any) -> DenseNetConfig:
-    """A :class:`DenseNetConfig` from a user's or a checkpoint's dict, with its field types checked first;
-    ``ValueError`` for anything else."""
-    if not isinstance(values, dict):
-        raise ValueError(f"expected a dict of DenseNetConfig fields, found {type(values).__name__}")
-    problems = type_problems(DenseNetConfig, values)
-    if problems:
-        raise ValueError("invalid DenseNetConfig: " + "; ".join(problems))
-    try:
-        return DenseNetConfig.from_dict(values)
-    except (TypeError, ValueError) as error:
-        raise ValueError(str(error)) from None

@@ -123,7 +123,7 @@ class Trainer:
         if config.resume:
             checkpoint = load_checkpoint(config.resume)
             config = saved_config(checkpoint, config.resume).with_runtime_of(config)
-            check_weights(checkpoint, config.resume, config.memory_efficient)
+            check_weights(checkpoint, config.resume)
         self.config = config.resolved()
         self.checkpoint_in = checkpoint
         self.out = Path(self.config.out)

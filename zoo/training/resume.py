@@ -2,8 +2,8 @@
 
 :func:`zoo.training.checkpoint.load_checkpoint` has already checked the plain fields. What is left
 needs the run being rebuilt: the saved settings (typed and valid), the weights against the saved
-architecture (compared with a network built on the ``meta`` device, so an architecture declared by
-the file is never allocated before its tensors are known to fit it), the optimizer and grad-scaler
+architecture (compared with the shapes the architecture needs, so an architecture declared by the
+file is never built before its tensors are known to fit it), the optimizer and grad-scaler
 states against the ones the run builds, and the position and classes against the data. Every
 problem is a :class:`~zoo.training.checkpoint.CheckpointError` naming the file; nothing is written.
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from zoo.models.densenet import DenseNet, DenseNetConfig
+from zoo.models.densenet import DenseNetConfig, state_dict_mismatch
 from zoo.training.checkpoint import CheckpointError
-from zoo.training.config import TrainConfig, model_config_from_dict
+from zoo.training.config import TrainConfig
 
 __all__ = ["check_optimizer_state", "check_position", "check_scaler_state", "check_weights", "saved_config"]
 
@@ -38,44 +38,20 @@ def saved_config(checkpoint: dict[str, Any], path: str | os.PathLike) -> TrainCo
         raise _refuse(path, f"its config is not valid ({error})") from None
 
 
-def _mismatch(found: dict[str, Any], expected: dict[str, torch.Tensor], what: str) -> str | None:
-    """How ``found`` (name -> tensor) differs from ``expected`` in names, types, shapes or dtypes; None if not."""
-    missing = [key for key in expected if key not in found]
-    unexpected = [key for key in found if key not in expected]
-    if missing or unexpected:
-        counts = [
-            f"{len(names)} {kind} (first {names[:2]})"
-            for kind, names in (("missing", missing), ("unexpected", unexpected))
-            if names
-        ]
-        return f"{what}: tensors " + ", ".join(counts)
-    for key, tensor in expected.items():
-        value = found[key]
-        if not isinstance(value, torch.Tensor):
-            return f"{what}: {key} is a {type(value).__name__}, not a tensor"
-        if value.shape != tensor.shape or value.dtype != tensor.dtype:
-            return (
-                f"{what}: {key} is {value.dtype} {tuple(value.shape)}, the architecture needs"
-                f" {tensor.dtype} {tuple(tensor.shape)}"
-            )
-    return None
-
-
-def check_weights(checkpoint: dict[str, Any], path: str | os.PathLike, memory_efficient: bool) -> DenseNetConfig:
-    """The saved architecture, once the saved weights are exactly the tensors it needs."""
+def check_weights(checkpoint: dict[str, Any], path: str | os.PathLike) -> DenseNetConfig:
+    """The saved architecture, once the saved weights are the tensors it needs (names, shapes, kinds), compared
+    with :func:`zoo.models.densenet.state_dict_mismatch` before any network is built."""
     try:
-        config = model_config_from_dict(checkpoint["model_config"])
+        config = DenseNetConfig.from_dict(checkpoint["model_config"])
     except ValueError as error:
         raise _refuse(path, f"its model_config is not valid ({error})") from None
     weights = checkpoint["model"]
-    declared = sum(config.block_config) + len(config.block_config)
-    if declared > len(weights):  # every dense layer and block holds tensors: refuse before building anything
-        raise _refuse(path, f"model_config declares {declared} layers and blocks but the weights hold {len(weights)}")
-    with torch.device("meta"):
-        expected = DenseNet(config, memory_efficient=memory_efficient).state_dict()
-    problem = _mismatch(weights, expected, "the weights are not those of its model_config")
+    not_tensors = [key for key, value in weights.items() if not isinstance(value, torch.Tensor)]
+    if not_tensors:
+        raise _refuse(path, f"its weights {not_tensors[:3]} are not tensors")
+    problem = state_dict_mismatch(config, weights)
     if problem:
-        raise _refuse(path, problem)
+        raise _refuse(path, f"the weights are not those of its model_config: {problem}")
     return config
 
 
