@@ -31,11 +31,9 @@ from zoo.training.engine import train
 TINY = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem": "cifar"}
 
 
-@pytest.fixture(scope="module")
-def genuine_run(tmp_path_factory):
-    """A run stopped after 2 of its 4 steps: its folder and checkpoint payload."""
-    out = tmp_path_factory.mktemp("genuine")
-    config = TrainConfig(
+def stopped_run(out, **changes):
+    """A tiny synthetic run of 2 epochs of 2 steps, stopped with a checkpoint after its first step."""
+    settings = dict(
         arch="tiny",
         model_config=TINY,
         data="synthetic",
@@ -51,8 +49,19 @@ def genuine_run(tmp_path_factory):
         stop_after=1,
         progress=False,
     )
-    assert train(config).status == "stopped"
-    return out, load_checkpoint(out)
+    assert train(TrainConfig(**{**settings, **changes})).status == "stopped"
+    return load_checkpoint(out)
+
+
+def resume(folder):
+    return train(TrainConfig(data=None, resume=str(folder), out=str(folder), workers=0, progress=False))
+
+
+@pytest.fixture(scope="module")
+def genuine_run(tmp_path_factory):
+    """The folder and checkpoint payload of :func:`stopped_run`."""
+    out = tmp_path_factory.mktemp("genuine")
+    return out, stopped_run(out)
 
 
 def folder_state(folder) -> dict[str, str]:
@@ -174,7 +183,7 @@ def test_a_checkpoint_of_a_model_with_other_classes_does_not_fit_the_data(genuin
     folder = run_folder_with(genuine_run, tmp_path, saved(other))
     before = folder_state(folder)
     with pytest.raises(CheckpointError, match="classifier has 5 outputs but the data has 3 classes"):
-        train(TrainConfig(data=None, resume=str(folder), out=str(folder), workers=0, progress=False))
+        resume(folder)
     assert folder_state(folder) == before
 
 
@@ -250,7 +259,7 @@ def test_fuzzed_checkpoints_resume_correctly_or_fail_with_a_project_error(genuin
         (folder / CHECKPOINT_NAME).write_bytes(saved(mutated))
         before = folder_state(folder)
         try:
-            result = train(TrainConfig(data=None, resume=str(folder), out=str(folder), workers=0, progress=False))
+            result = resume(folder)
         except Exception as error:
             assert is_user_error(error), f"{description}: {type(error).__name__}: {error}"
             assert folder_state(folder) == before, f"{description}: a failed resume changed the run folder"
@@ -280,24 +289,7 @@ def test_a_metrics_log_planted_as_a_link_is_not_appended_through(genuine_run, tm
 )
 def test_genuine_checkpoints_of_every_mode_pass_the_checks(tmp_path, amp, channels_last, memory_efficient):
     """The checks accept what the engine writes: a grad scaler, channels-last buffers, the memory-efficient net."""
-    settings = dict(
-        arch="tiny",
-        model_config=TINY,
-        data="synthetic",
-        out=str(tmp_path),
-        epochs=1,
-        batch_size=8,
-        synthetic_samples=16,
-        synthetic_val_samples=8,
-        synthetic_classes=3,
-        image_size=8,
-        workers=0,
-        progress=False,
-        amp=amp,
-        channels_last=channels_last,
-        memory_efficient=memory_efficient,
-    )
-    assert train(TrainConfig(**settings, stop_after=1)).status == "stopped"
-    assert (load_checkpoint(tmp_path)["scaler"] is not None) == (amp == "fp16")
-    resumed = train(TrainConfig(data=None, resume=str(tmp_path), out=str(tmp_path), workers=0, progress=False))
-    assert resumed.status == "finished" and resumed.global_step == 2
+    checkpoint = stopped_run(tmp_path, amp=amp, channels_last=channels_last, memory_efficient=memory_efficient)
+    assert (checkpoint["scaler"] is not None) == (amp == "fp16")
+    resumed = resume(tmp_path)
+    assert resumed.status == "finished" and resumed.global_step == 4
