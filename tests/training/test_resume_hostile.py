@@ -131,6 +131,9 @@ HOSTILE = {
     "a missing weight": lambda payload, marker: replaced(
         payload, "model", without(payload["model"], first_weight(payload))
     ),
+    "a missing batch counter": lambda payload, marker: replaced(
+        payload, "model", without(payload["model"], "features.norm5.num_batches_tracked")
+    ),
     "a weight of the wrong shape": lambda payload, marker: replaced(
         payload, "model", {**payload["model"], first_weight(payload): payload["model"][first_weight(payload)][:1]}
     ),

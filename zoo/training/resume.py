@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from zoo.models.densenet import DenseNetConfig, state_dict_mismatch
+from zoo.models.densenet import DenseNetConfig, state_dict_mismatch, state_dict_shapes
 from zoo.training.checkpoint import CheckpointError
 from zoo.training.config import TrainConfig
 
@@ -50,7 +50,9 @@ def check_weights(checkpoint: dict[str, Any], path: str | os.PathLike) -> DenseN
     if not_tensors:
         raise _refuse(path, f"its weights {not_tensors[:3]} are not tensors")
     problem = state_dict_mismatch(config, weights)
-    if problem:
+    missing = [key for key in state_dict_shapes(config) if key not in weights]  # counters too: the run saved them
+    if problem or missing:
+        problem = problem or f"missing {len(missing)} keys (first: {missing[:3]})"
         raise _refuse(path, f"the weights are not those of its model_config: {problem}")
     return config
 
