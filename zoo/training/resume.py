@@ -94,11 +94,23 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any
     if not (isinstance(groups, list) and len(groups) == len(fresh["param_groups"])):
         raise _refuse(path, f"its optimizer state has {groups!r:.40} as parameter groups")
     for group, template in zip(groups, fresh["param_groups"], strict=True):
-        if not (isinstance(group, dict) and group.keys() == template.keys()) or group["params"] != template["params"]:
+        if not (isinstance(group, dict) and "lr" in group and group.get("params") == template["params"]):
             raise _refuse(path, "its optimizer's parameter groups are not those of this model")
-        wrong = [key for key in template if not _same_kind(group[key], template[key])]
-        if wrong:
-            raise _refuse(path, f"its optimizer settings {wrong} are not of the expected kinds")
+        # lr is set by the schedule at every step; every other setting comes from the run's config. Settings
+        # of another torch version may be missing (torch fills in its defaults) or extra (plain values only).
+        wrong = [
+            key
+            for key in group
+            if key not in ("params", "lr")
+            and not (
+                (type(group[key]) is type(template[key]) and group[key] == template[key])
+                if key in template
+                else isinstance(group[key], (type(None), bool, int, float, str))
+            )
+        ]
+        if wrong or not _same_kind(group["lr"], template["lr"]):
+            found = {key: group[key] for key in wrong or ["lr"]}
+            raise _refuse(path, f"its optimizer settings {found!r:.120} disagree with its config")
     parameters = {
         index: parameter
         for template, group in zip(fresh["param_groups"], optimizer.param_groups, strict=True)
