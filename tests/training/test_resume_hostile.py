@@ -310,8 +310,10 @@ def test_genuine_checkpoints_of_every_mode_pass_the_checks(tmp_path, amp, channe
 
 
 def test_optimizer_groups_of_another_torch_version_resume(genuine_run, tmp_path):
-    """torch fills in settings an older version did not save, and keeps plain ones a newer version added."""
-    group = without(without(genuine_run[1]["optimizer"]["param_groups"][0], "fused"), "differentiable")
+    """Settings an older version did not save take the run's values; plain ones a newer version added are kept."""
+    group = without(without(genuine_run[1]["optimizer"]["param_groups"][0], "nesterov"), "momentum")
     optimizer = {**genuine_run[1]["optimizer"], "param_groups": [{**group, "a_newer_setting": 3}]}
     folder = run_folder_with(genuine_run, tmp_path, saved(replaced(genuine_run[1], "optimizer", optimizer)))
     assert resume(folder).status == "finished"
+    written = load_checkpoint(folder)["optimizer"]["param_groups"][0]
+    assert written["nesterov"] is True and written["momentum"] == 0.9  # not torch's defaults (False, 0)

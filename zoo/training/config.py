@@ -14,6 +14,8 @@ from zoo.runtime import AMP_MODES
 from zoo.training.recipe import DATASETS, recipe_for
 from zoo.training.schedule import LR_SHAPES
 
+#: Crops above this side are refused: each sample's float crop alone would take over 200 MB.
+MAX_IMAGE_SIZE = 4096
 #: Settings that may differ between a run and its resumption (they do not change the result).
 RUNTIME_FIELDS = ("out", "resume", "workers", "stop_after", "log_every", "tensorboard", "device", "progress")
 
@@ -115,6 +117,8 @@ class TrainConfig:
             for name, low in at_least.items()
             if getattr(self, name) is not None and getattr(self, name) < low
         ]
+        if self.image_size is not None and self.image_size > MAX_IMAGE_SIZE:
+            problems.append(f"image_size must be at most {MAX_IMAGE_SIZE} pixels, got {self.image_size}")
         for name in ("lr", "momentum", "weight_decay"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):

@@ -25,6 +25,10 @@ class DataError(ValueError):
     """Training data that is missing or not in the expected format."""
 
 
+#: The class patterns of :class:`SyntheticDataset` are kept in memory: 1000 classes at 224 pixels take 0.6 GB.
+MAX_PATTERN_BYTES = 2**30
+
+
 class SyntheticDataset(Dataset):
     """A learnable generated classification task for smoke tests.
 
@@ -49,6 +53,13 @@ class SyntheticDataset(Dataset):
             raise DataError(
                 f"synthetic data needs positive sizes, got {num_samples} samples, {num_classes} classes,"
                 f" {image_size} pixels"
+            )
+        pattern_bytes = num_classes * 3 * image_size**2 * 4
+        if pattern_bytes > MAX_PATTERN_BYTES:
+            raise DataError(
+                f"synthetic data of {num_classes} classes at {image_size} x {image_size} pixels needs"
+                f" {pattern_bytes / 2**30:.3g} GiB of class patterns, more than {MAX_PATTERN_BYTES // 2**30} GiB;"
+                " use fewer classes or smaller images"
             )
         self.num_samples = int(num_samples)
         self.num_classes = int(num_classes)

@@ -93,11 +93,13 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any
     groups = saved.get("param_groups")
     if not (isinstance(groups, list) and len(groups) == len(fresh["param_groups"])):
         raise _refuse(path, f"its optimizer state has {groups!r:.40} as parameter groups")
+    merged = []
     for group, template in zip(groups, fresh["param_groups"], strict=True):
         if not (isinstance(group, dict) and "lr" in group and group.get("params") == template["params"]):
             raise _refuse(path, "its optimizer's parameter groups are not those of this model")
-        # lr is set by the schedule at every step; every other setting comes from the run's config. Settings
-        # of another torch version may be missing (torch fills in its defaults) or extra (plain values only).
+        # lr is set by the schedule at every step; every other setting comes from the run's config. A setting
+        # another torch version did not save takes this run's value; one it added must be a plain value.
+        group = {**template, **group}
         wrong = [
             key
             for key in group
@@ -111,6 +113,7 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any
         if wrong or not _same_kind(group["lr"], template["lr"]):
             found = {key: group[key] for key in wrong or ["lr"]}
             raise _refuse(path, f"its optimizer settings {found!r:.120} disagree with its config")
+        merged.append(group)
     parameters = {
         index: parameter
         for template, group in zip(fresh["param_groups"], optimizer.param_groups, strict=True)
@@ -132,7 +135,7 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any
                 raise _refuse(path, f"its optimizer's {name!r:.20} of parameter {index} does not fit the parameter")
         # copies: a loaded tensor may be a view whose elements share memory (stride 0), which SGD updates in place
         copied[index] = {name: value if value is None else value.clone() for name, value in entry.items()}
-    optimizer.load_state_dict({"state": copied, "param_groups": groups})
+    optimizer.load_state_dict({"state": copied, "param_groups": merged})
 
 
 def check_scaler_state(scaler: torch.amp.GradScaler, saved: Any, path: str | os.PathLike) -> None:
