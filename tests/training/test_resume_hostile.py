@@ -7,6 +7,7 @@ genuine checkpoint's types, shapes, keys, RNG states and position.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
@@ -244,22 +245,28 @@ def mutate(payload, rng: random.Random):
         mutated[key] = rng.choice([0, -1, 1, 2, 3, 4, 100, 2**63, 1.0, "1"])
         return mutated, f"{key} = {mutated[key]!r}"
     elif kind == "rng":
-        states = mutated["rng_states"]
+        states = mutated.get("rng_states")
         change = rng.choice(["empty", "extra rank", "torch bytes", "python short", "numpy pos"])
-        if change == "empty":
-            states.clear()
-        elif change == "extra rank":
-            states.append(copy.deepcopy(states[0]))
-        elif change == "torch bytes":
-            states[0]["torch"] = states[0]["torch"][: rng.choice([0, 10, 5055])]
-        elif change == "python short":
-            states[0]["python"][1] = states[0]["python"][1][:10]
-        else:
-            states[0]["numpy"]["pos"] = rng.choice([-1, 625, 10**20, 3.5])
+        if change == "empty" or not (isinstance(states, list) and states and isinstance(states[0], dict)):
+            mutated["rng_states"] = []  # (also when an earlier mutation broke them)
+            return mutated, "rng_states: empty"
+        with contextlib.suppress(KeyError, TypeError, IndexError):  # an earlier mutation may have changed them
+            mutate_rng_state(states, change, rng)
         return mutated, f"rng_states: {change}"
     else:
         kind, parent[key] = "replace", rng.choice(MUTANTS)
     return mutated, f"{kind} at {path!r}"
+
+
+def mutate_rng_state(states, change, rng):
+    if change == "extra rank":
+        states.append(copy.deepcopy(states[0]))
+    elif change == "torch bytes":
+        states[0]["torch"] = states[0]["torch"][: rng.choice([0, 10, 5055])]
+    elif change == "python short":
+        states[0]["python"][1] = states[0]["python"][1][:10]
+    else:
+        states[0]["numpy"]["pos"] = rng.choice([-1, 625, 10**20, 3.5])
 
 
 def test_fuzzed_checkpoints_resume_correctly_or_fail_with_a_project_error(genuine_run, tmp_path):
