@@ -116,7 +116,7 @@ def test_error_message_drops_the_quotes_of_a_plain_key_error():
 
 def _signalling_command(signum: int, directory):
     """A command that sends itself ``signum`` while an atomic output file is half written."""
-    from converters.atomic import atomic_output
+    from densenet_zoo_util.atomic import atomic_output
 
     @click.command()
     def command() -> None:
@@ -214,15 +214,14 @@ def _start(arguments, **variables) -> subprocess.Popen:
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_download_blocked_on_a_slow_server_stops_cleanly_on_a_signal(tmp_path, signum, status):
-    from zoo.models.densenet import DenseNetConfig
+    from zoo.registry.manifest import SCHEMA_VERSION
 
     server = _SlowServer()
     try:
         source = {"type": "url", "url": server.url("tiny.t7"), "filename": "tiny.t7", "format": "t7"}
-        config = DenseNetConfig(growth_rate=4, block_config=(1, 1), num_init_features=8, num_classes=5).to_dict()
-        model = {"title": "tiny", "config": config, "published": {"top1_error": 50.0}, "sources": [source]}
+        model = {"title": "tiny", "architecture": "densenet121", "published": {"top1_error": 50.0}, "sources": [source]}
         manifest = tmp_path / "manifest.json"
-        manifest.write_text(json.dumps({"schema_version": 1, "models": {"tiny": model}}))
+        manifest.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "models": {"tiny": model}}))
         cache = tmp_path / "cache"
         process = _start(
             ["download", "tiny", "--quiet"], DENSENET_ZOO_HOME=str(cache), DENSENET_ZOO_MANIFEST=str(manifest)
@@ -244,11 +243,11 @@ def test_a_download_blocked_on_a_slow_server_stops_cleanly_on_a_signal(tmp_path,
 def densenet121_t7(tmp_path_factory):
     """A 65 MB Torch7 checkpoint of densenet121's shape, written by the project's Lua-checkpoint writer."""
     from converters import t7
-    from converters.lua_layout import build_checkpoint
+    from converters.synthetic.densenet import densenet_checkpoint
     from zoo.models.densenet import DenseNetConfig
 
     path = tmp_path_factory.mktemp("t7") / "densenet121.t7"
-    t7.save(build_checkpoint(DenseNetConfig(growth_rate=32, block_config=(6, 12, 24, 16))), path)
+    t7.save(densenet_checkpoint(DenseNetConfig(growth_rate=32, block_config=(6, 12, 24, 16))), path)
     return path
 
 
