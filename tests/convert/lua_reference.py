@@ -7,7 +7,13 @@ converter, so agreement between the two is evidence that the converter's
 mapping is right. Classes the genuine fixtures do not cover are here too: the
 cudnn namesakes whose semantics differ from nn's (instance-mode SoftMax, the
 LRN window, 3-D pooling, TemporalConvolution), DataParallelTable, and THNN's
-single-precision adaptive max-pooling windows.
+single-precision adaptive max-pooling windows. So are the classes of the
+model-zoo families the writers in ``converters.synthetic`` build
+(fb.resnet.torch, fast-neural-style, OpenFace: ConcatTable, CAddTable,
+View/Reshape with their batch rules, DepthConcat, dpnn's Inception,
+SpatialLPPooling, Normalize, the padding modules, InstanceNormalization,
+ShaveImage, TotalVariation, ...); ``test_lua_reference.py`` checks them
+against genuine Lua outputs.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ def _children(lua_module: t7.T7Object) -> list[t7.T7Object]:
 
 
 def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
-    """``lua_module:evaluate(); lua_module:forward(value)`` for the classes a DenseNet uses."""
+    """``lua_module:evaluate(); lua_module:forward(value)``: the classes a DenseNet uses here, the others below."""
     name = lua_module.typename.split(".", 1)[1]
     if name == "Sequential":
         for child in _children(lua_module):
@@ -103,8 +109,10 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
         if lua_module.typename.startswith("nn.") and not lua_module.get("divide", False):
             out = out * (lua_module["kH"] * lua_module["kW"])
         return out
-    if name in ("Reshape", "View"):
-        return value.reshape(value.shape[0], -1)
+    if name == "Reshape":
+        return _reshape(lua_module, value)
+    if name == "View":
+        return _view(lua_module, value)
     if name == "Linear":
         return F.linear(value, _tensor(lua_module, "weight"), _tensor(lua_module, "bias"))
     return _other_forward(lua_module, name, value)
@@ -151,6 +159,8 @@ def _other_forward(lua_module: t7.T7Object, name: str, value: Any) -> Any:
         return F.avg_pool3d(value, kernel, stride, padding, count_include_pad=True)
     if name == "SpatialAdaptiveMaxPooling":
         return _adaptive_max_pooling(lua_module, value)
+    if name in _MODEL_ZOO_FORWARDS:
+        return _MODEL_ZOO_FORWARDS[name](lua_module, value)
     raise NotImplementedError(f"no reference forward for {lua_module.typename}")
 
 
@@ -215,6 +225,125 @@ def _adaptive_max_pooling(lua_module: t7.T7Object, value: torch.Tensor) -> torch
             patch = value[..., top:bottom, left:right]
             out[..., row, column] = patch.reshape(*patch.shape[:-2], -1).max(dim=-1).values
     return out
+
+
+def _reshape(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """nn.Reshape: the whole input becomes ``size`` when ``batchMode`` is false, or (unset) when it has exactly
+    ``nelement`` elements and a first dimension other than 1; otherwise the first dimension is kept as the batch."""
+    size = [int(extent) for extent in lua_module["size"].numpy()]
+    batch_mode = lua_module.get("batchMode")
+    if batch_mode is False or (batch_mode is None and value.numel() == lua_module["nelement"] and value.shape[0] != 1):
+        return value.reshape(size)
+    return value.reshape(value.shape[0], *size)
+
+
+def _view(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """nn.View's ``batchsize``: the trailing ``numInputDims`` dimensions (all when unset) hold one sample; a
+    leading batch is kept unless it is 1 and the input has no dimensions beyond ``numInputDims``."""
+    size = [int(extent) for extent in lua_module["size"].numpy()]
+    sample_dims = lua_module.get("numInputDims") or value.dim()
+    per_sample = int(np.prod(value.shape[value.dim() - sample_dims :]))
+    if per_sample % lua_module["numElements"]:
+        raise RuntimeError(f"input view {tuple(value.shape)} and desired view {size} do not match")
+    batch = 1 if -1 in size else per_sample // lua_module["numElements"]
+    batch *= int(np.prod(value.shape[: value.dim() - sample_dims]))
+    if batch == 1 and (lua_module.get("numInputDims") is None or value.dim() <= sample_dims):
+        return value.reshape(size)
+    return value.reshape(batch, *size)
+
+
+def _depth_concat(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """dpnn/nn DepthConcat: outputs joined along ``dimension``, each centred in zeros in the other dimensions
+    (start floor((largest - own) / 2), so an odd remainder goes to the end)."""
+    outputs = [lua_forward(child, value) for child in _children(lua_module)]
+    axis = lua_module["dimension"] - 1
+    size = [max(out.shape[dim] for out in outputs) for dim in range(outputs[0].dim())]
+    size[axis] = sum(out.shape[axis] for out in outputs)
+    result = torch.zeros(size, dtype=value.dtype)
+    offset = 0
+    for out in outputs:
+        window = []
+        for dim, extent in enumerate(out.shape):
+            start = offset if dim == axis else (size[dim] - extent) // 2
+            window.append(slice(start, start + extent))
+        result[tuple(window)] = out
+        offset += out.shape[axis]
+    return result
+
+
+def _padding_index(extent: int, before: int, after: int, mode: str) -> torch.Tensor:
+    """Source index of each padded position: mirrored without repeating the edge (reflection) or clamped."""
+    index = torch.arange(-before, extent + after)
+    if mode == "reflect":
+        index = index.abs()
+        index = torch.where(index >= extent, 2 * (extent - 1) - index, index)
+    return index.clamp(0, extent - 1)
+
+
+def _spatial_padding(lua_module: t7.T7Object, value: torch.Tensor, mode: str) -> torch.Tensor:
+    rows = _padding_index(value.shape[-2], lua_module["pad_t"], lua_module["pad_b"], mode)
+    columns = _padding_index(value.shape[-1], lua_module["pad_l"], lua_module["pad_r"], mode)
+    return value.index_select(-2, rows).index_select(-1, columns)
+
+
+def _instance_normalization(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """fast-neural-style: each image and channel normalised by its own mean and biased variance, then scaled."""
+    mean = value.mean(dim=(2, 3), keepdim=True)
+    variance = ((value - mean) ** 2).mean(dim=(2, 3), keepdim=True)
+    out = (value - mean) / torch.sqrt(variance + lua_module["eps"])
+    shape = (1, -1, 1, 1)
+    return out * _tensor(lua_module, "weight").reshape(shape) + _tensor(lua_module, "bias").reshape(shape)
+
+
+def _normalize(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """nn.Normalize over the last dimension of 1-D/2-D input: x / (sum |x|^p + eps)^(1/p), or max|x| + eps."""
+    rows = value.reshape(1, -1) if value.dim() == 1 else value
+    p, eps = lua_module["p"], lua_module["eps"]
+    if p == float("inf"):
+        norm = rows.abs().amax(dim=1, keepdim=True) + eps
+    else:
+        norm = ((rows.abs() ** p).sum(dim=1, keepdim=True) + eps) ** (1.0 / p)
+    return (rows / norm).reshape(value.shape)
+
+
+def _inception(lua_module: t7.T7Object, value: torch.Tensor) -> torch.Tensor:
+    """dpnn's Inception decorates its DepthConcat (``modules[1]``), adding a batch dimension to a single image."""
+    single = value.dim() == 3
+    out = lua_forward(_children(lua_module)[0], value.unsqueeze(0) if single else value)
+    return out.squeeze(0) if single else out
+
+
+def _sequence(lua_module: t7.T7Object, value: Any) -> Any:
+    for child in _children(lua_module):
+        value = lua_forward(child, value)
+    return value
+
+
+#: The classes of the model-zoo families (fb.resnet.torch, fast-neural-style, OpenFace) not handled above.
+_MODEL_ZOO_FORWARDS = {
+    "ConcatTable": lambda lua_module, value: [lua_forward(child, value) for child in _children(lua_module)],
+    "CAddTable": lambda lua_module, value: sum(value[1:], value[0]),
+    "MulConstant": lambda lua_module, value: value * lua_module["constant_scalar"],
+    "Square": lambda lua_module, value: value * value,
+    "Sqrt": lambda lua_module, value: torch.sqrt(value),
+    "Power": lambda lua_module, value: value ** lua_module["pow"],
+    "SpatialLPPooling": _sequence,
+    "DepthConcat": _depth_concat,
+    "Inception": _inception,
+    "Normalize": _normalize,
+    "SpatialReflectionPadding": lambda lua_module, value: _spatial_padding(lua_module, value, "reflect"),
+    "SpatialReplicationPadding": lambda lua_module, value: _spatial_padding(lua_module, value, "replicate"),
+    "InstanceNormalization": _instance_normalization,
+    "ShaveImage": lambda lua_module, value: value[
+        ...,
+        lua_module["size"] : value.shape[-2] - lua_module["size"],
+        lua_module["size"] : value.shape[-1] - lua_module["size"],
+    ],
+    "TotalVariation": lambda lua_module, value: value,
+    "SpatialUpSamplingNearest": lambda lua_module, value: value.repeat_interleave(
+        lua_module["scale_factor"], -2
+    ).repeat_interleave(lua_module["scale_factor"], -1),
+}
 
 
 def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
