@@ -1,0 +1,181 @@
+"""The parts every Lua-checkpoint writer here shares: Torch7 objects as ``nn`` leaves them in a saved file.
+
+:class:`LuaTreeBuilder` makes the pieces a saved ``nn`` module tree is built
+from: module objects with their common fields (``_type``, ``train``), the
+empty tensors that ``clearState`` leaves behind, tensors with storages of
+their own (BatchNorm statistics, buffers), and parameters as Lua's
+``getParameters`` leaves them: every weight and bias a view into one flat
+storage, every gradient a view into a second one, in the order
+``model:parameters()`` lists them. A family writer (``resnet``,
+``style_transfer``, ``openface``) reserves parameters while it builds its
+tree and calls :meth:`LuaTreeBuilder.finish` once, which allocates the two
+flat storages and puts the views in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from converters import t7
+from converters.t7.objects import contiguous_strides
+from converters.t7.typenames import STORAGE_OF_TENSOR, TENSOR_DTYPES
+
+#: How parameter values are drawn: ``"trained"`` (spread like a trained model's, so outputs are meaningful),
+#: ``"init"`` (the Lua code's own initialisation, before any step) or ``"zeros"`` (no drawing at all: cheap,
+#: for layouts, sizes and parameter counts).
+WEIGHTS = ("trained", "init", "zeros")
+
+
+@dataclass
+class _Slot:
+    """One parameter reserved in the flat storages; its views are made in :meth:`LuaTreeBuilder.finish`."""
+
+    fields: dict[str, Any]  # the module's field table once the module is made
+    name: str
+    grad_name: str
+    values: np.ndarray  # flat, already in the tensor's element type
+    shape: tuple[int, ...]
+    offset: int = 0
+
+
+@dataclass
+class LuaTreeBuilder:
+    """Makes Torch7 objects of one tensor type and remembers the parameters to flatten.
+
+    ``train`` is the value of the modules' ``train`` field (``training()`` sets
+    it; a module made after the last such call has none: ``with_train=False``).
+    """
+
+    tensor_type: str
+    rng: np.random.Generator
+    weights: str = "trained"
+    train: bool | None = True
+    slots: list[_Slot] = field(default_factory=list)
+    flat_size: int = 0
+    _pending: list[_Slot] = field(default_factory=list)
+    _orphans: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.tensor_type not in TENSOR_DTYPES:
+            raise ValueError(f"unknown Torch tensor class {self.tensor_type!r}")
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"weights must be one of {WEIGHTS}, got {self.weights!r}")
+
+    @property
+    def dtype(self) -> np.dtype:
+        return TENSOR_DTYPES[self.tensor_type]
+
+    # -- values ------------------------------------------------------------------------
+    def empty(self) -> t7.T7Tensor:
+        """``torch.Tensor()``, as ``clearState`` and ``sanitize`` leave buffers: no size, no storage."""
+        return t7.T7Tensor(self.tensor_type, (), (), 0, None)
+
+    def own(self, values: Any) -> t7.T7Tensor:
+        """A contiguous tensor with a storage of its own holding ``values``."""
+        return t7.T7Tensor.from_numpy(np.ascontiguousarray(values, dtype=self.dtype), self.tensor_type)
+
+    @staticmethod
+    def long_storage(values: list[int]) -> t7.T7Storage:
+        return t7.T7Storage.from_numpy(np.asarray(values, dtype=np.int64), "torch.LongStorage")
+
+    @staticmethod
+    def table(values: dict[Any, Any] | None = None) -> t7.T7Table:
+        return t7.T7Table(values or {})
+
+    @staticmethod
+    def listing(items: list[Any]) -> t7.T7Table:
+        """A Lua list (keys 1..n)."""
+        return t7.T7Table({index + 1: item for index, item in enumerate(items)})
+
+    def draw(self, kind: str, shape: tuple[int, ...], **spread: float) -> np.ndarray:
+        """Values for one tensor (flat, in the element type) under the builder's ``weights`` rule.
+
+        ``kind`` is ``"normal"`` (``std``), ``"uniform"`` (``bound``: +-bound), or one of the BatchNorm /
+        bias kinds whose Lua initialisation is a constant: ``"ones"`` (BN weight, running_var) and
+        ``"zeros"`` (BN bias, zeroed biases, running_mean). ``"trained"`` spreads the constant kinds
+        (ones -> uniform(0.5, 1.5), zeros -> normal(0, 0.2)) so that no layer is an identity.
+        """
+        numel = int(np.prod(shape))
+        if self.weights == "zeros":
+            return np.zeros(numel, dtype=self.dtype)
+        rng = self.rng
+        if kind == "normal":
+            values = rng.standard_normal(numel, dtype=np.float32) * np.float32(spread["std"])
+        elif kind == "uniform":
+            values = rng.uniform(-spread["bound"], spread["bound"], numel)
+        elif kind == "ones":
+            values = rng.uniform(0.5, 1.5, numel) if self.weights == "trained" else np.ones(numel)
+        elif kind == "zeros":
+            values = rng.normal(0.0, 0.2, numel) if self.weights == "trained" else np.zeros(numel)
+        else:
+            raise ValueError(f"unknown value kind {kind!r}")
+        return values.astype(self.dtype, copy=False)
+
+    # -- modules -----------------------------------------------------------------------
+    def module(
+        self, typename: str, fields: dict[str, Any], version: int = 1, *, with_train: bool = True
+    ) -> t7.T7Object:
+        """An instance of ``typename`` with ``fields``, ``_type`` and (``with_train``) the builder's ``train``."""
+        table = self.table({"_type": self.tensor_type})
+        if with_train and self.train is not None:
+            table["train"] = self.train
+        table.update(fields)
+        for slot in self._pending:  # the parameters just reserved (on ``fields`` or a copy) live in this table
+            if slot.name not in table or table[slot.name] is not None:
+                raise RuntimeError(f"{typename} does not hold the pending parameter {slot.name!r}")
+            slot.fields = table
+        self._pending.clear()
+        return t7.T7Object(typename, table, version=version)
+
+    def parameter(self, fields: dict[str, Any], name: str, grad_name: str, values: np.ndarray, shape: tuple) -> None:
+        """Reserve ``fields[name]`` (and ``fields[grad_name]``) in the flat storages, holding ``values``."""
+        slot = _Slot(fields=fields, name=name, grad_name=grad_name, values=values, shape=tuple(shape))
+        slot.offset = self.reserve(values.size)
+        self.slots.append(slot)
+        self._pending.append(slot)
+        fields[name] = fields[grad_name] = None  # placeholders: the views are attached by finish()
+
+    def reserve(self, numel: int) -> int:
+        """Room for ``numel`` elements in the flat storages; returns its offset."""
+        offset = self.flat_size
+        self.flat_size += int(numel)
+        return offset
+
+    def orphan(self, values: np.ndarray) -> None:
+        """A region of the flat storages that holds ``values`` but that no module points at any more: the
+        parameters of a module replaced after ``getParameters`` (the storage is saved whole)."""
+        self._orphans.append((self.reserve(values.size), values))
+
+    def own_parameter(self, fields: dict[str, Any], name: str, grad_name: str, values: np.ndarray, shape) -> None:
+        """A weight or bias with storages of its own (a module made after ``getParameters``)."""
+        fields[name] = self.own(values.reshape(shape))
+        fields[grad_name] = self.own(self.gradient_of(values).reshape(shape))
+
+    def gradient_of(self, values: np.ndarray) -> np.ndarray:
+        """The last step's gradient of ``values``: only its presence and size matter, a scaled copy will do."""
+        return values * self.dtype.type(-1e-3)
+
+    def finish(self) -> None:
+        """Allocate the flat weight and gradient storages and point every reserved parameter into them."""
+        weights = np.zeros(self.flat_size, dtype=self.dtype)
+        if self.weights == "zeros":
+            gradients = np.zeros(self.flat_size, dtype=self.dtype)
+        else:
+            regions = [(slot.offset, slot.values) for slot in self.slots] + self._orphans
+            for offset, values in regions:
+                weights[offset : offset + values.size] = values
+            gradients = self.gradient_of(weights)
+        storage_type = STORAGE_OF_TENSOR[self.tensor_type]
+        weight_storage = t7.T7Storage.from_numpy(weights, storage_type)
+        gradient_storage = t7.T7Storage.from_numpy(gradients, storage_type)
+        for slot in self.slots:
+            strides = contiguous_strides(slot.shape)
+            slot.fields[slot.name] = t7.T7Tensor(self.tensor_type, slot.shape, strides, slot.offset, weight_storage)
+            slot.fields[slot.grad_name] = t7.T7Tensor(
+                self.tensor_type, slot.shape, strides, slot.offset, gradient_storage
+            )
+        self.slots.clear()
+        self._orphans.clear()
