@@ -130,6 +130,44 @@ class LuaTreeBuilder:
         self._pending.clear()
         return t7.T7Object(typename, table, version=version)
 
+    def batchnorm(self, channels: int, *, flat: bool = True, **fields: Any) -> t7.T7Object:
+        """``nn.SpatialBatchNormalization(channels)`` (class version 2: ``running_var``) after ``clearState``,
+        its weight and bias in the flat storages (``flat``) or in storages of their own; ``fields`` add or
+        replace fields."""
+        table: dict[str, Any] = {
+            "affine": True,
+            "eps": 1e-5,
+            "gradInput": self.empty(),
+            "momentum": 0.1,
+            "output": self.empty(),
+            "running_mean": self.own(self.draw("zeros", (channels,))),
+            "running_var": self.own(self.draw("ones", (channels,))),
+            "save_mean": self.empty(),
+            "save_std": self.empty(),
+            **fields,
+        }
+        add = self.parameter if flat else self.own_parameter
+        add(table, "weight", "gradWeight", self.draw("ones", (channels,)), (channels,))
+        add(table, "bias", "gradBias", self.draw("zeros", (channels,)), (channels,))
+        return self.module("nn.SpatialBatchNormalization", table, version=2)
+
+    def convolution_fields(self, n_in: int, n_out: int, kernel: int, stride: int, pad: int) -> dict[str, Any]:
+        """The fields of an nn (full) convolution besides its parameters, its unfolding buffers emptied."""
+        return {
+            "dH": stride,
+            "dW": stride,
+            "fgradInput": self.empty(),
+            "finput": self.empty(),
+            "gradInput": self.empty(),
+            "kH": kernel,
+            "kW": kernel,
+            "nInputPlane": n_in,
+            "nOutputPlane": n_out,
+            "output": self.empty(),
+            "padH": pad,
+            "padW": pad,
+        }
+
     def parameter(self, fields: dict[str, Any], name: str, grad_name: str, values: np.ndarray, shape: tuple) -> None:
         """Reserve ``fields[name]`` (and ``fields[grad_name]``) in the flat storages, holding ``values``."""
         slot = _Slot(fields=fields, name=name, grad_name=grad_name, values=values, shape=tuple(shape))

@@ -84,18 +84,7 @@ class _OpenFace:
         weight, bias = self.convolution_values(n_in, n_out, kernel)
         lua.orphan(weight)
         lua.orphan(bias)
-        fields: dict[str, Any] = {
-            "dH": stride,
-            "dW": stride,
-            "fgradInput": lua.empty(),
-            "finput": lua.empty(),
-            "kH": kernel,
-            "kW": kernel,
-            "nInputPlane": n_in,
-            "nOutputPlane": n_out,
-            "padH": pad,
-            "padW": pad,
-        }
+        fields = lua.convolution_fields(n_in, n_out, kernel, stride, pad)
         lua.own_parameter(fields, "weight", "gradWeight", weight, (n_out, n_in * kernel * kernel))
         lua.own_parameter(fields, "bias", "gradBias", bias, (n_out,))
         return self.fresh("nn.SpatialConvolutionMM", **fields)
@@ -128,42 +117,20 @@ class _OpenFace:
         """dpnn Inception's ``nn.SpatialConvolution`` (never converted to cudnn)."""
         lua = self.lua
         weight, bias = self.convolution_values(n_in, n_out, kernel)
-        fields: dict[str, Any] = {
-            "dH": stride,
-            "dW": stride,
-            "fgradInput": lua.empty(),
-            "finput": lua.empty(),
-            "kH": kernel,
-            "kW": kernel,
-            "nInputPlane": n_in,
-            "nOutputPlane": n_out,
-            "padH": pad,
-            "padW": pad,
-        }
+        fields = lua.convolution_fields(n_in, n_out, kernel, stride, pad)
         lua.parameter(fields, "weight", "gradWeight", weight, (n_out, n_in, kernel, kernel))
         lua.parameter(fields, "bias", "gradBias", bias, (n_out,))
         return self.trained("nn.SpatialConvolution", **fields)
 
     def batchnorm(self, channels: int) -> t7.T7Object:
-        """nn.SpatialBatchNormalization of January 2016 (version 2, ``running_var``); its ``save_mean`` and
-        ``save_std`` (the last batch's mean and 1/std) survive ``sanitize``."""
+        """nn.SpatialBatchNormalization of January 2016 (already version 2, ``running_var``); ``sanitize`` left
+        its ``save_mean`` and ``save_std`` (the last batch's mean and 1/std) as they were."""
         lua = self.lua
-        fields: dict[str, Any] = {
-            "affine": True,
-            "eps": 1e-5,
-            "momentum": 0.1,
-            "running_mean": lua.own(lua.draw("zeros", (channels,))),
-            "running_var": lua.own(lua.draw("ones", (channels,))),
+        saved = {
             "save_mean": lua.own(lua.draw("zeros", (channels,))),
             "save_std": lua.own(lua.draw("ones", (channels,))),
         }
-        lua.parameter(fields, "weight", "gradWeight", lua.draw("ones", (channels,)), (channels,))
-        lua.parameter(fields, "bias", "gradBias", lua.draw("zeros", (channels,)), (channels,))
-        return self.lua.module(
-            "nn.SpatialBatchNormalization",
-            {"gradInput": lua.empty(), "output": lua.empty(), **fields},
-            version=2,
-        )
+        return lua.batchnorm(channels, **saved)
 
     def sequential(self, modules: list[t7.T7Object]) -> t7.T7Object:
         return self.trained("nn.Sequential", modules=self.lua.listing(modules))

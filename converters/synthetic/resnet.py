@@ -101,24 +101,9 @@ class _ResNet:
         return self.lua.module("cudnn.SpatialConvolution", fields)
 
     def batchnorm(self, channels: int, share_key: str | None = None) -> t7.T7Object:
-        """``nn.SpatialBatchNormalization`` (class version 2: ``running_var``), BNInit'ed or trained."""
-        lua = self.lua
-        fields: dict[str, Any] = {
-            "affine": True,
-            "eps": 1e-5,
-            "gradInput": lua.empty(),
-            "momentum": 0.1,
-            "output": lua.empty(),
-            "running_mean": lua.own(lua.draw("zeros", (channels,))),
-            "running_var": lua.own(lua.draw("ones", (channels,))),
-            "save_mean": lua.empty(),
-            "save_std": lua.empty(),
-        }
-        if share_key is not None:  # preresnet.lua's ShareGradInput(module, key)
-            fields["__shareGradInputKey"] = share_key
-        lua.parameter(fields, "weight", "gradWeight", lua.draw("ones", (channels,)), (channels,))
-        lua.parameter(fields, "bias", "gradBias", lua.draw("zeros", (channels,)), (channels,))
-        return lua.module("nn.SpatialBatchNormalization", fields, version=2)
+        """BNInit'ed or trained; ``share_key`` is preresnet.lua's ``ShareGradInput(module, key)`` mark."""
+        marks = {} if share_key is None else {"__shareGradInputKey": share_key}
+        return self.lua.batchnorm(channels, **marks)
 
     def relu(self, channels: int) -> t7.T7Object:
         lua = self.lua

@@ -123,21 +123,7 @@ class _StyleNet:
 
     def _convolution(self, typename: str, n_in: int, n_out: int, kernel: int, stride: int, pad: int, extra: dict):
         lua = self.lua
-        fields: dict[str, Any] = {
-            "dH": stride,
-            "dW": stride,
-            "fgradInput": lua.empty(),
-            "finput": lua.empty(),
-            "gradInput": lua.empty(),
-            "kH": kernel,
-            "kW": kernel,
-            "nInputPlane": n_in,
-            "nOutputPlane": n_out,
-            "output": lua.empty(),
-            "padH": pad,
-            "padW": pad,
-            **extra,
-        }
+        fields = {**lua.convolution_fields(n_in, n_out, kernel, stride, pad), **extra}
         shape = (n_in, n_out, kernel, kernel) if "Full" in typename else (n_out, n_in, kernel, kernel)
         bound = 1 / math.sqrt(kernel * kernel * n_in)
         lua.parameter(fields, "weight", "gradWeight", lua.draw("uniform", shape, bound=bound), shape)
@@ -146,7 +132,7 @@ class _StyleNet:
 
     def normalization(self, channels: int) -> t7.T7Object:
         if self.norm == "batch":
-            return self.batchnorm(channels, flat=True)
+            return self.lua.batchnorm(channels)
         lua = self.lua
         fields: dict[str, Any] = {"eps": 1e-5, "gradInput": lua.empty(), "nOutput": channels, "output": lua.empty()}
         weight, bias = lua.draw("ones", (channels,)), lua.draw("zeros", (channels,))
@@ -155,30 +141,11 @@ class _StyleNet:
         module = lua.module("nn.InstanceNormalization", fields)
         # The inner BatchNorm of the last forward pass: batch * channels planes, always in training mode, the
         # outer weight and bias repeated per image; its running statistics are never used (nor converted).
-        inner = self.batchnorm(self.batch * channels, flat=False)
+        inner = lua.batchnorm(self.batch * channels, flat=False)
         inner["weight"], inner["bias"] = lua.own(np.tile(weight, self.batch)), lua.own(np.tile(bias, self.batch))
         inner["train"] = True
         module.fields.update(bn=inner, prev_N=self.batch)
         return module
-
-    def batchnorm(self, channels: int, *, flat: bool) -> t7.T7Object:
-        """``nn.SpatialBatchNormalization`` (version 2); its parameters flattened (``flat``) or its own."""
-        lua = self.lua
-        fields: dict[str, Any] = {
-            "affine": True,
-            "eps": 1e-5,
-            "gradInput": lua.empty(),
-            "momentum": 0.1,
-            "output": lua.empty(),
-            "running_mean": lua.own(lua.draw("zeros", (channels,))),
-            "running_var": lua.own(lua.draw("ones", (channels,))),
-            "save_mean": lua.empty(),
-            "save_std": lua.empty(),
-        }
-        add = lua.parameter if flat else lua.own_parameter
-        add(fields, "weight", "gradWeight", lua.draw("ones", (channels,)), (channels,))
-        add(fields, "bias", "gradBias", lua.draw("zeros", (channels,)), (channels,))
-        return lua.module("nn.SpatialBatchNormalization", fields, version=2)
 
     def relu(self) -> t7.T7Object:
         return self.simple("nn.ReLU", inplace=True, threshold=0, val=0)
