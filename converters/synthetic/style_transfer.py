@@ -102,7 +102,8 @@ class _StyleNet:
 
     def container(self, typename: str, modules: list[t7.T7Object], output: Any = None) -> t7.T7Object:
         lua = self.lua
-        fields = {"gradInput": lua.empty(), "modules": lua.listing(modules), "output": output or lua.empty()}
+        output = lua.empty() if output is None else output  # a ConcatTable's is a (cleared) table
+        fields = {"gradInput": lua.empty(), "modules": lua.listing(modules), "output": output}
         return lua.module(typename, fields)
 
     def padding(self, kind: str, pad: int) -> t7.T7Object:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,11 +56,26 @@ def modules_of(root: t7.T7Object) -> list[t7.T7Object]:
     return [value for value in t7.iter_tree(root) if isinstance(value, t7.T7Object)]
 
 
+@dataclass(frozen=True)
+class ClassFields:
+    """What the genuine objects of one Lua class hold: the fields all have, the fields some have, and the kinds
+    of value (tensor, table, number, ...) each field holds."""
+
+    always: frozenset[str]
+    sometimes: frozenset[str]
+    kinds: dict[str, frozenset[str]]
+
+
+def value_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
 @functools.cache
-def genuine_fields() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """Lua class -> (fields every genuine object of it has, fields some have). A class the genuine DenseNet
-    checkpoints hold (trained, saved as checkpoints are) is described by them alone; the others by the
-    nn_modules cases."""
+def genuine_fields() -> dict[str, ClassFields]:
+    """Lua class -> what its genuine objects hold. A class the genuine DenseNet checkpoints hold (trained,
+    saved as checkpoints are) is described by them alone; the others by the nn_modules cases."""
     checkpoints = [fixture_path("torch7", "densenet", f"{name}.t7") for name in ("tiny_std", "tiny_custom")]
     found = _fields_in(checkpoints)
     for typename, described in _fields_in(sorted(fixture_path("torch7", "nn_modules").glob("*.net.t7"))).items():
@@ -67,33 +83,46 @@ def genuine_fields() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     return found
 
 
-def _fields_in(paths: list) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+def _fields_in(paths: list) -> dict[str, ClassFields]:
     always: dict[str, set[str]] = {}
-    sometimes: dict[str, set[str]] = defaultdict(set)
+    kinds: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for path in paths:
         for lua_module in modules_of(t7.load(path)):
             names = set(lua_module.fields)
             always[lua_module.typename] = always.get(lua_module.typename, names) & names
-            sometimes[lua_module.typename] |= names
-    return {typename: (frozenset(always[typename]), frozenset(sometimes[typename])) for typename in always}
+            for name, value in lua_module.items():
+                kinds[lua_module.typename][name].add(value_kind(value))
+    return {
+        typename: ClassFields(
+            frozenset(always[typename]),
+            frozenset(kinds[typename]),
+            {name: frozenset(found) for name, found in kinds[typename].items()},
+        )
+        for typename in always
+    }
 
 
-def field_differences(root: Any, allowed: dict[str, set[str]]) -> dict[str, tuple[set[str], set[str]]]:
-    """Per class of ``root`` that the genuine files also hold: (fields every genuine object has but one of ours
-    lacks, fields one of ours has that no genuine object has), leaving out the ``allowed`` names of each class."""
+def field_differences(root: Any, allowed: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Per class of ``root`` that the genuine files also hold, how our objects differ from the genuine ones:
+    ``"-name"`` a field every genuine object has and one of ours lacks, ``"+name"`` a field no genuine object
+    has, ``"name:kind"`` a value of a kind no genuine object holds there; the ``allowed`` names of each class
+    are left out."""
     genuine = genuine_fields()
-    differences: dict[str, tuple[set[str], set[str]]] = {}
+    differences: dict[str, set[str]] = defaultdict(set)
     for lua_module in modules_of(root):
-        if lua_module.typename not in genuine:
+        described = genuine.get(lua_module.typename)
+        if described is None:
             continue
-        always, sometimes = genuine[lua_module.typename]
         names, allowed_names = set(lua_module.fields), allowed.get(lua_module.typename, set())
-        missing, extra = set(always - names - allowed_names), names - sometimes - allowed_names
-        if missing or extra:
-            known = differences.setdefault(lua_module.typename, (set(), set()))
-            known[0].update(missing)
-            known[1].update(extra)
-    return differences
+        found = {f"-{name}" for name in described.always - names - allowed_names}
+        found |= {f"+{name}" for name in names - described.sometimes - allowed_names}
+        for name in names & described.sometimes - allowed_names:
+            kind = value_kind(lua_module[name])
+            if kind not in described.kinds[name]:
+                found.add(f"{name}:{kind}")
+        if found:
+            differences[lua_module.typename] |= found
+    return dict(differences)
 
 
 class _UnreadableStorage(t7.T7Storage):
