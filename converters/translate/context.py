@@ -61,6 +61,7 @@ class TranslationState:
     dtype: torch.dtype | None
     sources: dict[str, TensorSource] = field(default_factory=dict)
     lua_paths: dict[str, str] = field(default_factory=dict)
+    lua_classes: dict[str, str] = field(default_factory=dict)
     module_counts: collections.Counter[str] = field(default_factory=collections.Counter)
     unsupported: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -233,6 +234,7 @@ def translate_module(lua_module: Any, path: str, prefix: str, state: Translation
     translator = translator_for(lua_module.typename)
     context = TranslationContext(lua_module, path, prefix, state)
     state.lua_paths[prefix[:-1]] = path
+    state.lua_classes[prefix[:-1]] = lua_module.typename
     if translator is None:
         state.unsupported.setdefault(lua_module.typename, []).append(path)
         if isinstance(lua_module.get("modules"), t7.T7Table):
@@ -265,4 +267,5 @@ def _reuse(
         if name.startswith(first_prefix):
             state.sources[prefix + name[len(first_prefix) :]] = source
     state.lua_paths[prefix[:-1]] = path
+    state.lua_classes[prefix[:-1]] = entry[0].typename
     return module

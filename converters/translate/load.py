@@ -35,6 +35,10 @@ class TranslationReport:
     num_bytes: int = 0
     #: PyTorch module name (``""`` for the root, ``"4.0"``) -> its Lua path (``model.modules[5].modules[1]``).
     lua_paths: dict[str, str] = field(default_factory=dict)
+    #: PyTorch module name -> the Lua class it was translated from (``nn.SpatialConvolution``).
+    lua_classes: dict[str, str] = field(default_factory=dict)
+    #: Lua class without a translator -> the Lua paths where it occurs (only with ``allow_unsupported=True``).
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +48,8 @@ class TranslationReport:
             "num_parameters": self.num_parameters,
             "num_bytes": self.num_bytes,
             "lua_paths": dict(self.lua_paths),
+            "lua_classes": dict(self.lua_classes),
+            "unsupported": {name: list(paths) for name, paths in sorted(self.unsupported.items())},
             "notes": list(self.notes),
         }
 
@@ -73,12 +79,17 @@ class Translation:
         return self.module
 
 
-def translate(path_or_t7_object: Any, dtype: torch.dtype | None = None) -> Translation:
+def translate(
+    path_or_t7_object: Any, dtype: torch.dtype | None = None, *, allow_unsupported: bool = False
+) -> Translation:
     """Translate a Torch7 module (a ``.t7`` path or a parsed ``T7Object``) without reading its weights.
 
     Raises :class:`UnsupportedModuleError` listing every class without a
     translator (with the Lua paths where each occurs), and ``ConversionError``
-    for a field or tensor that cannot be what Lua used.
+    for a field or tensor that cannot be what Lua used. With
+    ``allow_unsupported=True`` (for reports such as ``inspect``) those classes
+    are listed in ``report.unsupported`` instead and stand in the skeleton as
+    ``torch.nn.Identity``, so the module does not compute what Lua did.
     """
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"expected a floating torch dtype (e.g. torch.float32) or None, found {dtype!r}")
@@ -86,8 +97,11 @@ def translate(path_or_t7_object: Any, dtype: torch.dtype | None = None) -> Trans
     state = TranslationState(dtype=dtype)
     with torch.device("meta"):
         module = translate_module(root, ROOT_PATH, "", state)
-    if state.unsupported:
+    if state.unsupported and not allow_unsupported:
         raise UnsupportedModuleError(state.unsupported)
+    if state.unsupported:  # the tensors inside an unsupported container belong to no module of the skeleton
+        kept = module.state_dict(keep_vars=True)
+        state.sources = {name: source for name, source in state.sources.items() if name in kept}
     _check_sources(module, state)
     parameters = dict(module.named_parameters(remove_duplicate=False))
     distinct = {id(source): (name, source) for name, source in state.sources.items()}.values()
@@ -96,6 +110,8 @@ def translate(path_or_t7_object: Any, dtype: torch.dtype | None = None) -> Trans
         num_parameters=sum(source.numel for name, source in distinct if name in parameters),
         num_bytes=sum(source.nbytes for _, source in distinct),
         lua_paths=dict(state.lua_paths),
+        lua_classes=dict(state.lua_classes),
+        unsupported={name: list(paths) for name, paths in sorted(state.unsupported.items())},
         notes=list(state.notes),
     )
     return Translation(module=module, sources=dict(state.sources), report=report)
