@@ -51,10 +51,16 @@ __all__ = [
     "save_plan",
     "save_weights",
     "source_metadata",
+    "write_safetensors",
 ]
 
 FORMATS = ("safetensors", "pth")
-_SAFETENSORS_DTYPES = {"float32": ("F32", "<f4"), "int64": ("I64", "<i8")}
+_SAFETENSORS_DTYPES = {
+    "float16": ("F16", "<f2"),
+    "float32": ("F32", "<f4"),
+    "float64": ("F64", "<f8"),
+    "int64": ("I64", "<i8"),
+}
 _CHUNK_ELEMENTS = 1 << 22  # conversion chunk for non-float32 sources (16 MiB of output)
 
 Progress = Callable[[int, int], None]
@@ -130,6 +136,20 @@ def _write_safetensors(
             progress(done, offset)
 
 
+def write_safetensors(
+    path: str | os.PathLike[str],
+    entries: list[TensorEntry],
+    metadata: Mapping[str, str],
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Stream ``entries`` (read one at a time) into a ``.safetensors`` file written atomically; return the path."""
+    target = Path(path)
+    with atomic_output(target, force=force) as output:
+        _write_safetensors(output, entries, dict(metadata), progress)
+    return target
+
+
 def _entries_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> list[TensorEntry]:
     entries = []
     for key, tensor in state_dict.items():
@@ -177,10 +197,7 @@ def save_plan(
     fmt = resolve_format(path, format)
     if fmt == "pth":
         return save_weights(plan.materialize(progress), plan.config, path, format="pth", force=force)
-    target = Path(path)
-    with atomic_output(target, force=force) as output:
-        _write_safetensors(output, plan.entries, _metadata(plan.config, metadata), progress)
-    return target
+    return write_safetensors(path, plan.entries, _metadata(plan.config, metadata), force, progress)
 
 
 def check_output(target: Path, force: bool = False, parents: bool = False) -> None:

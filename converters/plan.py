@@ -26,19 +26,19 @@ __all__ = ["Conversion", "ConversionPlan", "ConversionReport", "TensorEntry"]
 class TensorEntry:
     """One tensor of the output state dict, read from the checkpoint on demand.
 
-    ``read()`` returns a numpy array of ``shape`` (any floating dtype for
-    ``dtype == "float32"``; possibly a read-only view into the file).
+    ``read()`` returns a numpy array of ``shape`` (any floating dtype for a
+    floating ``dtype``; possibly a read-only view into the file).
     """
 
     key: str
     shape: tuple[int, ...]
-    dtype: str  # "float32" or "int64"
+    dtype: str  # "float32" or "int64" for a DenseNet; a general module's tensors may be "float16" or "float64"
     read: Callable[[], np.ndarray]
 
     @property
     def nbytes(self) -> int:
-        """Size of the output tensor (float32 or int64) in bytes."""
-        return int(np.prod(self.shape, dtype=np.int64)) * (4 if self.dtype == "float32" else 8)
+        """Size of the output tensor in bytes."""
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
 
 
 @dataclass
