@@ -10,17 +10,18 @@ from __future__ import annotations
 import pytest
 import torch
 from fixtures import fixture_path
-from translate_cases import TOLERANCE, Case, lua_to_torch, nn_module_cases, opencv_cases, relative_difference
+from translate_cases import (
+    NN_BEFORE_919EECAE,
+    TOLERANCE,
+    Case,
+    lua_to_torch,
+    nn_module_cases,
+    opencv_cases,
+    relative_difference,
+)
 
 from converters import lua_nn, t7
 from converters.translate import load_module
-
-#: OpenCV nets Lua ran with an nn older than commit 919eecae (2017-08): net_batch_norm_train (a training-mode
-#: BatchNorm over a batch of ONE, saved in 2018) was normalised with the batch's own statistics, whereas the nn
-#: of the nn_modules fixtures (and the last nn release) uses the running statistics there
-#: (SpatialBatchNormalization_train_batch1). The file cannot tell which nn saved it; load_module follows the last
-#: release, and lua_nn.BatchNormalization(batch_statistics_for_one=True) selects the older behaviour.
-NN_BEFORE_919EECAE = {"net_batch_norm_train"}
 
 
 def _cases(found: list[Case]) -> list:

@@ -23,6 +23,13 @@ from converters import t7
 #: Relative tolerance of the issue: max abs difference <= 1e-5 of the reference output's largest magnitude.
 TOLERANCE = 1e-5
 
+#: OpenCV nets Lua ran with an nn older than commit 919eecae (2017-08): net_batch_norm_train (a training-mode
+#: BatchNorm over a batch of ONE, saved in 2018) was normalised with the batch's own statistics, whereas the nn
+#: of the nn_modules fixtures (and the last nn release) uses the running statistics there
+#: (SpatialBatchNormalization_train_batch1). The file cannot tell which nn saved it; load_module follows the last
+#: release, and lua_nn.BatchNormalization(batch_statistics_for_one=True) selects the older behaviour.
+NN_BEFORE_919EECAE = {"net_batch_norm_train"}
+
 
 @dataclass(frozen=True)
 class Case:
