@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.atomic import write_text_atomic
 from converters.codegen import SourceInfo, check_model_source, model_source
 from converters.export import Progress, check_output, source_metadata, write_safetensors
 from converters.plan import TensorEntry
-from converters.translate import Translation, TranslationReport, read_root, translate
+from converters.translate import Translation, TranslationReport, translate
+from densenet_zoo_util.atomic import write_text_atomic
 
 __all__ = ["EXPORT_FILES", "ModuleExport", "atomic_directory", "export_module", "write_module_directory"]
 
@@ -78,7 +78,7 @@ def export_module(
     if isinstance(source, (str, os.PathLike)):
         metadata.update(source_metadata(source))
         info = SourceInfo(name=Path(source).name, sha256=metadata["source_sha256"])
-    translation = translate(read_root(source), dtype)
+    translation = translate(source, dtype)
     return write_module_directory(translation, target, info, metadata, force, parents, progress)
 
 

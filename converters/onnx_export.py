@@ -46,10 +46,10 @@ import numpy as np
 import torch
 
 from converters import lua_nn
-from converters.atomic import write_bytes_atomic
 from converters.errors import ConversionError
 from converters.export import check_output
 from converters.translate import load_module
+from densenet_zoo_util.atomic import write_bytes_atomic
 
 __all__ = ["IMAGE_SIZES", "OnnxExport", "OnnxExportError", "example_input", "export_onnx", "infer_input_shapes"]
 

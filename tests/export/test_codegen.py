@@ -113,10 +113,21 @@ def test_a_class_model_py_cannot_build_is_named_with_its_lua_path(custom_transla
 def test_the_check_catches_source_that_builds_something_else() -> None:
     root = container(
         "nn.Sequential",
-        module("nn.SpatialConvolution", nInputPlane=2, nOutputPlane=3, kW=3, kH=3, dW=1, dH=1, padW=1, padH=1,
-               weight=tensor(3, 2, 3, 3), bias=tensor(3)),
+        module(
+            "nn.SpatialConvolution",
+            nInputPlane=2,
+            nOutputPlane=3,
+            kW=3,
+            kH=3,
+            dW=1,
+            dH=1,
+            padW=1,
+            padH=1,
+            weight=tensor(3, 2, 3, 3),
+            bias=tensor(3),
+        ),
         module("nn.SpatialMaxPooling", kW=2, kH=2, dW=2, dH=2, padW=0, padH=0, ceil_mode=True),
-    )  # fmt: skip
+    )
     translation = translate(root)
     source = model_source(translation)
     check_model_source(source, translation)

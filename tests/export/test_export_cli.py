@@ -13,8 +13,8 @@ from translate.built_trees import container, module, tensor
 
 from converters import t7
 from converters.errors import ConversionError
-from converters.lua_layout import build_checkpoint
 from converters.module_export import write_module_directory
+from converters.synthetic.densenet import densenet_checkpoint
 from converters.translate import load_module, translate
 from converters.translate.sources import TensorSource
 from zoo import DenseNetConfig
@@ -74,8 +74,9 @@ def test_an_existing_directory_is_replaced_only_with_force_and_only_if_it_holds_
     assert _run("convert", net, "-o", target).exit_code == 0
     (target / "model.py").write_text("# edited\n")
     result = _run("convert", net, "-o", target)
-    assert result.exit_code == 1 and _errors(result) == [f"error: {target} already exists; pass force=True "
-                                                          "(CLI: --force) to overwrite it"]  # fmt: skip
+    assert result.exit_code == 1 and _errors(result) == [
+        f"error: {target} already exists; pass force=True (CLI: --force) to overwrite it"
+    ]
     assert (target / "model.py").read_text() == "# edited\n"
     assert _run("convert", net, "-o", target, "--force").exit_code == 0
     assert (target / "model.py").read_text().startswith('"""nn.Sequential from tiny.t7')
@@ -128,7 +129,7 @@ def test_densenet_formats_refuse_other_models_and_name_the_module_format(net, tm
 
 def test_a_densenet_still_converts_to_torchvision_names_and_also_exports_as_a_module(tmp_path) -> None:
     path = tmp_path / "dense.t7"
-    t7.save(build_checkpoint(DENSENET, layout="custom", seed=0), path)
+    t7.save(densenet_checkpoint(DENSENET, layout="custom", seed=0), path)
     result = _run("convert", path, "-o", tmp_path / "dense")
     assert result.exit_code == 0, result.output
     assert "growth_rate=4 blocks=2-2" in result.output and (tmp_path / "dense").is_file()  # today's behaviour
@@ -160,15 +161,22 @@ def test_inspect_describes_any_model(tmp_path) -> None:
     assert "model:        nn.Sequential, 10 modules" in lines
     assert "parameters:   164 (0.0 MB of tensors: float64 x4)" in lines
     assert lines[2].startswith("supported:    yes")
-    assert any(line.split() == ["0.0.0.0", "model.modules[1].modules[1].modules[1].modules[1]",
-                                "nn.SpatialConvolution", "->", "Conv2d"] for line in lines)  # fmt: skip
+    assert any(
+        line.split()
+        == ["0.0.0.0", "model.modules[1].modules[1].modules[1].modules[1]", "nn.SpatialConvolution", "->", "Conv2d"]
+        for line in lines
+    )
     document = json.loads(_run("inspect", path, "--json").stdout)
     assert document["kind"] == "module" and document["module"]["supported"] is True
     network = load_module(path)
     assert document["module"]["num_parameters"] == sum(parameter.numel() for parameter in network.parameters())
     rows = {row["name"]: row for row in document["module"]["modules"]}
-    assert rows["0"] == {"name": "0", "lua_path": "model.modules[1]", "lua_class": "nn.Inception",
-                         "torch_class": "Inception"}  # fmt: skip
+    assert rows["0"] == {
+        "name": "0",
+        "lua_path": "model.modules[1]",
+        "lua_class": "nn.Inception",
+        "torch_class": "Inception",
+    }
     assert set(rows) == {name for name, _ in network.named_modules()}
 
 
@@ -182,8 +190,10 @@ def test_inspect_lists_unsupported_classes_with_their_paths_instead_of_failing(t
     assert "  nn.MyLayer at model.modules[3], model.modules[4]" in result.stdout
     assert "nn.Linear -> (inside a module without translator)" in result.stdout
     document = json.loads(_run("inspect", tmp_path / "odd.t7", "--json").stdout)["module"]
-    assert document["unsupported"] == {"nn.MyContainer": ["model.modules[2]"],
-                                       "nn.MyLayer": ["model.modules[3]", "model.modules[4]"]}  # fmt: skip
+    assert document["unsupported"] == {
+        "nn.MyContainer": ["model.modules[2]"],
+        "nn.MyLayer": ["model.modules[3]", "model.modules[4]"],
+    }
     assert document["supported"] is False and document["module_counts"]["nn.Linear"] == 1
     with pytest.raises(ConversionError, match="nn.MyContainer at model.modules"):
         translate(tmp_path / "odd.t7")
@@ -191,7 +201,7 @@ def test_inspect_lists_unsupported_classes_with_their_paths_instead_of_failing(t
 
 def test_inspect_of_a_densenet_keeps_its_report_and_adds_the_general_one(tmp_path) -> None:
     path = tmp_path / "dense.t7"
-    t7.save(build_checkpoint(DENSENET, layout="custom", seed=0), path)
+    t7.save(densenet_checkpoint(DENSENET, layout="custom", seed=0), path)
     result = _run("inspect", path)
     assert result.exit_code == 0, result.output
     assert "growth_rate=4 blocks=2-2" in result.stdout and "nn.DenseConnectLayerCustom" in result.stdout
