@@ -3,9 +3,9 @@ only, the project not importable), reproduces what Lua computed, and exactly wha
 
 The cases come from the fixture folders (``translate_cases``), so a new file
 there is exported and tested without a code change; so do the trees built for
-classes without a fixture (``built_trees``) and a small fb.resnet.torch-style
-ResNet. All exports run in ONE subprocess (``isolated_runner``), started once
-per test session.
+classes without a fixture (``built_trees``) and fb.resnet.torch's CIFAR
+ResNet-8 (``converters.synthetic.resnet``). All exports run in ONE
+subprocess (``isolated_runner``), started once per test session.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import torch
 from export.isolated_runner import run_isolated
-from translate.built_trees import BUILT_CASES, container, module, sample, tensor
+from translate.built_trees import BUILT_CASES, sample
 from translate.translate_cases import (
     NN_BEFORE_919EECAE,
     TOLERANCE,
@@ -30,68 +30,11 @@ from translate.translate_cases import (
 
 from converters import lua_nn, t7
 from converters.module_export import write_module_directory
+from converters.synthetic.resnet import resnet_checkpoint
 from converters.translate import load_module, translate
 
 #: What a generated model.py may import: torch and the standard library.
 ALLOWED_IMPORTS = {"__future__", "json", "math", "struct", "pathlib", "torch", "torch.nn.functional"}
-
-
-def _conv(n_in: int, n_out: int, kernel: int, stride: int, pad: int) -> t7.T7Object:
-    sizes = dict(nInputPlane=n_in, nOutputPlane=n_out, kW=kernel, kH=kernel, dW=stride, dH=stride)
-    return module("cudnn.SpatialConvolution", **sizes, padW=pad, padH=pad, weight=tensor(n_out, n_in, kernel, kernel))
-
-
-def _batch_norm(channels: int) -> t7.T7Object:
-    return module(
-        "nn.SpatialBatchNormalization",
-        eps=1e-5,
-        momentum=0.1,
-        affine=True,
-        running_mean=tensor(channels),
-        running_var=tensor(channels, low=0.5, high=2.0),
-        weight=tensor(channels),
-        bias=tensor(channels),
-    )
-
-
-def _basic_block(n_in: int, n_out: int, stride: int) -> t7.T7Object:
-    """fb.resnet.torch's basic block: identity shortcut, or a 1x1 projection (shortcut B) when the shape changes."""
-    residual = container(
-        "nn.Sequential",
-        _conv(n_in, n_out, 3, stride, 1),
-        _batch_norm(n_out),
-        module("cudnn.ReLU", inplace=True),
-        _conv(n_out, n_out, 3, 1, 1),
-        _batch_norm(n_out),
-    )
-    if n_in == n_out and stride == 1:
-        shortcut = module("nn.Identity")
-    else:
-        shortcut = container("nn.Sequential", _conv(n_in, n_out, 1, stride, 0), _batch_norm(n_out))
-    return container(
-        "nn.Sequential",
-        container("nn.ConcatTable", residual, shortcut),
-        module("nn.CAddTable", inplace=True),
-        module("cudnn.ReLU", inplace=True),
-    )
-
-
-def _small_resnet() -> tuple[t7.T7Object, torch.Tensor]:
-    """fb.resnet.torch's ImageNet layout at toy size: stem, two stages of basic blocks, average pooling, View,
-    Linear."""
-    root = container(
-        "nn.Sequential",
-        _conv(3, 4, 7, 2, 3),
-        _batch_norm(4),
-        module("cudnn.ReLU", inplace=True),
-        module("nn.SpatialMaxPooling", kW=3, kH=3, dW=2, dH=2, padW=1, padH=1),
-        container("nn.Sequential", _basic_block(4, 4, 1), _basic_block(4, 4, 1)),
-        container("nn.Sequential", _basic_block(4, 8, 2), _basic_block(8, 8, 1)),
-        module("cudnn.SpatialAveragePooling", kW=4, kH=4, dW=1, dH=1, padW=0, padH=0, ceil_mode=False),
-        module("nn.View", size=t7.T7Table({1: 8})),
-        module("nn.Linear", weight=tensor(5, 8), bias=tensor(5)),
-    )
-    return root, sample(2, 3, 32, 32)
 
 
 @dataclass(frozen=True)
@@ -117,11 +60,17 @@ class Job:
         return network
 
 
+def small_resnet() -> tuple[t7.T7Object, torch.Tensor]:
+    """fb.resnet.torch's CIFAR ResNet-8 (shortcut A: average pooling and a Concat with zeros where the shape
+    changes), and a batch of two 32x32 images."""
+    return resnet_checkpoint(8, "cifar10"), sample(2, 3, 32, 32).float()
+
+
 def _jobs() -> list[Job]:
     jobs = [
         Job(case.id, case.name, case.net, case.input, case.output) for case in [*nn_module_cases(), *opencv_cases()]
     ]
-    for name, build in [*BUILT_CASES.items(), ("small_resnet", _small_resnet)]:
+    for name, build in [*BUILT_CASES.items(), ("resnet8_cifar", small_resnet)]:
         root, inputs = build()
         jobs.append(Job(f"built:{name}", name, root, inputs, None))
     return jobs
