@@ -45,6 +45,9 @@ from converters.translate.load import ROOT_PATH
 
 __all__ = ["SourceInfo", "check_model_source", "model_source", "python_literal"]
 
+#: The longest line generated code aims at (the project's own); the model's __init__ starts two indents in.
+LINE_LENGTH = 120
+INIT_SPACE = LINE_LENGTH - 8
 _RUNTIME_PACKAGE = "converters.lua_nn"
 _GRAPH_CLASS = "converters.lua_nn.graph.Graph"
 _INDENT = "    "
@@ -194,38 +197,43 @@ class _Writer:
         self.unexportable.setdefault(_qualified_class(module), []).append(self.where(name))
         return type(module).__name__
 
-    def expression(self, module: torch.nn.Module, name: str) -> list[str]:
-        """Lines of the expression building ``module`` (named ``name`` in the model); a shared module is built once,
-        into a local variable before the model, and named wherever it occurs."""
+    def expression(self, module: torch.nn.Module, name: str, space: int, extra: int) -> list[str]:
+        """Lines of the expression building ``module`` (named ``name`` in the model), its first line starting where
+        ``space`` characters are left and sharing them with ``extra`` others; a shared module is built once, into a
+        local variable before the model, and named wherever it occurs."""
         if self.uses[id(module)] == 1:
-            return _call(*self.call(module, name))
+            return _call(*self.call(module, name, space), space, extra)
         if id(module) not in self.shared_names:
             variable = "shared_" + name.replace(".", "_")
-            lines = _call(*self.call(module, name))
+            lines = _call(*self.call(module, name, INIT_SPACE), INIT_SPACE, len(variable) + 3)
             self.shared_lines += [f"{variable} = {lines[0]}", *lines[1:]]
             self.shared_names[id(module)] = variable
         return [self.shared_names[id(module)]]
 
-    def call(self, module: torch.nn.Module, name: str) -> tuple[str, list[_Argument]]:
+    def call(self, module: torch.nn.Module, name: str, space: int) -> tuple[str, list[_Argument]]:
         """The class and the arguments that build ``module``: its children first (positional, or a dict of a
         graph's node modules), then its settings."""
+        inner = space - len(_INDENT)
         if _is_graph(module):
-            return self.graph_class(module, name), [(self.child_dict(module, name), None)]
-        arguments = [self.child(child, child_name, name) for child_name, child in module._modules.items()]
+            return self.graph_class(module, name), [(self.child_dict(module, name, inner), None)]
+        arguments = [self.child(child, child_name, name, inner) for child_name, child in module._modules.items()]
         settings = _constructor_arguments(module, self.where(name))
         return self.class_name(module, name), arguments + [([setting], None) for setting in settings]
 
-    def child(self, child: torch.nn.Module, child_name: str, parent: str) -> _Argument:
+    def child(self, child: torch.nn.Module, child_name: str, parent: str, space: int, prefix: str = "") -> _Argument:
+        """Child ``child_name`` of ``parent`` as an argument line (after ``prefix``), commented with its name."""
         qualified = f"{parent}.{child_name}" if parent else child_name
-        return self.expression(child, qualified), _safe_text(qualified)
+        comment = _safe_text(qualified)
+        lines = self.expression(child, qualified, space, len(prefix) + len(",  # ") + len(comment))
+        return [prefix + lines[0], *lines[1:]], comment
 
-    def child_dict(self, graph: torch.nn.Module, name: str) -> list[str]:
+    def child_dict(self, graph: torch.nn.Module, name: str, space: int) -> list[str]:
         """A ``{"0": module, ...}`` literal of a graph's node modules, one per line."""
         lines = ["{"]
+        entries = space - len(_INDENT)
         for child_name, child in graph._modules.items():
-            built, comment = self.child(child, child_name, name)
-            key = python_literal(child_name)
-            lines += _argument_lines([f"{key}: {built[0]}", *built[1:]], None if name == "" else comment)
+            built, comment = self.child(child, child_name, name, entries, f"{python_literal(child_name)}: ")
+            lines += _argument_lines(built, None if name == "" else comment)
         return [*lines, "}"]
 
     def graph_class(self, graph: torch.nn.Module, name: str) -> str:
@@ -256,11 +264,12 @@ def _argument_lines(lines: list[str], comment: str | None) -> list[str]:
     return [f"{_INDENT}{lines[0]}{suffix}", *[_INDENT + line for line in lines[1:-1]], f"{_INDENT}{lines[-1]},"]
 
 
-def _call(head: str, arguments: list[_Argument]) -> list[str]:
-    """``head(arguments...)``: on one line when the arguments are short settings, else one argument per line."""
+def _call(head: str, arguments: list[_Argument], space: int, extra: int) -> list[str]:
+    """``head(arguments...)``: on one line when the arguments are settings that fit in ``space`` (less ``extra``
+    characters on the same line), else one argument per line (a trailing comma keeps formatters from joining them)."""
     if all(len(lines) == 1 and comment is None for lines, comment in arguments):
         line = f"{head}({', '.join(lines[0] for lines, _ in arguments)})"
-        if len(line) <= 100:
+        if len(line) + extra <= space:
             return [line]
     lines = [f"{head}("]
     for argument_lines, comment in arguments:
@@ -337,9 +346,9 @@ def model_source(translation: Translation, info: SourceInfo | None = None) -> st
     root = translation.module
     writer = _Writer(translation.report.lua_paths, _use_counts(root))
     if _is_graph(root):
-        base, arguments = "nn.ModuleDict", [(writer.child_dict(root, ""), None)]
+        base, arguments = "nn.ModuleDict", [(writer.child_dict(root, "", INIT_SPACE - len(_INDENT)), None)]
     else:
-        base, arguments = writer.call(root, "")
+        base, arguments = writer.call(root, "", INIT_SPACE)
     if writer.unexportable:
         listed = "; ".join(f"{name} at {', '.join(paths[:3])}" for name, paths in writer.unexportable.items())
         raise ConversionError(
@@ -349,7 +358,8 @@ def model_source(translation: Translation, info: SourceInfo | None = None) -> st
     sections = [_header(translation, info) + "\n\n" + _imports(writer.runtime_classes.values())]
     sections += [inspect.getsource(cls) for cls in writer.runtime_classes.values()]
     sections += writer.graph_sources
-    sections.append(_model_class(translation, base, writer.shared_lines, _call("super().__init__", arguments)))
+    call = _call("super().__init__", arguments, INIT_SPACE, 0)
+    sections.append(_model_class(translation, base, writer.shared_lines, call))
     sections.append(_loader(translation, info))
     return "\n\n\n".join(section.strip("\n") for section in sections) + "\n"
 

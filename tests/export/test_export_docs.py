@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fixtures import fixture_path
-from test_export_fixtures import _small_resnet
+from test_export_fixtures import small_resnet
 
 from converters.codegen import model_source
 from converters.module_export import export_module
@@ -36,5 +36,5 @@ def test_the_example_is_what_convert_writes_for_the_opencv_inception_block(tmp_p
 
 
 def test_the_resnet_excerpt_is_what_convert_writes() -> None:
-    source = model_source(translate(_small_resnet()[0]))
-    _assert_shows("small_resnet", source[source.index("class Model(") : source.index("\n\n\nWEIGHTS = ")])
+    source = model_source(translate(small_resnet()[0]))
+    _assert_shows("resnet18_narrow", source[source.index("class Model(") : source.index("\n\n\nWEIGHTS = ")])
