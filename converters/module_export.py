@@ -8,19 +8,16 @@ safetensors writer. The tensors keep their state-dict names, so
 ``model.load()`` in a fresh interpreter (torch only) gives the module
 ``converters.load_module`` gives.
 
-The directory appears whole or not at all: both files are written into a
-hidden temporary directory next to it, which is renamed into place only when
-everything succeeded. An existing directory is replaced only with
-``force=True``, and only when it holds nothing but an earlier export's files.
+The directory appears whole or not at all (``densenet_zoo_util.atomic.atomic_directory``:
+both files are written into a hidden directory next to it, renamed into place
+only when everything succeeded). An existing directory is replaced only with
+``force=True``, and only when it holds nothing but an earlier export's files
+(an empty one needs no ``force``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +26,12 @@ import numpy as np
 import torch
 
 from converters.codegen import SourceInfo, check_model_source, model_source
-from converters.export import Progress, check_output, source_metadata, write_safetensors
+from converters.export import Progress, source_metadata, write_safetensors
 from converters.plan import TensorEntry
 from converters.translate import Translation, TranslationReport, translate
-from densenet_zoo_util.atomic import write_text_atomic
+from densenet_zoo_util.atomic import atomic_directory, check_directory_target, write_text_atomic
 
-__all__ = ["EXPORT_FILES", "ModuleExport", "atomic_directory", "export_module", "write_module_directory"]
+__all__ = ["EXPORT_FILES", "ModuleExport", "check_directory", "export_module", "write_module_directory"]
 
 MODEL_FILE = "model.py"
 WEIGHTS_FILE = "model.safetensors"
@@ -99,7 +96,10 @@ def write_module_directory(
     source = model_source(translation, info)
     check_model_source(source, translation)
     entries = weight_entries(translation)
-    with atomic_directory(directory, force=force, parents=parents) as building:
+    check_directory(directory, force, parents)
+    if parents:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_directory(directory, force=force) as building:
         write_text_atomic(building / MODEL_FILE, source)
         write_safetensors(building / WEIGHTS_FILE, entries, metadata or {"format": "pt"}, progress=progress)
     return ModuleExport(
@@ -127,13 +127,13 @@ def weight_entries(translation: Translation) -> list[TensorEntry]:
 def check_directory(target: Path, force: bool = False, parents: bool = False) -> None:
     """Fail before any work when ``target`` cannot become the export directory.
 
-    It may be absent, or (with ``force``) a directory holding only an earlier
-    export's files; its parent must exist unless ``parents``.
+    It may be absent or empty, or (with ``force``) a directory holding only an
+    earlier export's files, never a file or a directory with files of yours;
+    its parent must exist unless ``parents``.
     """
-    if target.exists() and not target.is_dir():
+    if os.path.lexists(target) and (target.is_symlink() or not target.is_dir()):
         raise FileExistsError(f"{target} exists and is not a directory; name a new directory for the export")
-    check_output(target, force, parents)
-    if target.exists():
+    if target.is_dir():
         foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in EXPORT_FILES)
         if foreign:
             shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
@@ -141,51 +141,12 @@ def check_directory(target: Path, force: bool = False, parents: bool = False) ->
                 f"{target} holds files that an export did not write ({shown}); --force replaces only an earlier "
                 "export (model.py, model.safetensors), so name a new directory"
             )
-
-
-@contextlib.contextmanager
-def atomic_directory(target: Path, *, force: bool = False, parents: bool = False) -> Iterator[Path]:
-    """A new, empty directory that replaces ``target`` only if the ``with`` block succeeds.
-
-    It is created next to ``target`` (hidden, ``.NAME.XXXX.partial``) with the
-    permissions ``mkdir`` gives, and removed with everything in it on failure.
-    An existing ``target`` (allowed by :func:`check_directory`) is moved aside,
-    replaced, then deleted; if the replacement fails it is moved back.
-    """
-    check_directory(target, force, parents)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = target.parent / f".{target.name}.{secrets.token_hex(4)}.partial"
-    building.mkdir()
-    try:
-        yield building
-        _fsync_directory(building)
-        if target.exists():
-            _replace_directory(building, target)
-        else:
-            os.rename(building, target)
-        _fsync_directory(target.parent)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-
-
-def _replace_directory(building: Path, target: Path) -> None:
-    check_directory(target, force=True)  # it may have changed since the export started
-    old = target.parent / f".{target.name}.{secrets.token_hex(4)}.old"
-    os.rename(target, old)
-    try:
-        os.rename(building, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make the directory's entries durable (where the platform allows opening a directory)."""
-    with contextlib.suppress(OSError):
-        handle = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
+    if target.parent.is_dir():
+        check_directory_target(target, force=force)  # an earlier export is replaced only with force
+    elif target.parent.exists():
+        raise NotADirectoryError(f"cannot write {target}: {target.parent} is not a directory")
+    elif not parents:
+        raise FileNotFoundError(
+            f"cannot write {target}: the directory {target.parent} does not exist; "
+            "create it or pass parents=True (CLI: --parents)"
+        )

@@ -71,11 +71,12 @@ def test_dtype_converts_the_exported_weights(net, tmp_path) -> None:
 
 def test_an_existing_directory_is_replaced_only_with_force_and_only_if_it_holds_an_export(net, tmp_path) -> None:
     target = tmp_path / "out"
+    target.mkdir()  # an empty directory is there to be filled
     assert _run("convert", net, "-o", target).exit_code == 0
     (target / "model.py").write_text("# edited\n")
     result = _run("convert", net, "-o", target)
     assert result.exit_code == 1 and _errors(result) == [
-        f"error: {target} already exists; pass force=True (CLI: --force) to overwrite it"
+        f"error: {target} already exists; pass force=True (CLI: --force) to replace it"
     ]
     assert (target / "model.py").read_text() == "# edited\n"
     assert _run("convert", net, "-o", target, "--force").exit_code == 0
