@@ -37,4 +37,4 @@ def test_the_example_is_what_convert_writes_for_the_opencv_inception_block(tmp_p
 
 def test_the_resnet_excerpt_is_what_convert_writes() -> None:
     source = model_source(translate(small_resnet()[0]))
-    _assert_shows("resnet18_narrow", source[source.index("class Model(") : source.index("\n\n\nWEIGHTS = ")])
+    _assert_shows("resnet8_cifar", source[source.index("class Model(") : source.index("\n\n\nWEIGHTS = ")])
