@@ -3,14 +3,15 @@ only, the project not importable), reproduces what Lua computed, and exactly wha
 
 The cases come from the fixture folders (``translate_cases``), so a new file
 there is exported and tested without a code change; so do the trees built for
-classes without a fixture (``built_trees``) and fb.resnet.torch's CIFAR
-ResNet-8 (``converters.synthetic.resnet``). All exports run in ONE
+classes without a fixture (``built_trees``) and the ResNets, fast-neural-style
+and OpenFace networks of ``converters.synthetic``, as their Lua code saved them. All exports run in ONE
 subprocess (``isolated_runner``), started once per test session.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ from translate.translate_cases import (
 
 from converters import lua_nn, t7
 from converters.module_export import write_module_directory
+from converters.synthetic.openface import openface_checkpoint
 from converters.synthetic.resnet import resnet_checkpoint
+from converters.synthetic.style_transfer import style_transfer_checkpoint
 from converters.translate import load_module, translate
 
 #: What a generated model.py may import: torch and the standard library.
@@ -60,17 +63,36 @@ class Job:
         return network
 
 
+def _images(size: int) -> torch.Tensor:
+    return sample(2, 3, size, size).float()
+
+
 def small_resnet() -> tuple[t7.T7Object, torch.Tensor]:
     """fb.resnet.torch's CIFAR ResNet-8 (shortcut A: average pooling and a Concat with zeros where the shape
     changes), and a batch of two 32x32 images."""
-    return resnet_checkpoint(8, "cifar10"), sample(2, 3, 32, 32).float()
+    return resnet_checkpoint(8, "cifar10"), _images(32)
+
+
+#: The networks of fb.resnet.torch, fast-neural-style and OpenFace, as their Lua code saved them
+#: (``converters.synthetic``; float32), with an input.
+SYNTHETIC_CASES: dict[str, Callable[[], tuple[Any, torch.Tensor]]] = {
+    "resnet8_cifar": small_resnet,
+    "resnet20_cifar_shortcut_A": lambda: (resnet_checkpoint(20, "cifar10"), _images(32)),
+    "resnet18_imagenet": lambda: (resnet_checkpoint(18, image_size=64), _images(64)),
+    "preresnet18_imagenet": lambda: (resnet_checkpoint(18, image_size=64, preact=True), _images(64)),
+    "fast_neural_style": lambda: (
+        style_transfer_checkpoint(image_size=48, batch_size=2, iterations=3)["model"],
+        60 * _images(48),
+    ),
+    "openface_nn4_small2": lambda: (openface_checkpoint(batch_size=2), _images(96)),
+}
 
 
 def _jobs() -> list[Job]:
     jobs = [
         Job(case.id, case.name, case.net, case.input, case.output) for case in [*nn_module_cases(), *opencv_cases()]
     ]
-    for name, build in [*BUILT_CASES.items(), ("resnet8_cifar", small_resnet)]:
+    for name, build in [*BUILT_CASES.items(), *SYNTHETIC_CASES.items()]:
         root, inputs = build()
         jobs.append(Job(f"built:{name}", name, root, inputs, None))
     return jobs
