@@ -49,13 +49,18 @@ def state_dict_sha256(model: nn.Module) -> str:
 
 
 def registry_name_for_file(path: str | os.PathLike[str]) -> str | None:
-    """The registry name whose manifest lists a source with this file's name (e.g. ``densenet-121.t7``)."""
+    """The registry name whose manifest lists a source with this file's cache name (e.g. ``densenet-121.t7``).
+
+    A Hugging Face source's ``filename`` is a path in its repository (every repository may hold a
+    ``model.safetensors``), so the match is on :attr:`~zoo.registry.manifest.Source.cache_name`, the name
+    the file has in the cache and in mirrors.
+    """
     from zoo.registry import load_manifest
 
     filename = Path(path).name
     manifest = load_manifest()
     for name in manifest.names():
-        if any(source.filename == filename for source in manifest[name].sources):
+        if any(source.cache_name == filename for source in manifest[name].sources):
             return name
     return None
 
