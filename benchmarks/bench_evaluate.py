@@ -3,7 +3,7 @@
 Both run the same small model over the same freshly written JPEG folder (typical ImageNet
 sizes) with the same Torch7-faithful transform, batch size and worker count:
 
-* harness: ``evaluate(model, DIR, ...)`` (image folder, shard sampler, scoring, counts, record);
+* harness: ``evaluate(model, DIR, EvaluationOptions(...))`` (image folder, shard sampler, scoring, counts, record);
 * baseline: ``ImageFolder`` + a plain ``DataLoader`` + ``model(images).topk(5)`` and nothing else.
 
 Rounds alternate and the best of each is kept, so a shared, noisy machine penalises both alike.
@@ -56,11 +56,10 @@ def bare_loop(model: torch.nn.Module, root: Path, batch_size: int, workers: int,
 
 
 def harness(model: torch.nn.Module, root: Path, batch_size: int, workers: int, device: torch.device) -> float:
-    from zoo.evaluation import evaluate
+    from zoo.evaluation import EvaluationOptions, evaluate
 
-    return evaluate(
-        model, root, batch_size=batch_size, workers=workers, device=device, channels_last=False
-    ).images_per_second
+    options = EvaluationOptions(batch_size=batch_size, workers=workers, device=device, channels_last=False)
+    return evaluate(model, root, options).images_per_second
 
 
 def main() -> None:

@@ -122,7 +122,7 @@ def time_augmentation(repeats: int) -> dict[str, float]:
 
 
 def parse_arguments():
-    from zoo.runtime import AMP_MODES
+    from zoo.choices import AMP_MODES
 
     parser = argument_parser(__doc__)
     parser.add_argument("--arch", default="densenet121")

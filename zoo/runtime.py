@@ -19,6 +19,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from zoo.choices import AMP_DTYPE_NAMES, AMP_MODES
+
 __all__ = [
     "AMP_MODES",
     "DistributedContext",
@@ -30,9 +32,10 @@ __all__ = [
     "resolve_device",
 ]
 
-#: ``--amp`` choices and the autocast dtype of each (``off``: float32, no autocast).
-AMP_DTYPES: dict[str, torch.dtype | None] = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-AMP_MODES = tuple(AMP_DTYPES)
+#: The autocast dtype of each ``--amp`` mode (``off``: float32, no autocast).
+AMP_DTYPES: dict[str, torch.dtype | None] = {
+    mode: None if name is None else getattr(torch, name) for mode, name in AMP_DTYPE_NAMES.items()
+}
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,34 @@ def test_workers_give_the_same_counts(painted_folder):
     result = evaluate(ColorPrototypeModel(), root, batch_size=4, device="cpu", workers=2)
     assert (result.images, result.top1_correct, result.top5_correct) == expected_counts(painted)
     assert result.workers == 2
+
+
+def test_an_options_object_and_named_settings_are_the_same_evaluation(painted_folder):
+    from zoo.evaluation import EvaluationOptions
+
+    root, painted = painted_folder
+    model = ColorPrototypeModel()
+    options = EvaluationOptions(batch_size=5, device="cpu", limit=2, ten_crop=True, keep_predictions=True)
+    runs = [
+        evaluate(model, root, options),
+        evaluate(model, root, batch_size=5, device="cpu", limit=2, ten_crop=True, keep_predictions=True),
+        evaluate(
+            model,
+            root,
+            EvaluationOptions(device="cpu", ten_crop=True),
+            batch_size=5,
+            limit=2,
+            keep_predictions=True,
+        ),
+    ]
+    timing = ("seconds", "images_per_second")
+    records = [{key: value for key, value in run.to_dict().items() if key not in timing} for run in runs]
+    assert records[0] == records[1] == records[2]
+    assert (records[0]["crops"], records[0]["batch_size"], records[0]["workers"]) == (10, 5, 0)  # CPU: no workers
+    assert records[0]["images"] == expected_counts(painted, 2)[0] and options.workers is None  # options unchanged
+    with pytest.raises(TypeError, match="options must be an EvaluationOptions"):
+        evaluate(ColorPrototypeModel(), root, 5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'batchsize'"):
+        evaluate(ColorPrototypeModel(), root, batchsize=5)
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        EvaluationOptions(batch_size=0)

@@ -347,12 +347,17 @@ def test_evaluate_registry_name_through_a_local_mirror(painted_folder, tmp_path,
     assert f"difference {record['top1_error'] - 42.5:+.3f} points" in result.output
 
 
-def test_amp_choices_of_both_commands_are_the_runtime_modes() -> None:
-    """The evaluate command spells its --amp choices out (it imports no torch at start-up); they must not drift."""
-    from zoo.cli.evaluate import evaluate_command
+def test_amp_and_preprocess_choices_of_the_commands_are_the_librarys() -> None:
+    """--amp and --preprocess offer what zoo.choices holds, the tuples the runtime and the transforms check."""
+    from zoo import choices
+    from zoo.cli.evaluate import evaluate_command, predict_command
     from zoo.cli.train import train_command
-    from zoo.runtime import AMP_MODES
+    from zoo.data import PREPROCESS_KINDS
+    from zoo.runtime import AMP_DTYPES, AMP_MODES
 
     for command in (evaluate_command, train_command):
         amp = next(option for option in command.params if option.name == "amp")
-        assert tuple(amp.type.choices) == AMP_MODES
+        assert tuple(amp.type.choices) == AMP_MODES == tuple(AMP_DTYPES) == choices.AMP_MODES
+    for command in (evaluate_command, predict_command):
+        preprocess = next(option for option in command.params if option.name == "preprocess")
+        assert tuple(preprocess.type.choices) == PREPROCESS_KINDS == choices.PREPROCESS_KINDS

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from zoo.cli import main
@@ -70,17 +71,22 @@ def test_diverging_run_exits_with_a_clear_message(tmp_path):
     assert "the training loss became" in result.output and "Lower --lr" in result.output
 
 
-def test_option_choices_match_their_sources():
-    """The train command spells its --dataset and --amp choices out (no torch at start-up); they must not drift."""
+def test_option_choices_are_the_librarys():
+    """--dataset, --lr-shape and --amp offer what zoo.choices holds, the tuples the library checks against."""
+    from zoo import choices
     from zoo.cli.train import train_command
     from zoo.runtime import AMP_MODES
-    from zoo.training.recipe import DATASETS
+    from zoo.training.config import TrainConfig
+    from zoo.training.schedule import LR_SHAPES
 
-    choices = {
+    offered = {
         option.name: tuple(option.type.choices) for option in train_command.params if hasattr(option.type, "choices")
     }
-    assert choices["dataset"] == tuple(name for name in DATASETS if name != "synthetic")
-    assert choices["amp"] == AMP_MODES
+    assert offered == {"dataset": choices.DATASETS, "lr_shape": choices.LR_SHAPES, "amp": choices.AMP_MODES}
+    assert AMP_MODES is choices.AMP_MODES and LR_SHAPES is choices.LR_SHAPES
+    for field, value in (("dataset", "imagenet21k"), ("lr_shape", "linear"), ("amp", "int8")):
+        with pytest.raises(ValueError, match=f"{field} must be one of"):
+            TrainConfig(data="/data", **{field: value})
 
 
 def test_the_command_line_starts_without_torch():

@@ -8,9 +8,8 @@ image folder, an existing output file ...), 2 on usage errors (click's own
 temporary files and locks are cleaned up on the way out). ``train`` adds 3 for
 a diverging run and, after writing its checkpoint, 128+n for signal n.
 
-The project's exception classes are matched by their qualified names, not
-imported: this module runs at CLI start-up, and importing them would pull in
-torch. An exception whose module was never imported cannot have been raised.
+The project's exception classes come from each package's torch-free ``errors``
+module, so that this module, which runs at CLI start-up, does not pull in torch.
 """
 
 from __future__ import annotations
@@ -24,23 +23,26 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from converters.errors import ConversionError
+from zoo.data.errors import CifarError, DatasetLayoutError, ImageDecodeError
+from zoo.evaluation.errors import ModelSpecError
+from zoo.registry.errors import RegistryError
+from zoo.training.errors import CheckpointError, DataError, TrainingError
+
 Command = TypeVar("Command", bound=Callable[..., Any])
 
-#: The base classes of the errors a user can fix, as ``module.ClassName`` (each package's hierarchy root).
-#: tests/test_cli_errors.py checks that every name still resolves to an exception class.
-USER_ERRORS = frozenset(
-    {
-        "converters.t7.errors.T7Error",
-        "converters.errors.ConversionError",
-        "zoo.registry.errors.RegistryError",
-        "zoo.data.cifar.CifarError",
-        "zoo.data.decode.ImageDecodeError",
-        "zoo.data.folder.DatasetLayoutError",
-        "zoo.evaluation.loading.ModelSpecError",
-        "zoo.training.checkpoint.CheckpointError",
-        "zoo.training.datasets.DataError",
-        "zoo.training.engine.TrainingError",
-    }
+#: The base classes of the errors a user can fix (each package's hierarchy roots), besides
+#: converters.t7's T7Error (see :func:`user_error_classes`).
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConversionError,
+    RegistryError,
+    CifarError,
+    ImageDecodeError,
+    DatasetLayoutError,
+    ModelSpecError,
+    CheckpointError,
+    DataError,
+    TrainingError,
 )
 
 #: Operating-system errors about the files a user named (a missing input, an output that exists or cannot be written).
@@ -58,11 +60,21 @@ class CommandError(click.ClickException):
         click.echo(f"error: {self.format_message()}", file=file, err=file is None)
 
 
+def user_error_classes() -> tuple[type[Exception], ...]:
+    """:data:`USER_ERRORS` and :class:`converters.t7.T7Error`.
+
+    T7Error is imported here, when an error is being reported, not at start-up: its package
+    ``converters.t7`` imports numpy and torchfile, which would double the command line's start-up time.
+    """
+    from converters.t7.errors import T7Error
+
+    return (*USER_ERRORS, T7Error)
+
+
 def is_user_error(error: BaseException) -> bool:
-    """True for the project's typed errors (:data:`USER_ERRORS`, subclasses included) and :data:`FILE_ERRORS`."""
-    if isinstance(error, FILE_ERRORS):
-        return True
-    return any(f"{cls.__module__}.{cls.__qualname__}" in USER_ERRORS for cls in type(error).__mro__)
+    """True for the project's typed errors (:func:`user_error_classes`, subclasses included) and
+    :data:`FILE_ERRORS`."""
+    return isinstance(error, (FILE_ERRORS, user_error_classes()))
 
 
 #: How torch's DataLoader re-raises a worker's exception: its message is the worker's whole traceback.

@@ -13,6 +13,7 @@ import time
 
 import click
 
+from zoo.choices import AMP_MODES, PREPROCESS_KINDS
 from zoo.cli.errors import reports_errors
 
 
@@ -48,7 +49,7 @@ class _Progress:
 @click.option("--ten-crop", is_flag=True, help="Score the sum of the outputs of ten crops (fb.resnet.torch -tenCrop).")
 @click.option(
     "--preprocess",
-    type=click.Choice(["torch7", "torchvision"]),
+    type=click.Choice(PREPROCESS_KINDS),
     default="torch7",
     show_default=True,
     help="torch7: the faithful fb.resnet.torch pipeline; torchvision: Resize(256)+CenterCrop(224) via PIL.",
@@ -77,7 +78,7 @@ class _Progress:
 )
 @click.option(
     "--amp",
-    type=click.Choice(["off", "bf16", "fp16"]),
+    type=click.Choice(AMP_MODES),
     default="off",
     show_default=True,
     help="Autocast precision; off reproduces the float32 numbers.",
@@ -112,12 +113,9 @@ def evaluate_command(
 
     MODEL is a registry name, a .t7 checkpoint, or a converted file.
     """
-    from zoo.evaluation import evaluate, load_model
+    from zoo.evaluation import EvaluationOptions, evaluate, load_model
 
-    loaded = load_model(model, name=model_name)
-    result = evaluate(
-        loaded.model,
-        data_dir,
+    options = EvaluationOptions(
         batch_size=batch_size,
         workers=workers,
         device=device,
@@ -126,9 +124,15 @@ def evaluate_command(
         amp=amp,
         channels_last=channels_last,
         limit=limit,
+        allow_tf32=tf32,
+    )
+    loaded = load_model(model, name=model_name)
+    result = evaluate(
+        loaded.model,
+        data_dir,
+        options,
         model_name=loaded.name,
         weights_sha256=loaded.weights_sha256,
-        allow_tf32=tf32,
         progress=None if quiet or not _is_main_process() else _Progress(),
     )
     if not _is_main_process():
@@ -143,7 +147,7 @@ def evaluate_command(
 @click.argument("model")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--preprocess", type=click.Choice(["torch7", "torchvision"]), default="torch7", show_default=True)
+@click.option("--preprocess", type=click.Choice(PREPROCESS_KINDS), default="torch7", show_default=True)
 @click.option("--ten-crop", is_flag=True, help="Average the scores of ten crops.")
 @click.option("--device", default=None, help="cpu, cuda, ... [default: cuda when available].")
 @reports_errors

@@ -19,13 +19,8 @@ import sys
 
 import click
 
+from zoo.choices import AMP_MODES, DATASETS, LR_SHAPES
 from zoo.cli.errors import CommandError, error_message, reports_errors
-from zoo.training.schedule import LR_SHAPES
-
-# Spelled out rather than imported: zoo.runtime and zoo.training.recipe import torch, and the CLI
-# starts without it. tests/training/test_training_cli.py keeps these equal to the sources.
-AMP_MODES = ("off", "bf16", "fp16")  # zoo.runtime.AMP_MODES
-DATASETS = ("imagenet", "cifar10", "cifar100")  # zoo.training.recipe.DATASETS without "synthetic"
 
 
 def _json_object(context: click.Context, parameter: click.Parameter, value: str | None) -> dict | None:

@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from zoo.data.errors import CifarError, UnsafePickleError
 from zoo.data.files import open_regular_file, read_regular_file
 
 __all__ = ["CIFAR_NUM_CLASSES", "CifarError", "UnsafePickleError", "read_split", "unpickle_batch"]
@@ -53,14 +54,6 @@ MAX_PICKLE_OPERATIONS = 2_000_000
 #: Where the split files may sit: the given folder, or the official archives' folders below it.
 FOLDERS = ("", "cifar-10-batches-py", "cifar-100-python")
 DOWNLOAD_HINT = "download the python version again from https://www.cs.toronto.edu/~kriz/cifar.html"
-
-
-class CifarError(ValueError):
-    """A CIFAR file or archive that is missing, malformed, or not what the official files hold."""
-
-
-class UnsafePickleError(CifarError):
-    """A CIFAR pickle that names a global or an operation the official files never use (it could run code)."""
 
 
 # ----------------------------------------------------------------------------- restricted unpickling

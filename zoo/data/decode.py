@@ -36,6 +36,7 @@ from typing import Union
 import numpy as np
 import torch
 
+from zoo.data.errors import ImageDecodeError
 from zoo.data.files import FileLimitError, read_regular_file
 from zoo.data.image_scale import BYTE_TO_FLOAT
 
@@ -50,10 +51,6 @@ PIL_FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "WEBP")
 #: Far above any photo (ImageNet's largest file is under 16 MB).
 MAX_IMAGE_FILE_BYTES = 256 * 2**20
 BOMB_ADVICE = "refused as a possible decompression bomb (raise PIL.Image.MAX_IMAGE_PIXELS if the image is genuine)"
-
-
-class ImageDecodeError(ValueError):
-    """An image file could not be read or decoded."""
 
 
 def _to_three_channels(planes: torch.Tensor, where: str) -> torch.Tensor:

@@ -21,16 +21,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from zoo.data.errors import DatasetLayoutError
+
 __all__ = ["IMAGE_EXTENSIONS", "DatasetLayoutError", "ImageFolder", "find_class_root", "find_classes"]
 
 #: The split folders of fb.resnet.torch's dataset root.
 SPLITS = ("train", "val")
 #: The extensions fb.resnet.torch's ``find`` accepts, compared case-insensitively.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp")
-
-
-class DatasetLayoutError(ValueError):
-    """The directory does not hold images in the expected ``<class>/<image>`` layout."""
 
 
 def _is_hidden(name: str) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from zoo.choices import PREPROCESS_KINDS
 from zoo.data.decode import (
     JPEG_MAGIC,
     ImageDecodeError,
@@ -18,9 +19,7 @@ from zoo.data.decode import (
 from zoo.data.image_scale import region_plan, scale_region_width_major
 from zoo.data.torch7 import CenterCrop, ValidationTransform, center_offsets, scaled_size, validation_transform
 
-__all__ = ["KINDS", "EvalTransform", "transforms"]
-
-KINDS = ("torch7", "torchvision")
+__all__ = ["PREPROCESS_KINDS", "EvalTransform", "transforms"]
 
 
 class EvalTransform:
@@ -36,8 +35,8 @@ class EvalTransform:
     """
 
     def __init__(self, kind: str = "torch7", ten_crop: bool = False, mode: str = "bicubic") -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown preprocessing kind {kind!r}; expected one of {KINDS}")
+        if kind not in PREPROCESS_KINDS:
+            raise ValueError(f"unknown preprocessing kind {kind!r}; expected one of {PREPROCESS_KINDS}")
         self.kind = kind
         self.ten_crop = ten_crop
         if kind == "torch7":  # mode: Scale's interpolation ("bicubic" in fb.resnet.torch)

@@ -17,6 +17,7 @@ numbers). Under torchrun each process evaluates its own shard (see
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -33,6 +34,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from densenet_zoo_util.atomic import write_text_atomic
+from zoo.choices import PREPROCESS_KINDS
 from zoo.evaluation.metrics import ErrorCounts, aggregate_crops, topk_correct
 from zoo.evaluation.sharding import ShardSampler, shard_indices
 from zoo.runtime import (
@@ -44,9 +46,8 @@ from zoo.runtime import (
     loader_options,
 )
 
-__all__ = ["PREPROCESS_KINDS", "EvaluationResult", "evaluate", "resolve_transform"]
+__all__ = ["EvaluationOptions", "EvaluationResult", "evaluate", "resolve_transform"]
 
-PREPROCESS_KINDS = ("torch7", "torchvision")
 RECORD_SCHEMA = "densenet-zoo/evaluation/1"
 
 
@@ -194,60 +195,11 @@ def environment(device: torch.device, context: DistributedContext) -> dict[str, 
     return info
 
 
-def _dataset_for(
-    data: str | os.PathLike[str] | Dataset,
-    transform: Callable[[str], torch.Tensor],
-    limit: int | None,
-    model: nn.Module,
-) -> tuple[Dataset, str | None, str, int]:
-    if isinstance(data, Dataset):
-        classes = getattr(data, "classes", None)
-        return data, getattr(data, "root", None) and str(data.root), "dataset", len(classes) if classes else -1
-    from zoo.data.folder import ImageFolder, find_class_root, find_classes
-    from zoo.evaluation.classes import IMAGENET_NUM_CLASSES, label_space
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How to run an evaluation; the defaults reproduce fb.resnet.torch's numbers.
 
-    outputs = num_outputs(model)
-    class_root = find_class_root(data)
-    classes, space = label_space(find_classes(class_root), outputs)
-    dataset = ImageFolder(data, transform=transform, limit=limit, classes=classes)
-    if outputs == IMAGENET_NUM_CLASSES and space == "sorted-folders" and len(classes) != outputs:
-        warnings.warn(
-            f"{class_root} has {len(classes)} class folders that are not all ImageNet wnids; they are numbered "
-            f"0..{len(classes) - 1} in sorted order, which is not the 1000-class model's label order",
-            stacklevel=3,  # the caller of evaluate()
-        )
-    if outputs is not None and len(classes) > outputs:
-        raise ValueError(
-            f"{class_root} has {len(classes)} class folders but the model predicts {outputs} classes; "
-            "point --data at a folder whose classes the model knows"
-        )
-    return dataset, str(Path(data)), space, len(classes)
-
-
-def evaluate(
-    model: nn.Module,
-    data: str | os.PathLike[str] | Dataset,
-    batch_size: int = 100,
-    workers: int | None = None,
-    device: torch.device | str | None = None,
-    ten_crop: bool = False,
-    preprocess: str | Callable[[str], torch.Tensor] = "torch7",
-    amp: str | None = None,
-    channels_last: bool | None = None,
-    limit: int | None = None,
-    model_name: str | None = None,
-    weights_sha256: str | None = None,
-    hash_state_dict: bool = True,
-    allow_tf32: bool = False,
-    keep_predictions: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> EvaluationResult:
-    """Top-1/top-5 error of ``model`` on an image folder, fb.resnet.torch-style.
-
-    Args:
-        model: a classifier returning scores ``[N, classes]``; moved to ``device`` and set to eval.
-        data: ``DIR`` holding ``val/<class>/*`` or ``<class>/*``, or a dataset yielding
-            ``(image, label, index)`` with images ``[3, H, W]`` or ``[crops, 3, H, W]``.
+    Attributes:
         batch_size: crops per forward pass, as in fb.resnet.torch: with ten crops each
             batch holds ``batch_size // 10`` images.
         workers: decode processes per rank (default: the CPU cores on a GPU run, 0 on the CPU).
@@ -257,100 +209,233 @@ def evaluate(
         amp: ``None``/``"off"`` (float32), ``"bf16"`` or ``"fp16"`` autocast.
         channels_last: NHWC memory format; default on for CUDA.
         limit: only the first ``limit`` images of each class (for quick checks).
-        model_name: registry name, for the record and the published error.
-        weights_sha256: sha256 of the weights file, for the record.
-        hash_state_dict: record ``state_dict_sha256`` (a digest of every tensor, copied to the CPU);
-            False leaves it None, for repeated evaluations such as per-epoch validation that need no record.
         allow_tf32: let CUDA use TF32 for float32 (faster, less exact); off for reproduction.
         keep_predictions: include each image's index, label and top-5 classes in the result.
+        hash_state_dict: record ``state_dict_sha256`` (a digest of every tensor, copied to the CPU);
+            False leaves it None, for repeated evaluations such as per-epoch validation that need no record.
+    """
+
+    batch_size: int = 100
+    workers: int | None = None
+    device: torch.device | str | None = None
+    ten_crop: bool = False
+    preprocess: str | Callable[[str], torch.Tensor] = "torch7"
+    amp: str | None = None
+    channels_last: bool | None = None
+    limit: int | None = None
+    allow_tf32: bool = False
+    keep_predictions: bool = False
+    hash_state_dict: bool = True
+
+    def __post_init__(self) -> None:
+        amp_dtype(self.amp)  # an unknown mode fails before any process group is joined
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+
+    @property
+    def crops(self) -> int:
+        """Crops per image of the built-in transforms: 10 with ``ten_crop``, else 1."""
+        return 10 if self.ten_crop else 1
+
+    def on(self, device: torch.device) -> EvaluationOptions:
+        """A copy for ``device``, with the defaults that depend on it (``workers``, ``channels_last``) decided."""
+        return dataclasses.replace(
+            self,
+            device=device,
+            workers=default_workers(device) if self.workers is None else self.workers,
+            channels_last=device.type == "cuda" if self.channels_last is None else self.channels_last,
+        )
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    """What an evaluation runs over: the dataset, where it came from, its preprocessing and label space."""
+
+    dataset: Dataset
+    root: str | None
+    preprocess: str  # "torch7" | "torchvision" | a custom transform's kind | "dataset"
+    transform: Callable[[str], torch.Tensor] | None
+    label_space: str
+    num_classes: int
+
+    @property
+    def built_in_transform(self) -> bool:
+        """True when a built-in transform made the crops, so their number must be the options' crops."""
+        return self.preprocess in PREPROCESS_KINDS
+
+
+def evaluation_data(
+    data: str | os.PathLike[str] | Dataset, options: EvaluationOptions, model: nn.Module, stacklevel: int = 2
+) -> EvaluationData:
+    """``data`` as :class:`EvaluationData`: a dataset as it is (it preprocesses by itself; ``preprocess``
+    and ``limit`` do not apply), or an image folder read with ``options``' transform and labelled the way
+    ``model`` numbers its classes. A folder whose labels a 1000-class model would misread warns with
+    ``stacklevel`` (as :func:`warnings.warn` counts: 2 is the caller of this function)."""
+    if isinstance(data, Dataset):
+        classes = getattr(data, "classes", None)
+        root = getattr(data, "root", None) and str(data.root)
+        transform = getattr(data, "transform", None)
+        return EvaluationData(data, root, "dataset", transform, "dataset", len(classes) if classes else -1)
+    from zoo.data.folder import ImageFolder, find_class_root, find_classes
+    from zoo.evaluation.classes import IMAGENET_NUM_CLASSES, label_space
+
+    transform, kind = resolve_transform(options.preprocess, options.ten_crop)
+    outputs = num_outputs(model)
+    class_root = find_class_root(data)
+    classes, space = label_space(find_classes(class_root), outputs)
+    dataset = ImageFolder(data, transform=transform, limit=options.limit, classes=classes)
+    if outputs == IMAGENET_NUM_CLASSES and space == "sorted-folders" and len(classes) != outputs:
+        warnings.warn(
+            f"{class_root} has {len(classes)} class folders that are not all ImageNet wnids; they are numbered "
+            f"0..{len(classes) - 1} in sorted order, which is not the 1000-class model's label order",
+            stacklevel=stacklevel,
+        )
+    if outputs is not None and len(classes) > outputs:
+        raise ValueError(
+            f"{class_root} has {len(classes)} class folders but the model predicts {outputs} classes; "
+            "point --data at a folder whose classes the model knows"
+        )
+    return EvaluationData(dataset, str(Path(data)), kind, transform, space, len(classes))
+
+
+def evaluate(
+    model: nn.Module,
+    data: str | os.PathLike[str] | Dataset,
+    options: EvaluationOptions | None = None,
+    *,
+    model_name: str | None = None,
+    weights_sha256: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **settings: Any,
+) -> EvaluationResult:
+    """Top-1/top-5 error of ``model`` on an image folder, fb.resnet.torch-style.
+
+    ``evaluate(model, "/data/imagenet")``, ``evaluate(model, DIR, EvaluationOptions(ten_crop=True))``
+    or ``evaluate(model, DIR, ten_crop=True)``: any field of :class:`EvaluationOptions` may be given
+    by name, and replaces that field of ``options``.
+
+    Args:
+        model: a classifier returning scores ``[N, classes]``; moved to the device and set to eval.
+        data: ``DIR`` holding ``val/<class>/*`` or ``<class>/*``, or a dataset yielding
+            ``(image, label, index)`` with images ``[3, H, W]`` or ``[crops, 3, H, W]``.
+        options: how to run it (default: :class:`EvaluationOptions`' faithful settings).
+        model_name: registry name, for the record and the published error.
+        weights_sha256: sha256 of the weights file, for the record.
         progress: called as ``progress(images_done, images_in_this_shard)`` after each batch.
     """
-    amp_dtype(amp)  # an unknown mode fails before any process group is joined
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    from zoo.evaluation.loading import state_dict_sha256
+    if options is not None and not isinstance(options, EvaluationOptions):
+        raise TypeError(f"options must be an EvaluationOptions, got {type(options).__name__}; give settings by name")
+    options = dataclasses.replace(options or EvaluationOptions(), **settings)
+    from zoo.evaluation.loading import state_dict_sha256  # looked up at each call (a test counts the calls)
+
+    with contextlib.closing(init_distributed(options.device)) as context:
+        options = options.on(context.device)
+        source = evaluation_data(data, options, model, stacklevel=3)  # a warning points at evaluate's caller
+        digest = state_dict_sha256(model) if options.hash_state_dict and context.is_main else None
+        scores = gather_scores(model, source, options, context, progress)
+        return report(scores, source, options, context, model_name, weights_sha256, digest)
+
+
+@dataclass
+class GatheredScores:
+    """What all ranks measured together: the counts, the slowest rank's seconds, the crops per image and,
+    when kept, every image's prediction in dataset order."""
+
+    counts: ErrorCounts
+    seconds: float
+    crops: int
+    predictions: list[dict[str, Any]] | None
+
+
+def gather_scores(
+    model: nn.Module,
+    source: EvaluationData,
+    options: EvaluationOptions,
+    context: DistributedContext,
+    progress: Callable[[int, int], None] | None = None,
+) -> GatheredScores:
+    """Run ``model`` over this rank's shard of ``source`` and combine the shards of all ranks, checking that
+    every image was counted exactly once with the same number of crops."""
+    model = model.to(context.device).eval()
+    if options.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    dataset = source.dataset
+    loader = DataLoader(
+        dataset,
+        batch_size=max(1, options.batch_size // options.crops),
+        sampler=ShardSampler(shard_indices(len(dataset), context.rank, context.world_size)),
+        **loader_options(context.device, options.workers),
+    )
+    shard = _score_shard(model, loader, options, context.device, progress)
+
+    counts = ErrorCounts.from_tensor(context.all_reduce(shard.counts))
+    seconds = float(context.all_reduce(torch.tensor([shard.seconds], dtype=torch.float64), op="max")[0])
+    if counts.total != len(dataset):
+        raise RuntimeError(
+            f"scored {counts.total} images but the dataset holds {len(dataset)}; every image must be counted once"
+        )
+    observed = {crops for ranks in context.all_gather_object(sorted(shard.crops_seen)) for crops in ranks}
+    if len(observed) != 1:
+        raise RuntimeError(f"batches had different numbers of crops per image: {sorted(observed)}")
+    crops = observed.pop()
+    if source.built_in_transform and crops != options.crops:
+        raise RuntimeError(f"ten_crop={options.ten_crop} but the transform produced {crops} crops per image")
+    predictions = None
+    if options.keep_predictions:
+        gathered = context.all_gather_object(shard.predictions)
+        predictions = sorted((entry for entries in gathered for entry in entries), key=lambda entry: entry["index"])
+        if [entry["index"] for entry in predictions] != list(range(len(dataset))):
+            raise RuntimeError("the gathered predictions do not cover each image exactly once")
+    return GatheredScores(counts, seconds, crops, predictions)
+
+
+def report(
+    scores: GatheredScores,
+    source: EvaluationData,
+    options: EvaluationOptions,
+    context: DistributedContext,
+    model_name: str | None = None,
+    weights_sha256: str | None = None,
+    state_dict_sha256: str | None = None,
+) -> EvaluationResult:
+    """The record of ``scores``: errors, the difference from the published top-1 error of the registry model
+    ``model_name`` (when measured with its number of crops), speed, settings and environment."""
     from zoo.evaluation.published import published_error
 
-    with contextlib.closing(init_distributed(device)) as context:
-        device = context.device
-        if isinstance(data, Dataset):
-            # The dataset preprocesses by itself; ``preprocess`` and ``limit`` do not apply.
-            transform, preprocess_kind = getattr(data, "transform", None), "dataset"
-        else:
-            transform, preprocess_kind = resolve_transform(preprocess, ten_crop)
-        dataset, data_root, space, num_classes = _dataset_for(data, transform, limit, model)
-        expected_crops = 10 if ten_crop else 1
-        workers = default_workers(device) if workers is None else workers
-        channels_last = device.type == "cuda" if channels_last is None else channels_last
-
-        state_digest = state_dict_sha256(model) if hash_state_dict and context.is_main else None
-        model = model.to(device).eval()
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        loader = DataLoader(
-            dataset,
-            batch_size=max(1, batch_size // expected_crops),
-            sampler=ShardSampler(shard_indices(len(dataset), context.rank, context.world_size)),
-            **loader_options(device, workers),
-        )
-        shard = _score_shard(model, loader, device, channels_last, amp, allow_tf32, keep_predictions, progress)
-
-        counts = ErrorCounts.from_tensor(context.all_reduce(shard.counts))
-        seconds = float(context.all_reduce(torch.tensor([shard.seconds], dtype=torch.float64), op="max")[0])
-        if counts.total != len(dataset):
-            raise RuntimeError(
-                f"scored {counts.total} images but the dataset holds {len(dataset)}; every image must be counted once"
-            )
-        crop_sets = context.all_gather_object(sorted(shard.crops_seen))
-        observed = {crops for ranks in crop_sets for crops in ranks}
-        if len(observed) != 1:
-            raise RuntimeError(f"batches had different numbers of crops per image: {sorted(observed)}")
-        crops = observed.pop()
-        if preprocess_kind in PREPROCESS_KINDS and crops != expected_crops:
-            raise RuntimeError(f"ten_crop={ten_crop} but the transform produced {crops} crops per image")
-
-        predictions = None
-        if keep_predictions:
-            predictions = sorted(
-                (entry for rank_entries in context.all_gather_object(shard.predictions) for entry in rank_entries),
-                key=lambda entry: entry["index"],
-            )
-            if [entry["index"] for entry in predictions] != list(range(len(dataset))):
-                raise RuntimeError("the gathered predictions do not cover each image exactly once")
-
-        published = published_error(model_name)
-        difference = None
-        if published is not None and crops == published.crops:
-            difference = counts.top1_error - published.top1_error
-        return EvaluationResult(
-            model=model_name,
-            weights_sha256=weights_sha256,
-            state_dict_sha256=state_digest,
-            data=data_root,
-            preprocess=preprocess_kind,
-            transform=repr(transform),
-            crops=crops,
-            limit=limit,
-            label_space=space,
-            num_classes=num_classes,
-            images=counts.total,
-            top1_correct=counts.top1_correct,
-            top5_correct=counts.top5_correct,
-            top1_error=counts.top1_error,
-            top5_error=counts.top5_error,
-            published_top1_error=published.top1_error if published else None,
-            published_source=published.source if published else None,
-            top1_difference=difference,
-            seconds=seconds,
-            images_per_second=counts.total / seconds if seconds > 0 else math.inf,
-            batch_size=batch_size,
-            workers=workers,
-            amp=amp or "off",
-            channels_last=bool(channels_last),
-            tf32=bool(allow_tf32 and device.type == "cuda"),
-            environment=environment(device, context),
-            predictions=predictions,
-        )
+    counts, device = scores.counts, context.device
+    published = published_error(model_name)
+    difference = None
+    if published is not None and scores.crops == published.crops:
+        difference = counts.top1_error - published.top1_error
+    return EvaluationResult(
+        model=model_name,
+        weights_sha256=weights_sha256,
+        state_dict_sha256=state_dict_sha256,
+        data=source.root,
+        preprocess=source.preprocess,
+        transform=repr(source.transform),
+        crops=scores.crops,
+        limit=options.limit,
+        label_space=source.label_space,
+        num_classes=source.num_classes,
+        images=counts.total,
+        top1_correct=counts.top1_correct,
+        top5_correct=counts.top5_correct,
+        top1_error=counts.top1_error,
+        top5_error=counts.top5_error,
+        published_top1_error=published.top1_error if published else None,
+        published_source=published.source if published else None,
+        top1_difference=difference,
+        seconds=scores.seconds,
+        images_per_second=counts.total / scores.seconds if scores.seconds > 0 else math.inf,
+        batch_size=options.batch_size,
+        workers=options.workers,
+        amp=options.amp or "off",
+        channels_last=bool(options.channels_last),
+        tf32=bool(options.allow_tf32 and device.type == "cuda"),
+        environment=environment(device, context),
+        predictions=scores.predictions,
+    )
 
 
 @dataclass
@@ -367,11 +452,8 @@ class _ShardScores:
 def _score_shard(
     model: nn.Module,
     loader: DataLoader,
+    options: EvaluationOptions,
     device: torch.device,
-    channels_last: bool,
-    amp: str | None,
-    allow_tf32: bool,
-    keep_predictions: bool,
     progress: Callable[[int, int], None] | None,
 ) -> _ShardScores:
     """Run ``model`` over this rank's batches; the counts stay on the device until the end (no sync per batch)."""
@@ -380,7 +462,7 @@ def _score_shard(
     crops_seen: set[int] = set()
     done, shard_size = 0, len(loader.sampler)
     start = time.perf_counter()
-    with _precision(device, allow_tf32), torch.inference_mode(), autocast(amp, device):
+    with _precision(device, options.allow_tf32), torch.inference_mode(), autocast(options.amp, device):
         for images, labels, indices in loader:
             crops = images.shape[1] if images.dim() == 5 else 1
             crops_seen.add(crops)
@@ -388,12 +470,12 @@ def _score_shard(
             labels = labels.to(device, non_blocking=True)
             if crops > 1:
                 images = images.flatten(0, 1)
-            if channels_last:
+            if options.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             scores = aggregate_crops(model(images).float(), crops)
             correct = topk_correct(scores, labels, (1, 5))
             running += torch.stack([torch.tensor(len(labels), device=device), correct[:, 0].sum(), correct[:, 1].sum()])
-            if keep_predictions:
+            if options.keep_predictions:
                 kept.append((indices, labels.cpu(), scores.topk(min(5, scores.shape[1]), dim=1).indices.cpu()))
             done += len(indices)
             if progress is not None:

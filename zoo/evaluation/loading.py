@@ -15,12 +15,9 @@ import torch
 from torch import nn
 
 from densenet_zoo_util.hashing import file_sha256
+from zoo.evaluation.errors import ModelSpecError
 
 __all__ = ["LoadedModel", "ModelSpecError", "load_model", "registry_name_for_file", "state_dict_sha256"]
-
-
-class ModelSpecError(ValueError):
-    """MODEL is neither a registry name nor a readable weights file."""
 
 
 @dataclass

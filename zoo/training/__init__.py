@@ -4,8 +4,8 @@
 torchrun each process is one rank of a DDP job. See :mod:`zoo.training.recipe`
 for the defaults and :mod:`zoo.training.engine` for the loop.
 
-Names resolve on first use (PEP 562), so that the ``densenet-zoo train`` command can
-read its option choices from :mod:`zoo.training.schedule` without importing torch.
+Names resolve on first use (PEP 562), so that the ``densenet-zoo`` command can
+import :mod:`zoo.training.errors` at start-up without importing torch.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from densenet_zoo_util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from zoo.training.config import TrainConfig
-    from zoo.training.engine import NonFiniteLossError, TrainingError, TrainingInterrupted, TrainResult, train
+    from zoo.training.engine import TrainResult, train
+    from zoo.training.errors import CheckpointError, DataError, NonFiniteLossError, TrainingError, TrainingInterrupted
     from zoo.training.recipe import CIFAR_RECIPE, IMAGENET_RECIPE, Recipe
     from zoo.training.schedule import LRSchedule
 
@@ -25,12 +26,14 @@ _LAZY_EXPORTS = {
     "CIFAR_RECIPE": "zoo.training.recipe",
     "IMAGENET_RECIPE": "zoo.training.recipe",
     "LRSchedule": "zoo.training.schedule",
-    "NonFiniteLossError": "zoo.training.engine",
+    "CheckpointError": "zoo.training.errors",
+    "DataError": "zoo.training.errors",
+    "NonFiniteLossError": "zoo.training.errors",
     "Recipe": "zoo.training.recipe",
     "TrainConfig": "zoo.training.config",
     "TrainResult": "zoo.training.engine",
-    "TrainingError": "zoo.training.engine",
-    "TrainingInterrupted": "zoo.training.engine",
+    "TrainingError": "zoo.training.errors",
+    "TrainingInterrupted": "zoo.training.errors",
     "train": "zoo.training.engine",
 }
 
@@ -40,6 +43,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
 __all__ = [
     "CIFAR_RECIPE",
     "IMAGENET_RECIPE",
+    "CheckpointError",
+    "DataError",
     "LRSchedule",
     "NonFiniteLossError",
     "Recipe",

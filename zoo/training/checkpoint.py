@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from densenet_zoo_util.atomic import atomic_output
+from zoo.training.errors import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "densenet-zoo-train/1"
@@ -52,10 +53,6 @@ REQUIRED_KEYS = (
     "rng_states",
 )
 TOTALS_KEYS = ("loss", "top1", "top5", "count")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, unreadable, or from an incompatible run."""
 
 
 def capture_rng_state() -> dict[str, Any]:

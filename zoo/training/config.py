@@ -9,10 +9,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from zoo.choices import AMP_MODES, DATASETS, LR_SHAPES, SYNTHETIC
 from zoo.models.densenet import DenseNetConfig
-from zoo.runtime import AMP_MODES
-from zoo.training.recipe import DATASETS, recipe_for
-from zoo.training.schedule import LR_SHAPES
+from zoo.training.recipe import recipe_for
 
 #: Crops above this side are refused: each sample's float crop alone would take over 200 MB.
 MAX_IMAGE_SIZE = 4096
@@ -33,7 +32,7 @@ class TrainConfig:
     """
 
     arch: str = "densenet121"
-    data: str | None = "synthetic"
+    data: str | None = SYNTHETIC
     dataset: str = "imagenet"
     out: str = "runs/train"
     epochs: int | None = None
@@ -75,7 +74,7 @@ class TrainConfig:
         problems = []
         if self.data is None and not self.resume:
             problems.append("data is required: a dataset folder or 'synthetic' (only a resumed run may omit it)")
-        if self.data != "synthetic" and self.dataset not in DATASETS:
+        if self.data != SYNTHETIC and self.dataset not in DATASETS:
             problems.append(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.lr_shape is not None and self.lr_shape not in LR_SHAPES:
             problems.append(f"lr_shape must be one of {LR_SHAPES}, got {self.lr_shape!r}")
@@ -130,7 +129,7 @@ class TrainConfig:
     @property
     def dataset_kind(self) -> str:
         """``synthetic`` when the data is generated, else the dataset name."""
-        return "synthetic" if self.data == "synthetic" else self.dataset
+        return SYNTHETIC if self.data == SYNTHETIC else self.dataset
 
     def resolved(self) -> TrainConfig:
         """A copy with every recipe default filled in (linear LR scaling included)."""

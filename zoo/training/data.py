@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from zoo.choices import SYNTHETIC
 from zoo.data import augment
 from zoo.runtime import DistributedContext, default_workers, loader_options
 from zoo.training.config import TrainConfig
@@ -123,7 +124,7 @@ def _imagenet(config: TrainConfig) -> tuple[Dataset, Dataset | None, int]:
 def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
     """(train source, val dataset, train transform, num_classes) for the configured data."""
     kind = config.dataset_kind
-    if kind == "synthetic":
+    if kind == SYNTHETIC:
         image_size = config.image_size or (32 if model_stem(config) == "cifar" else 224)
         classes = config.num_classes or config.synthetic_classes
         train_source = SyntheticDataset(config.synthetic_samples, classes, image_size, seed=config.seed)

@@ -19,11 +19,7 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from zoo.data.augment import sample_generator
 from zoo.data.cifar import CIFAR_NUM_CLASSES, read_split
-
-
-class DataError(ValueError):
-    """Training data that is missing or not in the expected format."""
-
+from zoo.training.errors import DataError
 
 #: The class patterns of :class:`SyntheticDataset` are kept in memory: 1000 classes at 224 pixels take 0.6 GB.
 MAX_PATTERN_BYTES = 2**30

@@ -47,28 +47,12 @@ from zoo.training.checkpoint import (
 )
 from zoo.training.config import TrainConfig
 from zoo.training.data import TrainingData, build_training_data
+from zoo.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
 from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb
 from zoo.training.model import build_model
 from zoo.training.optim import build_optimizer, set_lr
 from zoo.training.resume import check_optimizer_state, check_position, check_scaler_state, check_weights, saved_config
 from zoo.training.schedule import LRSchedule
-
-
-class TrainingError(RuntimeError):
-    """A training run that cannot start or continue."""
-
-
-class NonFiniteLossError(TrainingError):
-    """The loss became NaN or infinite; the run stopped before applying that step."""
-
-
-class TrainingInterrupted(TrainingError):
-    """SIGTERM/SIGINT arrived; a checkpoint was written and the run stopped."""
-
-    def __init__(self, message: str, signum: int, checkpoint: Path | None) -> None:
-        super().__init__(message)
-        self.signum = signum
-        self.checkpoint = checkpoint
 
 
 @dataclass

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zoo.choices import DATASETS, SYNTHETIC
 from zoo.models.densenet import DenseNetConfig
-
-DATASETS = ("imagenet", "cifar10", "cifar100", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ CIFAR_NO_AUGMENT_DROP_RATE = 0.2
 
 def recipe_for(dataset: str) -> Recipe:
     """The recipe of a dataset name (``synthetic`` smoke runs use the ImageNet recipe)."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+    if dataset not in (*DATASETS, SYNTHETIC):
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {(*DATASETS, SYNTHETIC)}")
     return CIFAR_RECIPE if dataset.startswith("cifar") else IMAGENET_RECIPE
 
 

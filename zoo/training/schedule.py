@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-LR_SHAPES = ("multistep", "cosine")
+from zoo.choices import LR_SHAPES
+
+__all__ = ["LR_SHAPES", "LRSchedule", "cifar_multistep_lr", "cosine_lr", "imagenet_multistep_lr"]
 
 
 def imagenet_multistep_lr(base_lr: float, epoch: int, step_epochs: int = 30) -> float:

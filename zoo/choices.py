@@ -1,0 +1,25 @@
+"""The named choices of the Python API and of the ``densenet-zoo`` options, each in one place.
+
+The library checks its arguments against these tuples and the command line offers them as
+``click.Choice``; the command line imports this module at start-up, so it imports nothing
+(no torch).
+"""
+
+from __future__ import annotations
+
+__all__ = ["AMP_DTYPE_NAMES", "AMP_MODES", "DATASETS", "LR_SHAPES", "PREPROCESS_KINDS", "SYNTHETIC"]
+
+#: ``amp`` / ``--amp``: each mixed-precision mode and the name of its ``torch`` autocast dtype (``off``: float32).
+AMP_DTYPE_NAMES: dict[str, str | None] = {"off": None, "bf16": "bfloat16", "fp16": "float16"}
+AMP_MODES = tuple(AMP_DTYPE_NAMES)
+
+#: ``preprocess`` / ``--preprocess``: fb.resnet.torch's faithful pipeline, or torchvision's standard one.
+PREPROCESS_KINDS = ("torch7", "torchvision")
+
+#: ``dataset`` / ``--dataset``: what the training data folder holds.
+DATASETS = ("imagenet", "cifar10", "cifar100")
+#: ``data`` / ``--data`` value of generated data (smoke runs; it trains with the ImageNet recipe).
+SYNTHETIC = "synthetic"
+
+#: ``lr_shape`` / ``--lr-shape``: the learning-rate schedules of liuzhuang13/DenseNet's ``train.lua``.
+LR_SHAPES = ("multistep", "cosine")
