@@ -120,3 +120,17 @@ def test_model_configs_of_the_wrong_types_and_out_of_range_options_are_error_lin
         result = runner.invoke(main, arguments(tmp_path, option, value))
         assert result.exit_code == 1 and result.stderr.startswith("error: ") and problem in result.stderr, result.output
     assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_recipe_config_leaves_the_network_dropout_and_run_folder_to_the_recipe():
+    """What the train command's options leave out (None), zoo.training.recipe_config decides."""
+    from zoo.training import recipe_config
+
+    cifar = recipe_config(data="/data/cifar", dataset="cifar10", augment=False)
+    assert (cifar.arch, cifar.drop_rate, cifar.out) == ("densenet_bc_100_12_cifar", 0.2, "runs/train")
+    assert recipe_config(data="/data/cifar", dataset="cifar100", augment=True).drop_rate == 0.0
+    assert recipe_config(data="synthetic", dataset="cifar10", augment=False).drop_rate is None  # generated data
+    imagenet = recipe_config(data="/data/imagenet", resume="runs/d121", augment=False)
+    assert (imagenet.arch, imagenet.drop_rate, imagenet.out) == ("densenet121", None, "runs/d121")
+    chosen = recipe_config(data="/data/cifar", dataset="cifar10", arch="densenet121", drop_rate=0.1, out="o")
+    assert (chosen.arch, chosen.drop_rate, chosen.out) == ("densenet121", 0.1, "o")

@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import click
 
-from zoo.choices import AMP_MODES, DATASETS, LR_SHAPES
+from zoo.choices import AMP_MODES, DATASETS, LR_SHAPES, SYNTHETIC
 from zoo.cli.errors import CommandError, error_message, reports_errors
+from zoo.training.errors import NonFiniteLossError, TrainingInterrupted
 
 
 def _json_object(context: click.Context, parameter: click.Parameter, value: str | None) -> dict | None:
@@ -41,9 +43,9 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
 @click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--arch",
-    default="densenet121",
-    show_default=True,
-    help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar).",
+    default=None,
+    help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar)"
+    " [recipe: densenet121 ImageNet, densenet_bc_100_12_cifar CIFAR].",
 )
 @click.option(
     "--model-config",
@@ -55,7 +57,7 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
 @click.option(
     "--data",
     default=None,
-    help="Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or 'synthetic' [resume: the run's].",
+    help=f"Dataset folder (ImageNet train/ + val/, or the CIFAR pickles) or '{SYNTHETIC}' [resume: the run's].",
 )
 @click.option("--dataset", type=click.Choice(DATASETS), default="imagenet", show_default=True)
 @click.option(
@@ -91,7 +93,7 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
     help="Memory-efficient DenseNet (recomputes in backward).",
 )
 @click.option("--channels-last/--no-channels-last", default=False)
-@click.option("--compile/--no-compile", "compile_model", default=False, help="torch.compile the network.")
+@click.option("--compile/--no-compile", "compile", default=False, help="torch.compile the network.")
 @click.option(
     "--accumulate", type=int, default=1, show_default=True, help="Gradient accumulation steps per optimizer step."
 )
@@ -133,32 +135,17 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @reports_errors
-def train_command(**options) -> None:
+def train_command(quiet: bool, **options: Any) -> None:
     """Train or fine-tune a DenseNet.
 
     The recipe of the published models (fb.resnet.torch) is the default; every option can change it.
     """
-    from zoo.training.config import TrainConfig
-    from zoo.training.engine import NonFiniteLossError, TrainingInterrupted, train
-    from zoo.training.recipe import cifar_drop_rate
+    from zoo.training import recipe_config, train
 
-    if options["out"] is None:
-        options["out"] = options["resume"] or "runs/train"
     if options["data"] is None and options["resume"] is None:
-        raise click.UsageError("--data is required (a dataset folder or 'synthetic') unless --resume is given")
-    if (
-        options["drop_rate"] is None
-        and options["dataset"].startswith("cifar")
-        and options["data"] not in (None, "synthetic")
-    ):
-        options["drop_rate"] = cifar_drop_rate(options["augment"])
-    if options["arch"] == "densenet121" and options["dataset"].startswith("cifar") and options["model_config"] is None:
-        options["arch"] = "densenet_bc_100_12_cifar"
-    options["compile"] = options.pop("compile_model")
-    options["progress"] = not options.pop("quiet")
+        raise click.UsageError(f"--data is required (a dataset folder or '{SYNTHETIC}') unless --resume is given")
     try:
-        config = TrainConfig(**options)
-        result = train(config, progress_stream=sys.stderr)
+        result = train(recipe_config(**options, progress=not quiet), progress_stream=sys.stderr)
     except TrainingInterrupted as interrupted:
         click.echo(str(interrupted), err=True)
         sys.exit(128 + interrupted.signum)
@@ -166,17 +153,8 @@ def train_command(**options) -> None:
         raise CommandError(str(error), exit_code=3) from error
     except (ValueError, KeyError) as error:  # an option value TrainConfig or the recipe rejects
         raise CommandError(error_message(error)) from error
-    summary = {
-        "status": result.status,
-        "epoch": result.epoch,
-        "step": result.step,
-        "global_step": result.global_step,
-        "best_top1": result.best_top1,
-        "checkpoint": str(result.checkpoint) if result.checkpoint else None,
-        "weights": str(result.weights) if result.weights else None,
-    }
     if int(os.environ.get("RANK", "0")) == 0:  # one summary per job, from rank 0
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps(result.summary()))
 
 
 if __name__ == "__main__":  # pragma: no cover - python zoo/cli/train.py

@@ -1,7 +1,8 @@
 """Training that reproduces the fb.resnet.torch / liuzhuang13 DenseNet recipe (layer 5).
 
 ``train(TrainConfig(...))`` runs or resumes a run in this process; under
-torchrun each process is one rank of a DDP job. See :mod:`zoo.training.recipe`
+torchrun each process is one rank of a DDP job; ``recipe_config(...)`` is the
+config of ``densenet-zoo train``'s options. See :mod:`zoo.training.recipe`
 for the defaults and :mod:`zoo.training.engine` for the loop.
 
 Names resolve on first use (PEP 562), so that the ``densenet-zoo`` command can
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from densenet_zoo_util.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from zoo.training.config import TrainConfig
+    from zoo.training.config import TrainConfig, recipe_config
     from zoo.training.engine import TrainResult, train
     from zoo.training.errors import CheckpointError, DataError, NonFiniteLossError, TrainingError, TrainingInterrupted
     from zoo.training.recipe import CIFAR_RECIPE, IMAGENET_RECIPE, Recipe
@@ -34,6 +35,7 @@ _LAZY_EXPORTS = {
     "TrainResult": "zoo.training.engine",
     "TrainingError": "zoo.training.errors",
     "TrainingInterrupted": "zoo.training.errors",
+    "recipe_config": "zoo.training.config",
     "train": "zoo.training.engine",
 }
 
@@ -52,5 +54,6 @@ __all__ = [
     "TrainResult",
     "TrainingError",
     "TrainingInterrupted",
+    "recipe_config",
     "train",
 ]

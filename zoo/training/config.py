@@ -1,4 +1,5 @@
-"""The settings of one training run (what the ``densenet-zoo train`` options fill in)."""
+"""The settings of one training run: :class:`TrainConfig`, and :func:`recipe_config`, which fills in what
+``densenet-zoo train``'s options leave to the recipe."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Union
 
 from zoo.choices import AMP_MODES, DATASETS, LR_SHAPES, SYNTHETIC
 from zoo.models.densenet import DenseNetConfig
-from zoo.training.recipe import recipe_for
+from zoo.training.recipe import cifar_drop_rate, recipe_for
 
 #: Crops above this side are refused: each sample's float crop alone would take over 200 MB.
 MAX_IMAGE_SIZE = 4096
@@ -174,6 +175,30 @@ class TrainConfig:
         if other.data is not None:
             changes["data"] = other.data
         return dataclasses.replace(self, **changes)
+
+
+def recipe_config(**settings: Any) -> TrainConfig:
+    """A :class:`TrainConfig` of ``settings`` (its fields, as ``densenet-zoo train`` passes its options), where
+    ``None`` for these leaves the choice to the recipe of the dataset:
+
+    * ``arch``: the recipe's network (DenseNet-121 for ImageNet, DenseNet-BC L=100 k=12 for CIFAR) unless
+      ``model_config`` gives the architecture;
+    * ``drop_rate``: on CIFAR data, 0.2 without augmentation and 0 with it (liuzhuang13/DenseNet);
+    * ``out``: the folder of the run being resumed, else ``runs/train``.
+
+    Epochs, batch size, scaled learning rate and the rest of the optimizer settings are filled in later
+    by :meth:`TrainConfig.resolved` (also for a run built without this function).
+    """
+    values = dict(settings)
+    dataset = values.get("dataset", TrainConfig.dataset)
+    if values.get("arch") is None:  # with a model_config the architecture is that config, whatever arch says
+        values["arch"] = recipe_for(dataset).arch if values.get("model_config") is None else TrainConfig.arch
+    cifar_data = dataset.startswith("cifar") and values.get("data") not in (None, SYNTHETIC)
+    if values.get("drop_rate") is None and cifar_data:
+        values["drop_rate"] = cifar_drop_rate(values.get("augment", TrainConfig.augment))
+    if values.get("out") is None:
+        values["out"] = values.get("resume") or TrainConfig.out
+    return TrainConfig(**values)
 
 
 def _is_instance(value: Any, hint: Any) -> bool:

@@ -33,13 +33,14 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
-from zoo.evaluation.metrics import topk_correct
+from zoo.evaluation.metrics import ErrorCounts, topk_correct
 from zoo.runtime import DistributedContext, autocast, init_distributed
 from zoo.training.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
+    TOTALS_KEYS,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
@@ -71,6 +72,27 @@ class TrainResult:
     weights: Path | None
     history: list[dict[str, Any]]
 
+    def summary(self) -> dict[str, Any]:
+        """The outcome as JSON values, without the history (the line ``densenet-zoo train`` prints)."""
+        return {
+            "status": self.status,
+            "epoch": self.epoch,
+            "step": self.step,
+            "global_step": self.global_step,
+            "best_top1": self.best_top1,
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "weights": str(self.weights) if self.weights else None,
+        }
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One optimizer step on this rank: its mean loss, its samples and hits, and the signal any rank received."""
+
+    loss: float
+    counts: ErrorCounts
+    signal: int
+
 
 class StopFlag:
     """Records SIGTERM/SIGINT instead of dying, so the loop can checkpoint first (main thread only)."""
@@ -95,8 +117,32 @@ class StopFlag:
             signal.signal(signum, handler)
 
 
+class Throughput:
+    """Images per second over an interval; on CUDA the queued work is finished before the clock is read."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.restart()
+
+    def restart(self) -> None:
+        self.start, self.images = time.perf_counter(), 0
+
+    def add(self, images: int) -> None:
+        self.images += images
+
+    def rate(self) -> float | None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elapsed = time.perf_counter() - self.start
+        return self.images / elapsed if elapsed > 0 else None
+
+
 class Trainer:
-    """One run of :class:`TrainConfig` in this process (one rank of a torchrun job)."""
+    """One run of :class:`TrainConfig` in this process (one rank of a torchrun job).
+
+    The position is ``epoch`` (1-based) and ``step``, the optimizer steps done in it; ``global_step``
+    counts all steps of the run.
+    """
 
     def __init__(self, config: TrainConfig, context: DistributedContext, progress_stream: TextIO | None = None) -> None:
         self.requested = config
@@ -116,39 +162,21 @@ class Trainer:
     # ----------------------------------------------------------------- setup
     def _setup(self, checkpoint: dict[str, Any] | None) -> None:
         config, context = self.config, self.context
-        if config.batch_size % (context.world_size * config.accumulate):
-            raise TrainingError(
-                f"the global batch {config.batch_size} does not split into {context.world_size} processes x"
-                f" {config.accumulate} accumulation steps; choose --batch-size as a multiple of"
-                f" {context.world_size * config.accumulate}"
-            )
-        self.micro_batch = config.batch_size // (context.world_size * config.accumulate)
+        self.micro_batch = self._micro_batch()
         if checkpoint is None:
             torch.manual_seed(config.seed)
             np.random.seed(config.seed % 2**32)
             random.seed(config.seed)
         self.data: TrainingData = build_training_data(config, context, self.micro_batch)
-        model = build_model(config, self.data.num_classes, checkpoint["model_config"] if checkpoint else None)
-        if checkpoint is not None:
-            model.load_state_dict(checkpoint["model"])
-        if config.freeze_features:
-            model.features.requires_grad_(False)
-        memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        self.memory_format = memory_format
-        self.model = model.to(self.device, memory_format=memory_format)
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.model = self._build_model(checkpoint)
         self.optimizer = build_optimizer(
             self.model.parameters(), config.lr, config.momentum, config.weight_decay, config.nesterov
         )
         self.scaler = torch.amp.GradScaler(self.device.type) if config.amp == "fp16" else None
         self.steps_per_epoch = self.data.steps_per_epoch
         self.schedule = LRSchedule(config.lr, config.lr_shape, config.epochs, self.steps_per_epoch, config.dataset_kind)
-        network: nn.Module = self.model
-        if context.distributed:
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            network = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
-        if config.compile:
-            network = torch.compile(network)
-        self.network = network
+        self.network = self._wrap(self.model)
         self.epoch, self.step, self.best_top1 = 1, 0, None
         self.last_checkpoint: tuple[int, int] | None = None
         self.epoch_totals = self._zero_totals()
@@ -162,8 +190,38 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         self.log = MetricsLog(self.out, config.tensorboard) if context.is_main else None
 
+    def _micro_batch(self) -> int:
+        """Images per forward pass on this rank: the global batch over processes and accumulation steps."""
+        config, world_size = self.config, self.context.world_size
+        if config.batch_size % (world_size * config.accumulate):
+            raise TrainingError(
+                f"the global batch {config.batch_size} does not split into {world_size} processes x"
+                f" {config.accumulate} accumulation steps; choose --batch-size as a multiple of"
+                f" {world_size * config.accumulate}"
+            )
+        return config.batch_size // (world_size * config.accumulate)
+
+    def _build_model(self, checkpoint: dict[str, Any] | None) -> nn.Module:
+        """The network on this rank's device, with the checkpoint's weights when resuming."""
+        model = build_model(self.config, self.data.num_classes, checkpoint["model_config"] if checkpoint else None)
+        if checkpoint is not None:
+            model.load_state_dict(checkpoint["model"])
+        if self.config.freeze_features:
+            model.features.requires_grad_(False)
+        return model.to(self.device, memory_format=self.memory_format)
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        """What the steps call: ``model`` under DDP across processes, compiled when asked."""
+        network = model
+        if self.context.distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            network = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        if self.config.compile:
+            network = torch.compile(network)
+        return network
+
     def _zero_totals(self) -> dict[str, float]:
-        return {"loss": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
+        return dict.fromkeys(TOTALS_KEYS, 0.0)
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
         """Continue from ``checkpoint``, whose every part :mod:`zoo.training.resume` checks before it is used."""
@@ -185,9 +243,20 @@ class Trainer:
             )
         restore_rng_state(states[self.context.rank % len(states)])
 
+    # -------------------------------------------------------------- position
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps done in the whole run."""
+        return (self.epoch - 1) * self.steps_per_epoch + self.step
+
+    @property
+    def samples_done(self) -> int:
+        """Samples of the current epoch this rank has consumed (where its sampler continues)."""
+        return self.step * self.config.accumulate * self.micro_batch
+
     # ------------------------------------------------------------ checkpoint
-    def save_checkpoint(self, epoch: int, step: int) -> Path | None:
-        """Gather every rank's RNG state; rank 0 writes; all ranks wait for the file."""
+    def save_checkpoint(self) -> Path | None:
+        """Checkpoint the current position: gather every rank's RNG state; rank 0 writes; all ranks wait."""
         rng_states = self.context.all_gather_object(capture_rng_state())
         path = None
         if self.context.is_main:
@@ -197,25 +266,21 @@ class Trainer:
                 "model_config": self.model.config.to_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-                "epoch": epoch,
-                "step": step,
-                "global_step": (epoch - 1) * self.steps_per_epoch + step,
+                "epoch": self.epoch,
+                "step": self.step,
+                "global_step": self.global_step,
                 "steps_per_epoch": self.steps_per_epoch,
                 "epoch_totals": dict(self.epoch_totals),
                 "best_top1": self.best_top1,
                 "history": list(self.history),
                 "config": self.config.to_dict(),
                 "world_size": self.context.world_size,
-                "sampler": {
-                    "seed": self.config.seed,
-                    "epoch": epoch,
-                    "start": step * self.config.accumulate * self.micro_batch,
-                },
+                "sampler": {"seed": self.config.seed, "epoch": self.epoch, "start": self.samples_done},
                 "rng_states": rng_states,
             }
             path = save_atomic(payload, self.out / CHECKPOINT_NAME)
         self.context.barrier()
-        self.last_checkpoint = (epoch, step)
+        self.last_checkpoint = (self.epoch, self.step)
         return path
 
     def export_weights(self, filename: str, metadata: dict[str, str]) -> Path:
@@ -239,16 +304,20 @@ class Trainer:
             except StopIteration:
                 return
 
-    def _train_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stop: StopFlag) -> dict[str, float]:
-        config = self.config
-        losses, hits, counts = [], [], 0
+    def _forward_backward(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[Tensor, Tensor, int]:
+        """Forward and backward over the micro-batches, gradients synchronised across ranks on the last one.
+
+        Returns the mean loss and the ``[top-1, top-5]`` hits (both left on the device: no sync here) and
+        the number of samples.
+        """
+        losses, hits, count = [], [], 0
         for position, (images, targets) in enumerate(batches):
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
             last = position == len(batches) - 1
             sync = contextlib.nullcontext() if last or not self.context.distributed else self.network.no_sync()
             with sync:
-                with autocast(config.amp, self.device):
+                with autocast(self.config.amp, self.device):
                     output = self.network(images)
                 loss = F.cross_entropy(output.float(), targets)
                 scaled = loss / len(batches)
@@ -257,46 +326,63 @@ class Trainer:
                 else:
                     scaled.backward()
             losses.append(loss.detach())
-            hits.append(topk_correct(output.detach(), targets).sum(dim=0))  # stays on the device: no sync here
-            counts += targets.shape[0]
-        loss_value = torch.stack(losses).mean()
+            hits.append(topk_correct(output.detach(), targets).sum(dim=0))
+            count += targets.shape[0]
+        return torch.stack(losses).mean(), torch.stack(hits).sum(0), count
+
+    def _train_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stop: StopFlag) -> StepResult:
+        """One optimizer step over ``batches``, unless the loss is not finite on some rank."""
+        loss, hits, count = self._forward_backward(batches)
         # One all-reduce agrees on stopping across ranks; one device-to-host copy per step for everything.
-        flags = torch.stack(
-            [(~torch.isfinite(loss_value)).float(), torch.tensor(float(stop.signum), device=loss_value.device)]
-        )
+        flags = torch.stack([(~torch.isfinite(loss)).float(), torch.tensor(float(stop.signum), device=loss.device)])
         flags = self.context.all_reduce(flags, op="max")
-        nonfinite, signum, loss_host, top1, top5 = torch.cat(
-            [flags, loss_value.view(1).float(), torch.stack(hits).sum(0).float()]
-        ).tolist()
+        nonfinite, signum, loss_host, top1, top5 = torch.cat([flags, loss.view(1).float(), hits.float()]).tolist()
         if nonfinite > 0:
             self.optimizer.zero_grad(set_to_none=True)
-            if self.last_checkpoint is not None:
-                epoch, step = self.last_checkpoint
-                kept = f"The last good checkpoint (epoch {epoch}, step {step}) is kept at {self.out / CHECKPOINT_NAME}."
-            else:
-                kept = "No checkpoint had been written yet."
-            raise NonFiniteLossError(
-                f"the training loss became {loss_host} at epoch {self.epoch}, iteration {self.step + 1}"
-                f" (lr {self.optimizer.param_groups[0]['lr']:.6g}); stopped before applying that step. {kept}"
-                " Lower --lr, prefer --amp bf16 over fp16, or check the data for NaN/inf values."
-            )
+            raise self._nonfinite_loss(loss_host)
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return {"loss": loss_host, "count": counts, "top1": int(top1), "top5": int(top5), "signal": int(signum)}
+        return StepResult(loss_host, ErrorCounts(count, int(top1), int(top5)), int(signum))
+
+    def _nonfinite_loss(self, loss: float) -> NonFiniteLossError:
+        if self.last_checkpoint is not None:
+            epoch, step = self.last_checkpoint
+            kept = f"The last good checkpoint (epoch {epoch}, step {step}) is kept at {self.out / CHECKPOINT_NAME}."
+        else:
+            kept = "No checkpoint had been written yet."
+        return NonFiniteLossError(
+            f"the training loss became {loss} at epoch {self.epoch}, iteration {self.step + 1}"
+            f" (lr {self.optimizer.param_groups[0]['lr']:.6g}); stopped before applying that step. {kept}"
+            " Lower --lr, prefer --amp bf16 over fp16, or check the data for NaN/inf values."
+        )
+
+    def _next_step(self, loader_iter: Iterator, stop: StopFlag) -> StepResult:
+        """The next optimizer step of the epoch: its learning rate, the step, and the epoch's running totals."""
+        iteration = self.step + 1
+        if self.schedule.per_iteration:
+            set_lr(self.optimizer, self.schedule(self.epoch, iteration))
+        batches = list(self._micro_batches(loader_iter))
+        if not batches:
+            raise TrainingError(f"the data loader ran dry at epoch {self.epoch}, iteration {iteration}")
+        result = self._train_step(batches, stop)
+        self.step = iteration
+        self.epoch_totals["loss"] += result.loss * result.counts.total
+        self.epoch_totals["top1"] += result.counts.top1_correct
+        self.epoch_totals["top5"] += result.counts.top5_correct
+        self.epoch_totals["count"] += result.counts.total
+        return result
 
     def validate(self) -> dict[str, float] | None:
         """Top-1/top-5 accuracy (%) on the validation split with ``zoo.evaluation.evaluate`` (all ranks)."""
-        from zoo.evaluation import evaluate
+        from zoo.evaluation import EvaluationOptions, evaluate
 
         if self.data.val_dataset is None:
             return None
-        result = evaluate(
-            self.model,
-            self.data.val_dataset,
+        options = EvaluationOptions(
             batch_size=self.micro_batch,
             workers=self.config.workers,
             device=self.device,
@@ -304,6 +390,7 @@ class Trainer:
             channels_last=self.config.channels_last,
             hash_state_dict=False,
         )
+        result = evaluate(self.model, self.data.val_dataset, options)
         images = max(result.images, 1)
         return {
             "top1": 100.0 * result.top1_correct / images,
@@ -312,33 +399,26 @@ class Trainer:
         }
 
     # ------------------------------------------------------------------ loop
-    def _set_train_mode(self) -> None:
-        self.network.train()
-        if self.config.freeze_features:
-            self.model.features.eval()  # frozen features keep their BN statistics too
-
     def _write(self, record: dict[str, Any]) -> None:
         if self.log is not None:
             self.log.write(record)
 
-    def _log_step(
-        self,
-        epoch: int,
-        iteration: int,
-        result: dict[str, float],
-        images_per_s: float | None,
-        progress: Progress | None,
-    ) -> None:
+    def _log_due(self) -> bool:
+        return self.context.is_main and (
+            self.step % self.config.log_every == 0 or self.step in (1, self.steps_per_epoch)
+        )
+
+    def _log_step(self, result: StepResult, images_per_s: float | None, progress: Progress | None) -> None:
         """A ``train`` record (metrics.jsonl, TensorBoard) and a progress line: this step's loss, accuracy and LR,
         and the speed since the previous record (rank 0 only)."""
         record = {
             "kind": "train",
-            "epoch": epoch,
-            "iteration": iteration,
-            "step": (epoch - 1) * self.steps_per_epoch + iteration,
-            "loss": result["loss"],
-            "top1": 100 * result["top1"] / result["count"],
-            "top5": 100 * result["top5"] / result["count"],
+            "epoch": self.epoch,
+            "iteration": self.step,
+            "step": self.global_step,
+            "loss": result.loss,
+            "top1": 100 * result.counts.top1_correct / result.counts.total,
+            "top5": 100 * result.counts.top5_correct / result.counts.total,
             "lr": self.optimizer.param_groups[0]["lr"],
             "images_per_s": images_per_s,
             "gpu_memory_mb": gpu_memory_mb(self.device),
@@ -346,140 +426,133 @@ class Trainer:
         self._write(record)
         if progress is not None:
             progress.update(
-                record["step"],
-                epoch,
+                self.global_step,
+                self.epoch,
                 self.config.epochs,
-                iteration,
+                self.step,
                 self.steps_per_epoch,
-                loss=record["loss"],
+                loss=result.loss,
                 lr=record["lr"],
-                img_s=record["images_per_s"],
+                img_s=images_per_s,
             )
 
     def run(self) -> TrainResult:
         """Train from the current position to the last epoch (or ``stop_after``), then export the weights."""
-        config, context = self.config, self.context
+        config = self.config
         total_steps = config.epochs * self.steps_per_epoch
-        progress = Progress(total_steps, self.progress_stream) if (context.is_main and config.progress) else None
+        progress = Progress(total_steps, self.progress_stream) if (self.context.is_main and config.progress) else None
         with StopFlag() as stop:
             while self.epoch <= config.epochs:
-                epoch = self.epoch
-                self.data.train_sampler.set_epoch(epoch)
-                self.data.train_sampler.set_start(self.step * config.accumulate * self.micro_batch)
-                self._set_train_mode()
-                if not self.schedule.per_iteration:
-                    set_lr(self.optimizer, self.schedule(epoch))
-                loader_iter = iter(self.data.train_loader)
-                interval_start, interval_images = time.perf_counter(), 0
-                while self.step < self.steps_per_epoch:
-                    iteration = self.step + 1
-                    if self.schedule.per_iteration:
-                        set_lr(self.optimizer, self.schedule(epoch, iteration))
-                    batches = list(self._micro_batches(loader_iter))
-                    if not batches:
-                        raise TrainingError(f"the data loader ran dry at epoch {epoch}, iteration {iteration}")
-                    result = self._train_step(batches, stop)
-                    self.step = iteration
-                    for key in ("top1", "top5", "count"):
-                        self.epoch_totals[key] += result[key]
-                    self.epoch_totals["loss"] += result["loss"] * result["count"]
-                    interval_images += result["count"] * context.world_size
-                    global_step = (epoch - 1) * self.steps_per_epoch + iteration
-                    if context.is_main and (
-                        iteration % config.log_every == 0 or iteration in (1, self.steps_per_epoch)
-                    ):
-                        if self.device.type == "cuda":
-                            torch.cuda.synchronize(self.device)
-                        elapsed = time.perf_counter() - interval_start
-                        self._log_step(
-                            epoch, iteration, result, interval_images / elapsed if elapsed > 0 else None, progress
-                        )
-                        interval_start, interval_images = time.perf_counter(), 0
-                    if result["signal"]:
-                        path = self.save_checkpoint(epoch, iteration)
-                        raise TrainingInterrupted(
-                            f"stopped by signal {result['signal']} at epoch {epoch}, iteration {iteration};"
-                            f" checkpoint written to {path or self.out / CHECKPOINT_NAME}; continue with "
-                            f"--resume {self.out}",
-                            result["signal"],
-                            path,
-                        )
-                    if config.stop_after is not None and global_step >= config.stop_after:
-                        path = self.save_checkpoint(epoch, iteration)
-                        return self._result("stopped", path, None)
-                    if (
-                        config.checkpoint_every
-                        and global_step % config.checkpoint_every == 0
-                        and iteration < self.steps_per_epoch
-                    ):
-                        self.save_checkpoint(epoch, iteration)
-                del loader_iter
-                self._finish_epoch(epoch)
-                flag = self.context.all_reduce(torch.tensor([float(stop.signum)], device=self.device), op="max")
-                if flag.item():
-                    raise TrainingInterrupted(
-                        f"stopped by signal {int(flag.item())} after epoch {epoch}; checkpoint written to"
-                        f" {self.out / CHECKPOINT_NAME}; continue with --resume {self.out}",
-                        int(flag.item()),
-                        self.out / CHECKPOINT_NAME,
-                    )
+                if self._train_epoch(stop, progress):
+                    return self._result("stopped", self.save_checkpoint(), None)
+                self._finish_epoch()
+                self._stop_if_signalled(stop)
         weights = None
-        if context.is_main:
+        if self.context.is_main:
             weights = self.export_weights("model.safetensors", {"epochs": str(config.epochs)})
-        context.barrier()
+        self.context.barrier()
         return self._result("finished", self.out / CHECKPOINT_NAME, weights)
 
-    def _finish_epoch(self, epoch: int) -> None:
-        totals = torch.tensor(
-            [self.epoch_totals[key] for key in ("loss", "top1", "top5", "count")],
-            dtype=torch.float64,
-            device=self.device,
+    def _train_epoch(self, stop: StopFlag, progress: Progress | None) -> bool:
+        """The current epoch's remaining steps, with their logs and checkpoints; True once ``stop_after``
+        steps are done (the run then stops), False at the end of the epoch."""
+        self.data.train_sampler.set_epoch(self.epoch)
+        self.data.train_sampler.set_start(self.samples_done)
+        self.network.train()
+        if self.config.freeze_features:
+            self.model.features.eval()  # frozen features keep their BN statistics too
+        if not self.schedule.per_iteration:
+            set_lr(self.optimizer, self.schedule(self.epoch))
+        loader_iter = iter(self.data.train_loader)
+        speed = Throughput(self.device)
+        while self.step < self.steps_per_epoch:
+            result = self._next_step(loader_iter, stop)
+            speed.add(result.counts.total * self.context.world_size)
+            if self._log_due():
+                self._log_step(result, speed.rate(), progress)
+                speed.restart()
+            if result.signal:
+                self._interrupt(f"at epoch {self.epoch}, iteration {self.step}", result.signal, self.save_checkpoint())
+            if self.config.stop_after is not None and self.global_step >= self.config.stop_after:
+                return True
+            every = self.config.checkpoint_every
+            if every and self.global_step % every == 0 and self.step < self.steps_per_epoch:
+                self.save_checkpoint()
+        return False
+
+    def _stop_if_signalled(self, stop: StopFlag) -> None:
+        """After an epoch (whose checkpoint is written), stop if any rank received a signal during it."""
+        flag = self.context.all_reduce(torch.tensor([float(stop.signum)], device=self.device), op="max")
+        if flag.item():
+            self._interrupt(f"after epoch {self.epoch - 1}", int(flag.item()), self.out / CHECKPOINT_NAME)
+
+    def _interrupt(self, when: str, signum: int, checkpoint: Path | None) -> None:
+        raise TrainingInterrupted(
+            f"stopped by signal {signum} {when}; checkpoint written to {checkpoint or self.out / CHECKPOINT_NAME};"
+            f" continue with --resume {self.out}",
+            signum,
+            checkpoint,
         )
-        totals = self.context.all_reduce(totals).cpu()
-        count = max(totals[3].item(), 1.0)
-        summary: dict[str, Any] = {
-            "kind": "epoch",
-            "epoch": epoch,
-            "step": epoch * self.steps_per_epoch,
-            "loss": totals[0].item() / count,
-            "top1": 100 * totals[1].item() / count,
-            "top5": 100 * totals[2].item() / count,
-            "lr": self.optimizer.param_groups[0]["lr"],
-        }
+
+    def _finish_epoch(self) -> None:
+        """Record the epoch (train loss and accuracy over all ranks, validation accuracy, the best so far), keep
+        ``best.safetensors`` when the validation accuracy is the highest yet, and checkpoint the next epoch's start."""
+        record: dict[str, Any] = {"kind": "epoch", "epoch": self.epoch, "step": self.global_step}
+        record.update(self._epoch_train_metrics())
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
         validation = self.validate() if self.config.validate else None
         if validation is not None:
-            summary.update({"val_top1": validation["top1"], "val_top5": validation["top5"]})
-            if self.best_top1 is None or validation["top1"] > self.best_top1:
-                self.best_top1 = validation["top1"]
-                if self.context.is_main:
-                    self.export_weights(
-                        "best.safetensors", {"epoch": str(epoch), "val_top1": f"{validation['top1']:.4f}"}
-                    )
-            summary["best_top1"] = self.best_top1
-        self.history.append(summary)
-        self._write(summary)
+            record.update(val_top1=validation["top1"], val_top5=validation["top5"])
+            self._keep_if_best(validation["top1"])
+            record["best_top1"] = self.best_top1
+        self.history.append(record)
+        self._write(record)
         if self.context.is_main and self.config.progress:
-            shown = f"epoch {epoch}: train loss {summary['loss']:.4f} top-1 {summary['top1']:.2f}%"
-            if validation is not None:
-                shown += (
-                    f"  val top-1 {validation['top1']:.2f}% top-5 {validation['top5']:.2f}%  best {self.best_top1:.2f}%"
-                )
-            Progress(0, self.progress_stream).message(shown)
-        self.epoch, self.step = epoch + 1, 0
+            Progress(0, self.progress_stream).message(epoch_line(record))
+        self.epoch, self.step = self.epoch + 1, 0
         self.epoch_totals = self._zero_totals()
-        self.save_checkpoint(self.epoch, 0)
+        self.save_checkpoint()
+
+    def _epoch_train_metrics(self) -> dict[str, float]:
+        """The epoch's mean training loss and top-1/top-5 accuracy (%) over the samples of all ranks."""
+        totals = torch.tensor([self.epoch_totals[key] for key in TOTALS_KEYS], dtype=torch.float64, device=self.device)
+        totals = dict(zip(TOTALS_KEYS, self.context.all_reduce(totals).cpu().tolist(), strict=True))
+        count = max(totals["count"], 1.0)
+        return {
+            "loss": totals["loss"] / count,
+            "top1": 100 * totals["top1"] / count,
+            "top5": 100 * totals["top5"] / count,
+        }
+
+    def _keep_if_best(self, top1: float) -> None:
+        """Record ``top1`` as the best and export ``best.safetensors`` when it is the highest so far."""
+        if self.best_top1 is not None and top1 <= self.best_top1:
+            return
+        self.best_top1 = top1
+        if self.context.is_main:
+            self.export_weights("best.safetensors", {"epoch": str(self.epoch), "val_top1": f"{top1:.4f}"})
 
     def _result(self, status: str, checkpoint: Path | None, weights: Path | None) -> TrainResult:
         epoch, step = self.epoch, self.step
         if step == 0 and epoch > 1:  # report the last completed step, not the next one
             epoch, step = epoch - 1, self.steps_per_epoch
-        global_step = (epoch - 1) * self.steps_per_epoch + step
-        return TrainResult(status, epoch, step, global_step, self.best_top1, checkpoint, weights, list(self.history))
+        history = list(self.history)
+        return TrainResult(status, epoch, step, self.global_step, self.best_top1, checkpoint, weights, history)
 
     def close(self) -> None:
         """Close the metrics log (and TensorBoard writer)."""
         if self.log is not None:
             self.log.close()
+
+
+def epoch_line(record: dict[str, Any]) -> str:
+    """The progress line of an epoch record: training loss and top-1 accuracy, then the validation accuracy."""
+    line = f"epoch {record['epoch']}: train loss {record['loss']:.4f} top-1 {record['top1']:.2f}%"
+    if "val_top1" in record:
+        line += (
+            f"  val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}%  best {record['best_top1']:.2f}%"
+        )
+    return line
 
 
 def train(config: TrainConfig, progress_stream: TextIO | None = None) -> TrainResult:
@@ -497,10 +570,12 @@ def train(config: TrainConfig, progress_stream: TextIO | None = None) -> TrainRe
 
 __all__ = [
     "NonFiniteLossError",
+    "StepResult",
     "TrainConfig",
     "TrainResult",
     "Trainer",
     "TrainingError",
     "TrainingInterrupted",
+    "epoch_line",
     "train",
 ]

@@ -28,8 +28,9 @@ from zoo.models.densenet import DenseNetConfig
 
 @dataclass(frozen=True)
 class Recipe:
-    """Defaults of one published recipe."""
+    """Defaults of one published recipe; ``arch`` is the network it trains unless the run names another."""
 
+    arch: str
     epochs: int
     batch_size: int
     base_lr: float
@@ -44,8 +45,8 @@ class Recipe:
         return self.base_lr * global_batch / self.reference_batch
 
 
-IMAGENET_RECIPE = Recipe(epochs=90, batch_size=256, base_lr=0.1, reference_batch=256)
-CIFAR_RECIPE = Recipe(epochs=300, batch_size=64, base_lr=0.1, reference_batch=64)
+IMAGENET_RECIPE = Recipe(arch="densenet121", epochs=90, batch_size=256, base_lr=0.1, reference_batch=256)
+CIFAR_RECIPE = Recipe(arch="densenet_bc_100_12_cifar", epochs=300, batch_size=64, base_lr=0.1, reference_batch=64)
 
 #: DenseNet-BC (L=100, k=12) for CIFAR: three blocks of 16 bottleneck layers, 2k stem features.
 CIFAR_DENSENET_BC_100_12 = DenseNetConfig(
