@@ -71,7 +71,7 @@ def test_cifar_recipe_runs_through_the_engine(tmp_path):
         pytest.approx(0.1 * 8 / 64 * 0.1),
         pytest.approx(0.1 * 8 / 64 * 0.01),
     ]
-    assert all(0 <= epoch["val_top1"] <= 100 for epoch in result.history)
+    assert all(0 <= epoch["val_top1_error"] <= 100 for epoch in result.history)
 
 
 def test_cifar_training_items_are_augmented_per_epoch_and_index(tmp_path):
@@ -140,7 +140,7 @@ def test_imagenet_folder_training_with_jpeg_files(tmp_path):
     )
     result = train(config)
     assert result.status == "finished" and result.global_step == 2
-    assert result.history[0]["val_top1"] in (0.0, 25.0, 50.0, 75.0, 100.0)  # 4 validation images, all counted
+    assert result.history[0]["val_top1_error"] in (0.0, 25.0, 50.0, 75.0, 100.0)  # 4 validation images, all counted
     dataset = build_training_data(config.resolved(), DistributedContext(), micro_batch=4).train_loader.dataset
     image, label = dataset[(1, 0)]
     assert image.shape == (3, 32, 32) and image.dtype == torch.float32 and label == 0

@@ -190,6 +190,28 @@ def test_the_pickle_cases_are_live_and_are_named(genuine_run, tmp_path):
     assert marker.exists()
 
 
+def test_a_checkpoint_of_format_1_is_refused_with_what_to_do(genuine_run, tmp_path):
+    """Format 1 kept accuracies (best_top1, epoch totals top1/top5); its numbers would be read as errors."""
+    payload = genuine_run[1]
+    assert payload["format"] == "densenet-zoo-train/2" and "best_top1_error" in payload
+    assert sorted(payload["epoch_totals"]) == ["count", "loss", "top1_correct", "top5_correct"]
+    totals = payload["epoch_totals"]
+    older = {
+        **without(payload, "best_top1_error"),
+        "format": "densenet-zoo-train/1",
+        "best_top1": None,
+        "epoch_totals": {
+            "loss": totals["loss"],
+            "top1": totals["top1_correct"],
+            "top5": totals["top5_correct"],
+            "count": totals["count"],
+        },
+    }
+    folder = run_folder_with(genuine_run, tmp_path, saved(older))
+    with pytest.raises(CheckpointError, match="written by an earlier densenet-zoo: finish that run with the version"):
+        resume(folder)
+
+
 def test_a_checkpoint_of_a_model_with_other_classes_does_not_fit_the_data(genuine_run, tmp_path):
     payload = genuine_run[1]
     config = DenseNetConfig.from_dict({**TINY, "num_classes": 5})

@@ -48,7 +48,7 @@ def test_train_stop_and_resume_without_repeating_the_recipe(tmp_path):
     assert summary["status"] == "finished" and summary["global_step"] == 4
     assert "ETA" in resumed.output and "epoch 2/2" in resumed.output  # progress lines (stderr is mixed in here)
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert {"loss", "top1", "top5", "lr", "images_per_s", "gpu_memory_mb"} <= set(records[0])
+    assert {"loss", "top1_error", "top5_error", "lr", "images_per_s", "gpu_memory_mb"} <= set(records[0])
 
 
 def test_missing_data_and_bad_values_are_usage_errors(tmp_path):

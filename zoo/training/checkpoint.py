@@ -2,7 +2,7 @@
 
 A checkpoint holds the model, optimizer and grad-scaler state, the position
 (epoch and optimizer steps done in it), the running sums of the epoch's
-metrics, the best top-1 so far, the run's config, and the RNG states of every
+metrics, the lowest validation top-1 error so far, the run's config, and the RNG states of every
 rank (torch CPU, CUDA, numpy, python). It is written by rank 0 to a temporary
 file in the same directory, flushed to disk and renamed into place, so a crash
 while writing leaves the previous checkpoint intact. Everything stored is a
@@ -38,7 +38,9 @@ from densenet_zoo_util.atomic import atomic_output
 from zoo.training.errors import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_FORMAT = "densenet-zoo-train/1"
+#: Format 2 names the epoch's running totals ``top1_correct``/``top5_correct`` and keeps ``best_top1_error``
+#: (format 1 kept the best top-1 accuracy as ``best_top1``).
+CHECKPOINT_FORMAT = "densenet-zoo-train/2"
 #: Keys every checkpoint of this format holds.
 REQUIRED_KEYS = (
     "format",
@@ -52,7 +54,8 @@ REQUIRED_KEYS = (
     "config",
     "rng_states",
 )
-TOTALS_KEYS = ("loss", "top1", "top5", "count")
+#: The epoch's running totals: summed loss x samples, top-1 and top-5 hits, samples.
+TOTALS_KEYS = ("loss", "top1_correct", "top5_correct", "count")
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -167,7 +170,11 @@ def check_checkpoint(payload: Any, path: str | os.PathLike) -> None:
     if not isinstance(payload, dict):
         raise refuse(f"it holds a value of type {type(payload).__name__}, not a dict of the run's state")
     if payload.get("format") != CHECKPOINT_FORMAT:
-        raise refuse(f"its format is {payload.get('format')!r:.60}, expected {CHECKPOINT_FORMAT!r}")
+        older = payload.get("format") == "densenet-zoo-train/1"
+        hint = (
+            " (written by an earlier densenet-zoo: finish that run with the version that started it)" if older else ""
+        )
+        raise refuse(f"its format is {payload.get('format')!r:.60}, expected {CHECKPOINT_FORMAT!r}{hint}")
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise refuse(f"keys {missing} are missing")
@@ -182,9 +189,9 @@ def check_checkpoint(payload: Any, path: str | os.PathLike) -> None:
     totals = payload["epoch_totals"]
     if sorted(totals) != sorted(TOTALS_KEYS) or not all(_is_number(value) and value >= 0 for value in totals.values()):
         raise refuse(f"epoch_totals must hold finite non-negative {', '.join(TOTALS_KEYS)}, found {totals!r:.80}")
-    best = payload.get("best_top1")
+    best = payload.get("best_top1_error")
     if best is not None and not (_is_number(best) and 0 <= best <= 100):
-        raise refuse(f"best_top1 is {best!r:.40}, expected None or a percentage")
+        raise refuse(f"best_top1_error is {best!r:.40}, expected None or a percentage")
     history = payload.get("history", [])
     if not (isinstance(history, list) and all(isinstance(record, dict) for record in history)):
         raise refuse("history is not a list of records")

@@ -21,6 +21,7 @@ checkpoint on disk is the last good one.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import signal
 import threading
@@ -60,14 +61,15 @@ from zoo.training.schedule import LRSchedule
 class TrainResult:
     """How a run ended: ``finished`` (all epochs) or ``stopped`` (``stop_after`` reached).
 
-    ``epoch``/``step`` is the last optimizer step done (1-based), ``global_step`` the count of all steps.
+    ``epoch``/``step`` is the last optimizer step done (1-based), ``global_step`` the count of all steps,
+    ``best_top1_error`` the lowest validation top-1 error (%) of the run's epochs.
     """
 
     status: str
     epoch: int
     step: int
     global_step: int
-    best_top1: float | None
+    best_top1_error: float | None
     checkpoint: Path | None
     weights: Path | None
     history: list[dict[str, Any]]
@@ -79,7 +81,7 @@ class TrainResult:
             "epoch": self.epoch,
             "step": self.step,
             "global_step": self.global_step,
-            "best_top1": self.best_top1,
+            "best_top1_error": self.best_top1_error,
             "checkpoint": str(self.checkpoint) if self.checkpoint else None,
             "weights": str(self.weights) if self.weights else None,
         }
@@ -177,7 +179,7 @@ class Trainer:
         self.steps_per_epoch = self.data.steps_per_epoch
         self.schedule = LRSchedule(config.lr, config.lr_shape, config.epochs, self.steps_per_epoch, config.dataset_kind)
         self.network = self._wrap(self.model)
-        self.epoch, self.step, self.best_top1 = 1, 0, None
+        self.epoch, self.step, self.best_top1_error = 1, 0, None
         self.last_checkpoint: tuple[int, int] | None = None
         self.epoch_totals = self._zero_totals()
         self.history: list[dict[str, Any]] = []
@@ -232,7 +234,7 @@ class Trainer:
             check_scaler_state(self.scaler, checkpoint["scaler"], path)
         self.epoch, self.step = int(checkpoint["epoch"]), int(checkpoint["step"])
         self.last_checkpoint = (self.epoch, self.step)
-        self.best_top1 = checkpoint.get("best_top1")
+        self.best_top1_error = checkpoint.get("best_top1_error")
         self.epoch_totals = dict(checkpoint["epoch_totals"])
         self.history = list(checkpoint.get("history", []))
         states = checkpoint["rng_states"]
@@ -271,7 +273,7 @@ class Trainer:
                 "global_step": self.global_step,
                 "steps_per_epoch": self.steps_per_epoch,
                 "epoch_totals": dict(self.epoch_totals),
-                "best_top1": self.best_top1,
+                "best_top1_error": self.best_top1_error,
                 "history": list(self.history),
                 "config": self.config.to_dict(),
                 "world_size": self.context.world_size,
@@ -336,7 +338,9 @@ class Trainer:
         # One all-reduce agrees on stopping across ranks; one device-to-host copy per step for everything.
         flags = torch.stack([(~torch.isfinite(loss)).float(), torch.tensor(float(stop.signum), device=loss.device)])
         flags = self.context.all_reduce(flags, op="max")
-        nonfinite, signum, loss_host, top1, top5 = torch.cat([flags, loss.view(1).float(), hits.float()]).tolist()
+        nonfinite, signum, loss_host, top1_hits, top5_hits = torch.cat(
+            [flags, loss.view(1).float(), hits.float()]
+        ).tolist()
         if nonfinite > 0:
             self.optimizer.zero_grad(set_to_none=True)
             raise self._nonfinite_loss(loss_host)
@@ -346,7 +350,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return StepResult(loss_host, ErrorCounts(count, int(top1), int(top5)), int(signum))
+        return StepResult(loss_host, ErrorCounts(count, int(top1_hits), int(top5_hits)), int(signum))
 
     def _nonfinite_loss(self, loss: float) -> NonFiniteLossError:
         if self.last_checkpoint is not None:
@@ -371,13 +375,13 @@ class Trainer:
         result = self._train_step(batches, stop)
         self.step = iteration
         self.epoch_totals["loss"] += result.loss * result.counts.total
-        self.epoch_totals["top1"] += result.counts.top1_correct
-        self.epoch_totals["top5"] += result.counts.top5_correct
+        self.epoch_totals["top1_correct"] += result.counts.top1_correct
+        self.epoch_totals["top5_correct"] += result.counts.top5_correct
         self.epoch_totals["count"] += result.counts.total
         return result
 
     def validate(self) -> dict[str, float] | None:
-        """Top-1/top-5 accuracy (%) on the validation split with ``zoo.evaluation.evaluate`` (all ranks)."""
+        """Top-1/top-5 error (%) on the validation split with ``zoo.evaluation.evaluate`` (all ranks)."""
         from zoo.evaluation import EvaluationOptions, evaluate
 
         if self.data.val_dataset is None:
@@ -391,12 +395,7 @@ class Trainer:
             hash_state_dict=False,
         )
         result = evaluate(self.model, self.data.val_dataset, options)
-        images = max(result.images, 1)
-        return {
-            "top1": 100.0 * result.top1_correct / images,
-            "top5": 100.0 * result.top5_correct / images,
-            "images": result.images,
-        }
+        return {"top1_error": result.top1_error, "top5_error": result.top5_error, "images": result.images}
 
     # ------------------------------------------------------------------ loop
     def _write(self, record: dict[str, Any]) -> None:
@@ -409,7 +408,7 @@ class Trainer:
         )
 
     def _log_step(self, result: StepResult, images_per_s: float | None, progress: Progress | None) -> None:
-        """A ``train`` record (metrics.jsonl, TensorBoard) and a progress line: this step's loss, accuracy and LR,
+        """A ``train`` record (metrics.jsonl, TensorBoard) and a progress line: this step's loss, errors and LR,
         and the speed since the previous record (rank 0 only)."""
         record = {
             "kind": "train",
@@ -417,8 +416,8 @@ class Trainer:
             "iteration": self.step,
             "step": self.global_step,
             "loss": result.loss,
-            "top1": 100 * result.counts.top1_correct / result.counts.total,
-            "top5": 100 * result.counts.top5_correct / result.counts.total,
+            "top1_error": result.counts.top1_error,
+            "top5_error": result.counts.top5_error,
             "lr": self.optimizer.param_groups[0]["lr"],
             "images_per_s": images_per_s,
             "gpu_memory_mb": gpu_memory_mb(self.device),
@@ -495,16 +494,16 @@ class Trainer:
         )
 
     def _finish_epoch(self) -> None:
-        """Record the epoch (train loss and accuracy over all ranks, validation accuracy, the best so far), keep
-        ``best.safetensors`` when the validation accuracy is the highest yet, and checkpoint the next epoch's start."""
+        """Record the epoch (train loss and errors over all ranks, validation errors, the best so far), keep
+        ``best.safetensors`` when the validation error is the lowest yet, and checkpoint the next epoch's start."""
         record: dict[str, Any] = {"kind": "epoch", "epoch": self.epoch, "step": self.global_step}
         record.update(self._epoch_train_metrics())
         record["lr"] = self.optimizer.param_groups[0]["lr"]
         validation = self.validate() if self.config.validate else None
         if validation is not None:
-            record.update(val_top1=validation["top1"], val_top5=validation["top5"])
-            self._keep_if_best(validation["top1"])
-            record["best_top1"] = self.best_top1
+            record.update(val_top1_error=validation["top1_error"], val_top5_error=validation["top5_error"])
+            self._keep_if_best(validation["top1_error"])
+            record["best_top1_error"] = self.best_top1_error
         self.history.append(record)
         self._write(record)
         if self.context.is_main and self.config.progress:
@@ -514,30 +513,30 @@ class Trainer:
         self.save_checkpoint()
 
     def _epoch_train_metrics(self) -> dict[str, float]:
-        """The epoch's mean training loss and top-1/top-5 accuracy (%) over the samples of all ranks."""
+        """The epoch's mean training loss and top-1/top-5 error (%) over the samples of all ranks."""
         totals = torch.tensor([self.epoch_totals[key] for key in TOTALS_KEYS], dtype=torch.float64, device=self.device)
         totals = dict(zip(TOTALS_KEYS, self.context.all_reduce(totals).cpu().tolist(), strict=True))
-        count = max(totals["count"], 1.0)
+        counts = ErrorCounts(int(totals["count"]), int(totals["top1_correct"]), int(totals["top5_correct"]))
         return {
-            "loss": totals["loss"] / count,
-            "top1": 100 * totals["top1"] / count,
-            "top5": 100 * totals["top5"] / count,
+            "loss": totals["loss"] / max(totals["count"], 1.0),
+            "top1_error": counts.top1_error,
+            "top5_error": counts.top5_error,
         }
 
-    def _keep_if_best(self, top1: float) -> None:
-        """Record ``top1`` as the best and export ``best.safetensors`` when it is the highest so far."""
-        if self.best_top1 is not None and top1 <= self.best_top1:
+    def _keep_if_best(self, top1_error: float) -> None:
+        """Record ``top1_error`` as the best and export ``best.safetensors`` when it is the lowest so far."""
+        if math.isnan(top1_error) or (self.best_top1_error is not None and top1_error >= self.best_top1_error):
             return
-        self.best_top1 = top1
+        self.best_top1_error = top1_error
         if self.context.is_main:
-            self.export_weights("best.safetensors", {"epoch": str(self.epoch), "val_top1": f"{top1:.4f}"})
+            self.export_weights("best.safetensors", {"epoch": str(self.epoch), "val_top1_error": f"{top1_error:.4f}"})
 
     def _result(self, status: str, checkpoint: Path | None, weights: Path | None) -> TrainResult:
         epoch, step = self.epoch, self.step
         if step == 0 and epoch > 1:  # report the last completed step, not the next one
             epoch, step = epoch - 1, self.steps_per_epoch
         history = list(self.history)
-        return TrainResult(status, epoch, step, self.global_step, self.best_top1, checkpoint, weights, history)
+        return TrainResult(status, epoch, step, self.global_step, self.best_top1_error, checkpoint, weights, history)
 
     def close(self) -> None:
         """Close the metrics log (and TensorBoard writer)."""
@@ -546,12 +545,12 @@ class Trainer:
 
 
 def epoch_line(record: dict[str, Any]) -> str:
-    """The progress line of an epoch record: training loss and top-1 accuracy, then the validation accuracy."""
-    line = f"epoch {record['epoch']}: train loss {record['loss']:.4f} top-1 {record['top1']:.2f}%"
-    if "val_top1" in record:
-        line += (
-            f"  val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}%  best {record['best_top1']:.2f}%"
-        )
+    """The progress line of an epoch record: training loss and top-1 error, then the validation errors."""
+    line = f"epoch {record['epoch']}: train loss {record['loss']:.4f} top-1 error {record['top1_error']:.2f}%"
+    if "val_top1_error" in record:
+        line += f"  val top-1 error {record['val_top1_error']:.2f}% top-5 error {record['val_top5_error']:.2f}%"
+        if record["best_top1_error"] is not None:
+            line += f"  best top-1 error {record['best_top1_error']:.2f}%"
     return line
 
 
