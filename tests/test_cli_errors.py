@@ -156,8 +156,16 @@ def _signalling_command(signum: int, directory):
     return group
 
 
+@pytest.fixture
+def sigint_as_at_a_terminal():
+    """SIGINT raises KeyboardInterrupt, as when pytest runs at a terminal (a background job starts with it ignored)."""
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, original)
+
+
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_cleans_up_and_exits_with_128_plus_its_number(tmp_path, signum, status):
+def test_a_signal_cleans_up_and_exits_with_128_plus_its_number(tmp_path, signum, status, sigint_as_at_a_terminal):
     previous = signal.getsignal(signum)
     started = time.monotonic()
     result = CliRunner().invoke(_signalling_command(signum, tmp_path), ["write"])
@@ -226,11 +234,22 @@ def _cli_environment(**variables) -> dict[str, str]:
     return {**environment, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **variables}
 
 
+def _as_from_a_terminal() -> None:
+    """Give the child the SIGINT disposition of a command typed at a terminal.
+
+    A shell without job control starts background jobs with SIGINT ignored, and a
+    command keeps signals it was started ignoring; the test must not depend on how
+    the test run itself was started.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(arguments, **variables) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "zoo.cli", *arguments],
         cwd=REPO,
         env=_cli_environment(**variables),
+        preexec_fn=_as_from_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
