@@ -16,21 +16,32 @@ Implementation of DenseNets" (2017):
   mode says so, each layer's bottleneck convolution output) and recomputes
   BatchNorm and ReLU (and otherwise the 1x1 bottleneck convolution) in
   backward, calling the convolution and BatchNorm backward kernels directly
-  and applying ReLU's backward in place, so that backward needs at most two
-  full-width temporaries per layer;
+  and applying ReLU's backward in place;
 * transitions keep only their input (the block buffer, kept anyway): average
   pooling's backward needs no activations, so only BatchNorm-ReLU is
   recomputed;
 * the ImageNet stem keeps only the images and recomputes its 7x7 convolution
   (about 4% of the forward FLOPs), BatchNorm, ReLU and max pooling.
 
-BatchNorm running statistics are updated exactly once per forward: backward
-recomputes with the batch statistics only (no running buffers passed), the
-same numbers the forward normalised with. Dropout masks are kept as bool
-tensors and drawn exactly like ``F.dropout`` draws them. Everything kept for
-backward goes through ``ctx.save_for_backward`` (nothing hides on ``ctx``),
-so ``torch.autograd.graph.saved_tensors_hooks`` see all of it. Autocast
-settings are recorded in forward and restored in backward.
+What keeps it as fast as the plain model, although it recomputes:
+
+* a channel of a block buffer has the same batch statistics for every layer
+  that reads it, so they are computed once, when the channel is written, and
+  each layer's BatchNorm is one per-channel affine map followed by ReLU (the
+  plain model recomputes the statistics of all its input channels per layer);
+* in backward the part of a layer's input gradient that flows through the
+  batch statistics is, per channel, ``slope * (x - mean) + offset`` with the
+  channel's shared mean, so the layers' slopes and offsets are summed as
+  vectors and applied once per channel; each layer adds only
+  ``scale * grad`` to the accumulated buffer gradient (no per-layer BatchNorm
+  input gradient, no contiguous copy of the layer input).
+
+BatchNorm running statistics are updated exactly once per forward, as
+``nn.BatchNorm2d`` updates them. Dropout masks are kept as bool tensors and
+drawn exactly like ``F.dropout`` draws them. Everything kept for backward goes
+through ``ctx.save_for_backward`` (nothing hides on ``ctx``), so
+``torch.autograd.graph.saved_tensors_hooks`` see all of it. Autocast settings
+are recorded in forward and restored in backward.
 
 Modules, parameters and state-dict keys are those of the plain model: the mode
 only changes how ``forward`` runs, so weights are interchangeable.
@@ -75,62 +86,88 @@ def _needs_graph(tensors: Sequence[Tensor]) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Small functional pieces shared by forward and backward
+# BatchNorm-ReLU as statistics plus a per-channel affine map
 # ---------------------------------------------------------------------------
-
-
-def _batch_norm(
-    features: Tensor, norm: nn.BatchNorm2d, training: bool, update_stats: bool
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``norm(features)`` as ``aten.native_batch_norm``: (output, batch mean, batch inverse std).
-
-    Mirrors ``nn.BatchNorm2d.forward`` (momentum, ``num_batches_tracked``);
-    running statistics change only when ``update_stats``. Backward never calls
-    this in training mode: it renormalises with the batch statistics the
-    forward returned (:func:`_renormalize_relu`), so they are updated once.
-    """
-    weight, bias, eps = norm.weight, norm.bias, norm.eps
-    if not _uses_batch_stats(norm, training):
-        return torch.ops.aten.native_batch_norm(
-            features, weight, bias, norm.running_mean, norm.running_var, False, 0.0, eps
-        )
-    if update_stats and norm.track_running_stats and norm.running_mean is not None:
-        norm.num_batches_tracked.add_(1)
-        momentum = norm.momentum if norm.momentum is not None else 1.0 / float(norm.num_batches_tracked)
-        return torch.ops.aten.native_batch_norm(
-            features, weight, bias, norm.running_mean, norm.running_var, True, momentum, eps
-        )
-    return torch.ops.aten.native_batch_norm(features, weight, bias, None, None, True, 0.0, eps)
 
 
 def _uses_batch_stats(norm: nn.BatchNorm2d, training: bool) -> bool:
     return training or norm.running_mean is None
 
 
-def _norm_relu(
-    features: Tensor, norm: nn.BatchNorm2d, training: bool, update_stats: bool
-) -> tuple[Tensor, Tensor, Tensor]:
-    """relu(norm(features)), computed in place on the BN output; plus the batch statistics."""
-    normalized, mean, invstd = _batch_norm(features, norm, training, update_stats)
-    return normalized.relu_(), mean, invstd
+def _channel_shape(features: Tensor) -> tuple[int, ...]:
+    """The shape that broadcasts a per-channel vector over ``features``."""
+    return (1, -1) + (1,) * (features.dim() - 2)
 
 
-def _renormalize_relu(features: Tensor, norm: nn.BatchNorm2d, training: bool, mean: Tensor, invstd: Tensor) -> Tensor:
-    """Recompute ``relu(norm(features))`` from the batch statistics the forward pass saved.
+def _values_per_channel(features: Tensor) -> int:
+    return features.numel() // features.shape[1]
 
-    One elementwise pass instead of BatchNorm's statistics pass plus transform
-    (the CPU kernel's own ``x * (w * invstd) + (b - mean * w * invstd)``);
-    the running statistics are not touched. Eval mode uses them as the forward did.
+
+def _batch_statistics(features: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel batch mean and biased variance of ``features`` (float32 or float64), nothing normalised.
+
+    On CPU, contiguous NCHW input is passed as an H/W-transposed view: the
+    statistics kernel accumulates contiguous input one scalar at a time and
+    runs two to three times faster on strided input (same values to rounding).
     """
-    if not _uses_batch_stats(norm, training):
-        return _norm_relu(features, norm, training, update_stats=False)[0]
+    if _values_per_channel(features) < 2:  # as F.batch_norm checks, else the unbiased variance divides by zero
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {features.shape}")
+    if features.dtype not in (torch.float32, torch.float64):  # reduced precision: statistics in float32
+        features = features.float()
+    if features.device.type == "cpu" and features.dim() == 4 and features.is_contiguous():
+        features = features.transpose(2, 3)
+    return torch.batch_norm_update_stats(features, None, None, 0.0)
+
+
+def _update_running_statistics(norm: nn.BatchNorm2d, mean: Tensor, var: Tensor, count: int) -> None:
+    """What a training-mode ``norm`` does to its running statistics, given the batch's (``count`` values each)."""
+    if not norm.track_running_stats or norm.running_mean is None:
+        return
+    norm.num_batches_tracked.add_(1)
+    momentum = norm.momentum if norm.momentum is not None else 1.0 / float(norm.num_batches_tracked)
+    norm.running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
+    norm.running_var.mul_(1.0 - momentum).add_(var, alpha=momentum * count / (count - 1))
+
+
+def _statistics(norm: nn.BatchNorm2d, training: bool, mean: Tensor | None, var: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The (mean, invstd) ``norm`` normalises with: the batch's (given) or its running statistics."""
+    if _uses_batch_stats(norm, training):
+        assert mean is not None and var is not None
+        return mean, torch.rsqrt(var + norm.eps)
+    return norm.running_mean, torch.rsqrt(norm.running_var + norm.eps)
+
+
+def _scale_shift(norm: nn.BatchNorm2d, mean: Tensor, invstd: Tensor) -> tuple[Tensor, Tensor]:
+    """``norm`` with these statistics as a per-channel affine map: ``norm(x) = x * scale + shift``."""
     scale = invstd if norm.weight is None else invstd * norm.weight
-    shift = -mean * scale if norm.bias is None else norm.bias - mean * scale
-    shape = (1, -1) + (1,) * (features.dim() - 2)
-    normalized = torch.addcmul(shift.view(shape), features, scale.view(shape))
-    if normalized.dtype != features.dtype:  # bf16/fp16 input: computed in float32 like the BN kernel
-        normalized = normalized.to(features.dtype)
-    return normalized.relu_()
+    shift = -mean * scale if norm.bias is None else torch.addcmul(norm.bias, mean, scale, value=-1)
+    return scale, shift
+
+
+def _affine_relu(features: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+    """``relu(features * scale + shift)`` per channel, in the dtype of ``features``."""
+    shape = _channel_shape(features)
+    scale, shift = scale.view(shape), shift.view(shape)
+    if features.device.type == "cpu" and features.dtype == scale.dtype:
+        # Two passes; CPU addcmul is about twice as slow as mul with a broadcast operand.
+        return torch.ops.aten._add_relu_(features * scale, shift)
+    # Elsewhere, or bf16/fp16 features: computed in float32 like the BatchNorm kernels, rounded once.
+    return torch.addcmul(shift, features, scale).to(features.dtype).relu_()
+
+
+def _norm_relu(features: Tensor, norm: nn.BatchNorm2d, training: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """relu(norm(features)) and the (mean, invstd) it normalised with; running statistics updated as ``norm`` does."""
+    mean = var = None
+    if _uses_batch_stats(norm, training):
+        mean, var = _batch_statistics(features)
+        _update_running_statistics(norm, mean, var, _values_per_channel(features))
+    mean, invstd = _statistics(norm, training, mean, var)
+    return _affine_relu(features, *_scale_shift(norm, mean, invstd)), mean, invstd
+
+
+def _renormalize_relu(features: Tensor, norm: nn.BatchNorm2d, mean: Tensor, invstd: Tensor) -> Tensor:
+    """Recompute ``relu(norm(features))`` in backward from the (mean, invstd) the forward normalised with."""
+    return _affine_relu(features, *_scale_shift(norm, mean, invstd))
 
 
 def _relu_backward_(grad_activated: Tensor, activated: Tensor) -> Tensor:
@@ -147,11 +184,7 @@ def _relu_backward_(grad_activated: Tensor, activated: Tensor) -> Tensor:
 def _norm_backward(
     grad_normalized: Tensor, features: Tensor, norm: nn.BatchNorm2d, training: bool, mean: Tensor, invstd: Tensor
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """Gradients of ``norm(features)`` w.r.t. features, BN weight and bias.
-
-    A channel slice of a block buffer is copied to contiguous memory first: the
-    CPU kernel is about three times slower on strided input than the copy costs.
-    """
+    """Gradients of ``norm(features)`` w.r.t. features, BN weight and bias."""
     return torch.ops.aten.native_batch_norm_backward(
         grad_normalized.to(features.dtype),
         features.contiguous(memory_format=_memory_format_of(grad_normalized)),
@@ -168,6 +201,36 @@ def _norm_backward(
             norm.bias is not None and norm.bias.requires_grad,
         ],
     )
+
+
+def _norm_grad_sums(
+    grad_normalized: Tensor, features: Tensor, norm: nn.BatchNorm2d, mean: Tensor, invstd: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Per channel ``sum(grad * (features - mean) * invstd)`` and ``sum(grad)``: ``norm``'s weight and bias grads.
+
+    ``features`` is a channel slice of a block buffer. The CPU kernel is three
+    to four times slower on that strided input than on contiguous input, and
+    each sample's slice is contiguous, so on CPU it sums sample by sample.
+    """
+
+    def sums(grad: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        _, weighted, total = torch.ops.aten.native_batch_norm_backward(
+            grad, values, norm.weight, None, None, mean, invstd, True, norm.eps, [False, True, True]
+        )
+        return weighted, total
+
+    grad_normalized = grad_normalized.to(features.dtype)
+    if features.device.type != "cpu" or features.is_contiguous() or not features[:1].is_contiguous():
+        return sums(grad_normalized, features.contiguous(memory_format=_memory_format_of(grad_normalized)))
+    grad_normalized = grad_normalized.contiguous()
+    per_sample = [sums(grad_normalized[i : i + 1], features[i : i + 1]) for i in range(features.shape[0])]
+    weighted, total = (torch.stack(column).sum(0) for column in zip(*per_sample, strict=True))
+    return weighted, total
+
+
+# ---------------------------------------------------------------------------
+# Convolution and dropout
+# ---------------------------------------------------------------------------
 
 
 def _conv(features: Tensor, conv: nn.Conv2d) -> Tensor:
@@ -239,15 +302,23 @@ def _layer_parameters(layer: DenseLayer) -> list[Tensor]:
 
 def _run_block(
     block_input: Tensor, layers: Sequence[DenseLayer], training: bool, keep_bottlenecks: bool
-) -> tuple[Tensor, list[Tensor], list[Tensor | None], list[Tensor]]:
+) -> tuple[Tensor, Tensor | None, Tensor | None, list[Tensor], list[Tensor | None], list[Tensor]]:
     """Forward a block into one shared buffer.
 
-    Returns the buffer, the bottleneck convolution outputs (after dropout,
-    i.e. norm2's inputs) when ``keep_bottlenecks``, the dropout masks (two
-    per layer: after conv1 and after conv2; None when not dropping) and the
-    batch statistics (mean1, invstd1, mean2, invstd2 per layer).
+    Returns the buffer; the per-channel batch mean and biased variance of its
+    channels (None when no layer normalises with batch statistics); the
+    bottleneck convolution outputs (after dropout, i.e. norm2's inputs) when
+    ``keep_bottlenecks``; the dropout masks (two per layer: after conv1 and
+    after conv2; None when not dropping); norm2's (mean, invstd) per layer.
     """
     in_channels = block_input.shape[1]
+    total = in_channels + sum(layer.conv2.out_channels for layer in layers)
+    count = _values_per_channel(block_input)
+    mean = var = None
+    if any(_uses_batch_stats(layer.norm1, training) for layer in layers):
+        input_mean, input_var = _batch_statistics(block_input)
+        mean, var = input_mean.new_empty(total), input_var.new_empty(total)
+        mean[:in_channels], var[:in_channels] = input_mean, input_var
     buffer: Tensor | None = None
     bottlenecks: list[Tensor] = []
     masks: list[Tensor | None] = []
@@ -255,21 +326,23 @@ def _run_block(
     channels = in_channels
     for layer in layers:
         features = block_input if buffer is None else buffer[:, :channels]
-        activated, mean1, invstd1 = _norm_relu(features, layer.norm1, training, update_stats=True)
+        if _uses_batch_stats(layer.norm1, training):
+            _update_running_statistics(layer.norm1, mean[:channels], var[:channels], count)
+        mean1, invstd1 = _statistics(layer.norm1, training, *_channel_statistics(mean, var, channels))
+        activated = _affine_relu(features, *_scale_shift(layer.norm1, mean1, invstd1))
         hidden = _conv(activated, layer.conv1)
         del activated
         hidden, mask1 = _dropout(hidden, layer.drop_rate, training)
         if keep_bottlenecks:
             bottlenecks.append(hidden)
-        activated, mean2, invstd2 = _norm_relu(hidden, layer.norm2, training, update_stats=True)
+        activated, mean2, invstd2 = _norm_relu(hidden, layer.norm2, training)
         new_features = _conv(activated, layer.conv2)
         del activated
         new_features, mask2 = _dropout(new_features, layer.drop_rate, training)
         masks.extend((mask1, mask2))
-        statistics.extend((mean1, invstd1, mean2, invstd2))
+        statistics.extend((mean2, invstd2))
         if buffer is None:
             # Allocated once the dtype of the new features is known (autocast), with cat's type promotion.
-            total = in_channels + new_features.shape[1] * len(layers)
             buffer = torch.empty(
                 (block_input.shape[0], total, *block_input.shape[2:]),
                 dtype=torch.promote_types(block_input.dtype, new_features.dtype),
@@ -277,10 +350,22 @@ def _run_block(
                 memory_format=_memory_format_of(block_input),
             )
             buffer[:, :in_channels].copy_(block_input)
-        buffer[:, channels : channels + new_features.shape[1]].copy_(new_features)
+        written = buffer[:, channels : channels + new_features.shape[1]]
+        written.copy_(new_features)
+        if mean is not None:  # the new channels' statistics, shared by every later layer
+            mean[channels : channels + written.shape[1]], var[channels : channels + written.shape[1]] = (
+                _batch_statistics(written)
+            )
         channels += new_features.shape[1]
     assert buffer is not None
-    return buffer, bottlenecks, masks, statistics
+    return buffer, mean, var, bottlenecks, masks, statistics
+
+
+def _channel_statistics(mean: Tensor | None, var: Tensor | None, channels: int) -> tuple[Tensor | None, Tensor | None]:
+    """The block statistics of the first ``channels`` channels (a layer's input)."""
+    if mean is None or var is None:
+        return None, None
+    return mean[:channels], var[:channels]
 
 
 def _memory_format_of(tensor: Tensor) -> torch.memory_format:
@@ -307,6 +392,61 @@ def _autocast(state: tuple[str, bool, torch.dtype]):
     return torch.autocast(device_type, dtype=dtype, enabled=enabled)
 
 
+class _BufferGradient:
+    """The gradient of a block buffer, built in backward from the last layer to the first.
+
+    Each layer's norm1 gradient w.r.t. its input ``x`` (channels ``[0, c)``)
+    is, per channel, ``scale * g + slope * (x - mean) + offset``, where ``g``
+    is the gradient at norm1's output and ``slope``/``offset`` come from the
+    batch statistics. ``mean`` is the channel's and the same for every layer,
+    so only ``scale * g`` is added to the full-width gradient per layer;
+    slopes and offsets are summed as per-channel vectors and applied to a
+    group of channels once, when the layer that wrote it is reached (every
+    later layer has contributed by then).
+    """
+
+    def __init__(self, grad_buffer: Tensor, buffer: Tensor, mean: Tensor | None, count: int) -> None:
+        self.grad_buffer = grad_buffer.to(buffer.dtype)
+        self.buffer = buffer
+        self.mean = mean
+        self.count = count
+        self.accumulated: Tensor | None = None  # channels [0, c) of the layers seen so far
+        self.slope = None if mean is None else torch.zeros_like(mean)
+        self.offset = None if mean is None else torch.zeros_like(mean)
+
+    def channels(self, start: int, stop: int) -> Tensor:
+        """The complete gradient of channels ``[start, stop)``: no layer still to come reads them."""
+        if self.accumulated is None:
+            return self.grad_buffer[:, start:stop]
+        grad = self.accumulated[:, start:stop]
+        if self.mean is None:
+            return grad
+        shape = _channel_shape(grad)
+        centred = self.buffer[:, start:stop] - self.mean[start:stop].view(shape)
+        batch_terms = torch.addcmul(self.offset[start:stop].view(shape), centred, self.slope[start:stop].view(shape))
+        return batch_terms.add_(grad).to(self.buffer.dtype)
+
+    def add_norm_input_grad(
+        self, grad_normalized: Tensor, scale: Tensor, invstd: Tensor | None, sums: tuple[Tensor, Tensor]
+    ) -> None:
+        """Add a norm1's input gradient; ``invstd`` None when it normalised with running statistics.
+
+        ``sums``: per channel ``sum(grad * normalized)`` and ``sum(grad)`` (see :func:`_norm_grad_sums`).
+        """
+        channels = grad_normalized.shape[1]
+        direct = scale.view(_channel_shape(grad_normalized))
+        if self.accumulated is None:
+            self.accumulated = torch.addcmul(self.grad_buffer[:, :channels], grad_normalized, direct).to(
+                self.buffer.dtype
+            )
+        else:
+            self.accumulated[:, :channels].addcmul_(grad_normalized, direct)
+        if invstd is not None:
+            weighted, total = sums
+            self.slope[:channels].addcmul_(scale * invstd, weighted, value=-1.0 / self.count)
+            self.offset[:channels].addcmul_(scale, total, value=-1.0 / self.count)
+
+
 class _DenseBlockFunction(torch.autograd.Function):
     """A whole dense block; keeps the output buffer (+ bottlenecks in mode "norm")."""
 
@@ -315,14 +455,16 @@ class _DenseBlockFunction(torch.autograd.Function):
         layers = list(block.values())
         ctx.autocast = _autocast_state(block_input)
         ctx.keep_bottlenecks = mode == "norm"
-        buffer, bottlenecks, masks, statistics = _run_block(block_input, layers, training, ctx.keep_bottlenecks)
+        buffer, mean, var, bottlenecks, masks, statistics = _run_block(
+            block_input, layers, training, ctx.keep_bottlenecks
+        )
         ctx.layers = layers
         ctx.training = training
         ctx.in_channels = block_input.shape[1]
         ctx.input_dtype = block_input.dtype
         ctx.num_bottlenecks = len(bottlenecks)
         ctx.num_masks = len(masks)
-        ctx.save_for_backward(buffer, *bottlenecks, *masks, *statistics)
+        ctx.save_for_backward(buffer, mean, var, *bottlenecks, *masks, *statistics)
         return buffer
 
     @staticmethod
@@ -332,34 +474,33 @@ class _DenseBlockFunction(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx, grad_buffer: Tensor):
-        buffer, *rest = ctx.saved_tensors
+        buffer, mean, var, *rest = ctx.saved_tensors
         bottlenecks = rest[: ctx.num_bottlenecks]
         masks = rest[ctx.num_bottlenecks : ctx.num_bottlenecks + ctx.num_masks]
         statistics = rest[ctx.num_bottlenecks + ctx.num_masks :]
         layers: list[DenseLayer] = ctx.layers
         training: bool = ctx.training
-        grad_buffer = grad_buffer.to(buffer.dtype)
-        # Gradients of channels [0, channels) summed over all later layers and the
-        # block's output; it reuses the last layer's input gradient as storage.
-        accumulated: Tensor | None = None
+        gradient = _BufferGradient(grad_buffer, buffer, mean, _values_per_channel(buffer))
         parameter_grads: list[Tensor | None] = []
         channels = buffer.shape[1]
         for index in reversed(range(len(layers))):
             layer = layers[index]
+            norm1 = layer.norm1
             growth = layer.conv2.out_channels
             channels -= growth
             mask1, mask2 = masks[2 * index], masks[2 * index + 1]
-            layer_input = buffer[:, :channels]
-            grad_new = (grad_buffer if accumulated is None else accumulated)[:, channels : channels + growth]
-            grad_new = _apply_dropout_mask(grad_new, mask2, layer.drop_rate)
+            grad_new = _apply_dropout_mask(gradient.channels(channels, channels + growth), mask2, layer.drop_rate)
 
-            mean1, invstd1, mean2, invstd2 = statistics[4 * index : 4 * index + 4]
-            relu1 = _renormalize_relu(layer_input, layer.norm1, training, mean1, invstd1)
+            layer_input = buffer[:, :channels]
+            mean1, invstd1 = _statistics(norm1, training, *_channel_statistics(mean, var, channels))
+            scale1, shift1 = _scale_shift(norm1, mean1, invstd1)
+            relu1 = _affine_relu(layer_input, scale1, shift1)
             if ctx.keep_bottlenecks:
                 bottleneck = bottlenecks[index]
             else:
                 bottleneck = _apply_dropout_mask(_conv(relu1, layer.conv1), mask1, layer.drop_rate)
-            relu2 = _renormalize_relu(bottleneck, layer.norm2, training, mean2, invstd2)
+            mean2, invstd2 = statistics[2 * index : 2 * index + 2]
+            relu2 = _renormalize_relu(bottleneck, layer.norm2, mean2, invstd2)
 
             grad_relu2, grad_conv2 = _conv_backward(grad_new, relu2, layer.conv2)
             del grad_new
@@ -375,25 +516,19 @@ class _DenseBlockFunction(torch.autograd.Function):
             del grad_conv1_output
             grad_normalized1 = _relu_backward_(grad_relu1, relu1)
             del relu1, grad_relu1
-            grad_input, grad_norm1_weight, grad_norm1_bias = _norm_backward(
-                grad_normalized1, layer_input, layer.norm1, training, mean1, invstd1
-            )
+            weighted, total = _norm_grad_sums(grad_normalized1, layer_input, norm1, mean1, invstd1)
+            batch_invstd = invstd1 if _uses_batch_stats(norm1, training) else None
+            gradient.add_norm_input_grad(grad_normalized1, scale1, batch_invstd, (weighted, total))
             del grad_normalized1
-            if accumulated is None:
-                accumulated = grad_input.add_(grad_buffer[:, :channels])
-            else:
-                accumulated[:, :channels].add_(grad_input)
-            del grad_input
             parameter_grads[:0] = [
-                grad_norm1_weight,
-                grad_norm1_bias,
+                weighted if norm1.weight is not None and norm1.weight.requires_grad else None,
+                total if norm1.bias is not None and norm1.bias.requires_grad else None,
                 grad_conv1,
                 grad_norm2_weight,
                 grad_norm2_bias,
                 grad_conv2,
             ]
-        assert accumulated is not None
-        grad_input = accumulated[:, : ctx.in_channels].to(ctx.input_dtype)
+        grad_input = gradient.channels(0, ctx.in_channels).to(ctx.input_dtype)
         return (grad_input, None, None, None, *parameter_grads)
 
 
@@ -426,7 +561,7 @@ def _run_transition(
     features: Tensor, transition: Transition, training: bool
 ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
     """The pooled output, the dropout mask and the batch statistics of the transition."""
-    activated, mean, invstd = _norm_relu(features, transition.norm, training, update_stats=True)
+    activated, mean, invstd = _norm_relu(features, transition.norm, training)
     hidden = _conv(activated, transition.conv)
     del activated
     hidden, mask = _dropout(hidden, _transition_drop_rate(transition), training)
@@ -463,7 +598,7 @@ class _TransitionFunction(torch.autograd.Function):
         features, mask, mean, invstd = ctx.saved_tensors
         transition: Transition = ctx.transition
         with _autocast(ctx.autocast), torch.no_grad():
-            activated = _renormalize_relu(features, transition.norm, ctx.training, mean, invstd)
+            activated = _renormalize_relu(features, transition.norm, mean, invstd)
             grad_conv_output = _avg_pool2x2_backward(grad_pooled, ctx.conv_output_shape)
             grad_conv_output = _apply_dropout_mask(grad_conv_output, mask, _transition_drop_rate(transition))
             grad_activated, grad_conv = _conv_backward(grad_conv_output, activated, transition.conv)
@@ -502,7 +637,7 @@ def _run_stem(
     images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn.MaxPool2d, training: bool
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The pooled output, the max-pool indices and norm0's batch statistics."""
-    activated, mean, invstd = _norm_relu(_conv(images, conv), norm, training, update_stats=True)
+    activated, mean, invstd = _norm_relu(_conv(images, conv), norm, training)
     pooled, indices = torch.ops.aten.max_pool2d_with_indices(activated, *_pool_arguments(pool))
     return pooled, indices, mean, invstd
 
@@ -542,7 +677,7 @@ class _StemFunction(torch.autograd.Function):
         conv, norm, pool = ctx.modules
         with _autocast(ctx.autocast), torch.no_grad():
             conv_output = _conv(images, conv)
-            activated = _renormalize_relu(conv_output, norm, ctx.training, mean, invstd)
+            activated = _renormalize_relu(conv_output, norm, mean, invstd)
             grad_activated = torch.ops.aten.max_pool2d_with_indices_backward(
                 grad_pooled.to(activated.dtype), activated, *_pool_arguments(pool), indices.long()
             )
