@@ -28,6 +28,19 @@ def make_pair(config: DenseNetConfig, mode, dtype=torch.float32, seed=0):
     return plain, efficient
 
 
+def randomize_norms(model, seed: int):
+    """BatchNorm weights of both signs (some zero), biases and running statistics away from their initial values."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                for tensor in (module.weight, module.bias, module.running_mean):
+                    tensor.copy_(torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype))
+                module.weight[::5] = 0.0
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+    return model
+
+
 def train_step(model, images, labels, seed=None):
     """Forward and backward in train mode; returns the logits and the input gradient."""
     model.train()
@@ -55,6 +68,18 @@ def assert_same_training(plain, efficient, images, labels, rtol, atol, seed=None
         torch.testing.assert_close(value, plain_state[key], rtol=rtol, atol=atol, msg=key)
 
 
+def assert_same_eval_gradients(plain, efficient, images):
+    """Eval mode (running statistics) with autograd on: input and parameter gradients agree to float64 rounding."""
+    gradients = []
+    for model in (plain, efficient):
+        model.eval()
+        leaf = images.clone().requires_grad_(True)
+        model(leaf).square().sum().backward()
+        gradients.append([leaf.grad, *(parameter.grad for parameter in model.parameters())])
+    for ours, theirs in zip(*gradients, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("stem", ["imagenet", "cifar"])
 @pytest.mark.parametrize("mode", MODES)
 def test_float64_training_step_matches_plain_model_to_rounding(stem, mode):
@@ -63,6 +88,30 @@ def test_float64_training_step_matches_plain_model_to_rounding(stem, mode):
     images = torch.randn(3, 3, 32, 32, generator=generator, dtype=torch.float64)
     labels = torch.randint(0, 5, (3,), generator=generator)
     assert_same_training(plain, efficient, images, labels, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("mode", MODES)
+def test_float64_gradients_match_plain_model_with_random_norm_parameters(mode, training):
+    # Weights of both signs and zeros, biases and running statistics: every term of the BatchNorm backward counts.
+    plain, efficient = make_pair(tiny_config(), mode, dtype=torch.float64)
+    efficient.load_state_dict(randomize_norms(plain, seed=6).state_dict())
+    generator = torch.Generator().manual_seed(7)
+    images = torch.randn(3, 3, 32, 32, generator=generator, dtype=torch.float64) * 2 + 1
+    if training:
+        labels = torch.randint(0, 5, (3,), generator=generator)
+        assert_same_training(plain, efficient, images, labels, rtol=1e-10, atol=1e-12)
+    else:
+        assert_same_eval_gradients(plain, efficient, images)
+
+
+def test_one_value_per_channel_is_refused_like_the_plain_model():
+    config = DenseNetConfig(growth_rate=2, block_config=(1, 1), num_init_features=4, num_classes=3, stem="cifar")
+    images = torch.randn(1, 3, 2, 2)
+    for memory_efficient in (False, True):
+        model = DenseNet(config, memory_efficient=memory_efficient).train()
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+            model(images)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -135,14 +184,7 @@ def test_eval_forward_equals_plain_model(mode):
 def test_eval_mode_gradients_match_plain_model():
     plain, efficient = make_pair(tiny_config(), True, dtype=torch.float64)
     images = torch.randn(2, 3, 32, 32, dtype=torch.float64)
-    gradients = []
-    for model in (plain, efficient):
-        model.eval()
-        leaf = images.clone().requires_grad_(True)
-        model(leaf).square().sum().backward()
-        gradients.append([leaf.grad, *(parameter.grad for parameter in model.parameters())])
-    for ours, theirs in zip(*gradients, strict=True):
-        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    assert_same_eval_gradients(plain, efficient, images)
 
 
 def test_state_dict_keys_are_identical_and_weights_interchangeable():
