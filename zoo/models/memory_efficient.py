@@ -559,7 +559,7 @@ def _transition_drop_rate(transition: Transition) -> float:
 def _run_transition(
     features: Tensor, transition: Transition, training: bool
 ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
-    """The pooled output, the dropout mask and the batch statistics of the transition."""
+    """The pooled output, the dropout mask and the (mean, invstd) the transition's norm normalised with."""
     activated, mean, invstd = _norm_relu(features, transition.norm, training)
     hidden = _conv(activated, transition.conv)
     del activated
@@ -635,7 +635,7 @@ def _pool_arguments(pool: nn.MaxPool2d) -> tuple[list[int], list[int], list[int]
 def _run_stem(
     images: Tensor, conv: nn.Conv2d, norm: nn.BatchNorm2d, pool: nn.MaxPool2d, training: bool
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The pooled output, the max-pool indices and norm0's batch statistics."""
+    """The pooled output, the max-pool indices and the (mean, invstd) norm0 normalised with."""
     activated, mean, invstd = _norm_relu(_conv(images, conv), norm, training)
     pooled, indices = torch.ops.aten.max_pool2d_with_indices(activated, *_pool_arguments(pool))
     return pooled, indices, mean, invstd
