@@ -212,10 +212,12 @@ def _norm_grad_sums(
     memory first: the CPU kernel is about three times slower on strided input
     than the copy costs.
     """
+    # Both sums are needed even without a weight (the input gradient uses them); CUDA's kernel wants one.
+    weight = norm.weight if norm.weight is not None else torch.ones_like(mean)
     _, weighted, total = torch.ops.aten.native_batch_norm_backward(
         grad_normalized.to(features.dtype),
         features.contiguous(memory_format=_memory_format_of(grad_normalized)),
-        norm.weight,
+        weight,
         None,
         None,
         mean,
