@@ -38,12 +38,15 @@ _LAZY_EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
 
 
-def load(name: str, device: torch.device | str | None = None) -> DenseNet:
+def load(name: str, device: torch.device | str | None = None) -> torch.nn.Module:
     """The published model ``name`` with its pretrained weights, in eval mode (``zoo.load("densenet264")``).
 
-    Downloads, verifies and converts the weights once, then uses the cache. ``zoo.load("hf-hub:ORG/REPO")``
-    loads a Hugging Face Hub repository written by ``densenet-zoo export-hub`` (needs
-    ``pip install 'densenet-zoo[hub]'``). See :mod:`zoo.registry`.
+    Downloads and verifies the weights once, then uses the cache. A DenseNet is a :class:`DenseNet`;
+    the registry's other models (``zoo.load("resnet50")``, ``"nn4.small2.v1"``, ``"instance_norm_candy"``)
+    are the Torch7 networks translated by ``converters.load_module``, checked to be the published
+    architecture (see ``zoo.list_models()``). ``zoo.load("hf-hub:ORG/REPO")`` loads a Hugging Face Hub
+    repository written by ``densenet-zoo export-hub`` (needs ``pip install 'densenet-zoo[hub]'``).
+    See :mod:`zoo.registry`.
     """
     from zoo.registry import load as registry_load
 

@@ -7,9 +7,23 @@ from typing import Any
 from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 
-def list_models() -> list[str]:
-    """Names of the eight published DenseNet models, in the order of the paper and tech report."""
-    return list(MODEL_CONFIGS)
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the registry's models, grouped by family, or those of one ``family``.
+
+    ``list_models("densenet")`` gives the eight published DenseNets, in the order
+    of the paper and tech report: the models :func:`create_model` builds. With
+    no ``family``, every model of the manifest in use follows, grouped as
+    ``densenet-zoo list`` shows them (fb.resnet.torch's ResNets, OpenFace,
+    fast-neural-style): the models ``zoo.load`` loads.
+    """
+    if family == "densenet":
+        return list(MODEL_CONFIGS)
+    from zoo.registry.manifest import load_manifest  # imported here: keeps the model layer free of the registry
+
+    grouped = load_manifest().by_family()
+    if family is not None:
+        return grouped.get(family, [])
+    return [name for names in grouped.values() for name in names]
 
 
 def get_config(name: str) -> DenseNetConfig:
@@ -37,6 +51,11 @@ def create_model(
 ) -> DenseNet:
     """Build the named DenseNet; ``overrides`` replace config fields (e.g. ``num_classes=10``).
 
+    Only DenseNets are built here: the registry's other models (fb.resnet.torch's
+    ResNets, OpenFace, fast-neural-style) are published networks, not configs,
+    and ``create_model`` raises ``zoo.registry.RegistryError`` naming
+    ``zoo.load(name)``, which returns them with their weights.
+
     With ``pretrained=True`` the published weights are fetched through the
     registry (downloaded, verified and converted once, then cached).
     ``memory_efficient`` (False, True/"balanced", "norm", "full") is a way of running the
@@ -44,6 +63,8 @@ def create_model(
     constructor (or :meth:`DenseNet.set_memory_efficient` for pretrained
     models), never into the config.
     """
+    if name not in MODEL_CONFIGS:
+        _refuse_other_families(name)
     config = get_config(name)
     if overrides:
         config = config.replace(**overrides)
@@ -53,3 +74,13 @@ def create_model(
         model = load_pretrained(name, config=config)
         return model.set_memory_efficient(memory_efficient) if memory_efficient else model
     return DenseNet(config, memory_efficient=memory_efficient)
+
+
+def _refuse_other_families(name: str) -> None:
+    """Raise the registry's clear error when ``name`` is a registry model of a family other than DenseNet."""
+    from zoo.registry.loading import densenet_entry
+    from zoo.registry.manifest import load_manifest
+
+    manifest = load_manifest()
+    if name in manifest:
+        densenet_entry(manifest, name)

@@ -29,15 +29,24 @@ def home():
     return Path(os.environ["DENSENET_ZOO_HOME"])
 
 
-def test_list_shows_the_eight_published_models():
+def test_list_shows_the_published_models_by_family():
     result = run("list")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].split() == ["name", "params", "top-1", "err", "size", "cached"]
-    assert lines[1].split() == ["densenet121", "8.0M", "25.0%", "64.5", "MB", "no"]
-    assert lines[8].split()[:3] == ["densenet264_k48_cosine", "72.7M", "20.4%"]
+    assert lines[0] == "DenseNet (liuzhuang13/DenseNet)"
+    assert lines[1].split() == ["name", "params", "top-1", "err", "top-5", "err", "size", "cached"]
+    assert lines[2].split() == ["densenet121", "8.0M", "25.00%", "-", "64.5", "MB", "no"]
+    assert lines[9].split()[:3] == ["densenet264_k48_cosine", "72.7M", "20.40%"]
+    assert lines[10:13] == ["", "ResNet (facebookarchive/fb.resnet.torch)", lines[1]]
+    assert lines[15].split() == ["resnet50", "25.6M", "24.01%", "7.02%", "-", "no"]
+    titles = [line for line in lines if line and not line.startswith(" ")]
+    assert titles[2:] == [
+        "OpenFace face embedder (cmusatyalab/openface)",
+        "fast-neural-style (jcjohnson/fast-neural-style)",
+    ]
     rows = json.loads(run("list", "--json").output)
-    assert [row["name"] for row in rows][-1] == "densenet264_k48_cosine"
+    assert [row["name"] for row in rows][7:9] == ["densenet264_k48_cosine", "resnet18"]
+    assert [row["family"] for row in rows].count("fast-neural-style") == 10
 
 
 def test_info_names_sources_and_cache_paths():
@@ -72,7 +81,7 @@ def test_download_warns_on_first_use_then_list_and_verify(tiny):
     result = CliRunner().invoke(main, ["download", "tiny", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "WARNING:" in result.stderr and "no published sha256" in result.stderr
-    assert run("list").output.splitlines()[1].split()[-1] == "converted"
+    assert run("list").output.splitlines()[2].split()[-1] == "converted"
     verified = run("verify")
     assert verified.exit_code == 0 and verified.output.count("OK ") == 2
     converted = next(home().glob("tiny-*.safetensors"))

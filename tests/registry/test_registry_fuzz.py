@@ -66,12 +66,14 @@ def _mutated(raw, rng):
 
 def _check_safe(manifest):
     for name, entry in manifest.models.items():
-        assert entry.name == name and name.isascii() and name.replace("_", "").isalnum() and len(name) <= 64
+        assert entry.name == name and name.isascii() and len(name) <= 64 and ".." not in name
+        assert name.replace("_", "").replace(".", "").isalnum() and name[0].isalnum() and name[-1] != "."
         for source in entry.sources:
             assert filename_problem(source.filename) is None
             assert source.url is None or url_problem(source.url) is None
             assert source.size is None or (type(source.size) is int and 0 < source.size <= MAX_FILE_SIZE)
             assert source.sha256 is None or all(c in "0123456789abcdef" for c in source.sha256)
+            assert source.digest is None or all(c in "0123456789abcdef" for c in source.digest.value)
 
 
 def test_mutated_manifests_are_refused_or_safe():

@@ -21,9 +21,10 @@ def bundled_raw():
 
 def test_the_bundled_manifest_lists_the_eight_models_with_their_architectures():
     manifest = load_manifest(BUNDLED_MANIFEST)
-    assert manifest.names() == list(MODEL_CONFIGS)
-    for name, entry in manifest.models.items():
-        assert entry.architecture == name and entry.config == MODEL_CONFIGS[name]
+    assert manifest.names()[:8] == manifest.by_family()["densenet"] == list(MODEL_CONFIGS)
+    for name in MODEL_CONFIGS:
+        entry = manifest[name]
+        assert entry.architecture == name and entry.config == MODEL_CONFIGS[name] and entry.family == "densenet"
         assert entry.error_source == "DenseNet README table, 224x224 1-crop"
         assert entry.sources[0].type == "google_drive" and entry.sources[0].format == "t7"
     assert manifest["densenet264_k48_cosine"].top1_error == 20.4
@@ -82,7 +83,10 @@ def test_a_custom_manifest_names_an_architecture_the_code_defines(tmp_path, monk
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda raw: raw.update(schema_version=1), "expected schema_version 2, found 1.*regenerate the manifest"),
+        (
+            lambda raw: raw.update(schema_version=1),
+            r"expected schema_version 3 \(or 2\), found 1.*regenerate the manifest",
+        ),
         (lambda raw: raw["models"]["densenet121"].update(extra=1), r"models.densenet121: unknown keys \['extra'\]"),
         (
             lambda raw: raw["models"]["densenet121"]["sources"][0].update(sha256="XYZ"),
@@ -214,7 +218,7 @@ def _source(raw, **changes):
         (lambda raw: raw["models"]["densenet121"].update(architecture=["densenet121"]), "architecture: \\['densenet"),
         (lambda raw: raw["models"]["densenet121"].update(architecture="densenet121\n"), "architecture: 'densenet121"),
         (lambda raw: raw["models"]["densenet121"].update(config={"growth_rate": 32}), r"unknown keys \['config'\]"),
-        (lambda raw: raw.update(schema_version=True), "expected schema_version 2, found True"),
+        (lambda raw: raw.update(schema_version=True), r"expected schema_version 3 \(or 2\), found True"),
         (lambda raw: raw.update(description={"a": 1}), "description: expected a text"),
     ],
 )

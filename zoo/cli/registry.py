@@ -42,15 +42,21 @@ def _megabytes(value: float | None) -> str:
     return "-" if value is None else f"{value:g} MB"
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}%"
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @reports_errors
 def list_command(as_json: bool) -> None:
-    """List the models, their published error and what is cached.
+    """List the models by family, published errors, what is cached.
 
-    Columns: parameters, published single-crop top-1 error, published download
-    size, and whether the source is cached (or already converted).
+    Columns: parameters, published single-crop top-1 and top-5 errors,
+    published download size, and whether the source is cached (or already
+    converted).
     """
+    from zoo.registry.families import FAMILIES
     from zoo.registry.maintenance import list_models_status
 
     with _loud_unverified_sources():
@@ -58,12 +64,18 @@ def list_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
         return
-    click.echo(f"{'name':<24} {'params':>8} {'top-1 err':>9} {'size':>9}  cached")
+    family = None
     for row in rows:
-        error = "-" if row.top1_error is None else f"{row.top1_error:.1f}%"
+        if row.family != family:
+            if family is not None:
+                click.echo()
+            family = row.family
+            click.echo(FAMILIES[family].title)
+            click.echo(f"  {'name':<26} {'params':>8} {'top-1 err':>9} {'top-5 err':>9} {'size':>9}  cached")
         cached = "converted" if row.converted else (row.cached_source or "no")
         click.echo(
-            f"{row.name:<24} {row.num_params / 1e6:7.1f}M {error:>9} {_megabytes(row.published_size_mb):>9}  {cached}"
+            f"  {row.name:<26} {row.num_params / 1e6:7.1f}M {_percent(row.top1_error):>9} "
+            f"{_percent(row.top5_error):>9} {_megabytes(row.published_size_mb):>9}  {cached}"
         )
 
 
@@ -85,20 +97,34 @@ def info_command(name: str, as_json: bool) -> None:
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"{info['name']}: {info['title']}")
-    click.echo(f"  architecture   {json.dumps(info['config'])}")
+    click.echo(f"  family         {info['family']}")
+    architecture = info["config"]
+    if info["family"] == "densenet":
+        click.echo(f"  architecture   {json.dumps(architecture)}")
+    else:
+        side = architecture["input_size"]
+        click.echo(f"  architecture   {architecture['name']}: {architecture['definition']}")
+        click.echo(f"  input, output  {f'{side}x{side} RGB' if side else 'RGB, any size'} -> {architecture['output']}")
+        click.echo(f"  fingerprint    {json.dumps(architecture['fingerprint'])}")
     click.echo(f"  parameters     {info['num_params']:,}")
-    published_error = "not published" if info["top1_error"] is None else f"{info['top1_error']}%"
-    click.echo(
-        f"  top-1 error    {published_error}" + (f" ({info['top1_error_source']})" if info["top1_error_source"] else "")
-    )
+    for key in ("top1_error", "top5_error"):
+        if info[key] is not None or info["family"] == "densenet":
+            published = "not published" if info[key] is None else f"{info[key]}%"
+            source = f" ({info['top1_error_source']})" if info["top1_error_source"] and info[key] is not None else ""
+            click.echo(f"  top-{key[3]} error    {published}{source}")
     click.echo(f"  published size {_megabytes(info['published_size_mb'])}")
-    click.echo(f"  converted      {'yes' if info['converted'] else 'no'}")
+    if info["family"] == "densenet":
+        click.echo(f"  converted      {'yes' if info['converted'] else 'no'}")
     for index, source in enumerate(info["sources"], 1):
-        sha = source["sha256"] or "not published (trust on first use)"
+        digest = source.get("digest")
+        unpinned = f"pinned once the {digest['algorithm']} matches" if digest else "trust on first use"
+        sha = source["sha256"] or f"not published ({unpinned})"
         click.echo(f"  source {index}: {source['where']}")
         click.echo(
             f"    file {source['filename']} ({source['format']}), sha256 {sha}, size {source['size'] or 'unknown'}"
         )
+        if digest:
+            click.echo(f"    {digest['algorithm']} {digest['value']} (published in {digest['published_in']})")
         state = (
             f"cached, sha256 {source['cached_sha256']} (trust: {source['trust']})" if source["cached"] else "not cached"
         )
@@ -115,8 +141,10 @@ def download_command(names: tuple[str, ...], download_all: bool, mirror: str | N
     """Download, verify and convert models into the cache.
 
     NAMES are registry names (see `densenet-zoo list`). Each file is checked
-    against the manifest's sha256 and size, converted once to .safetensors, and
-    the converted file's path is printed. The cache is DENSENET_ZOO_HOME (default
+    against the manifest's sha256 (or its publisher's md5/sha1) and size; a
+    DenseNet is converted once to .safetensors, another model's network is
+    checked to be the published architecture; the path of the file its
+    loading reads is printed. The cache is DENSENET_ZOO_HOME (default
     ~/.cache/densenet-zoo); DENSENET_ZOO_OFFLINE=1 and DENSENET_ZOO_STRICT=1 apply.
     """
     from zoo.registry import load_manifest

@@ -2,8 +2,9 @@
 
 The cache directory is ``DENSENET_ZOO_HOME``, else ``$XDG_CACHE_HOME/densenet-zoo``,
 else ``~/.cache/densenet-zoo``. Next to every verified file ``F`` sits
-``F.record.json`` with its sha256, size and how the hash was trusted (the
-manifest, or trust on first use). The record outlives the file: a later
+``F.record.json`` with its sha256, size, how the hash was trusted (the
+manifest, a publisher's md5/sha1, or trust on first use) and the publisher's
+digests it was checked against. The record outlives the file: a later
 download of the same name must have the same hash.
 """
 
@@ -14,17 +15,18 @@ import math
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from densenet_zoo_util.hashing import file_sha256
+from densenet_zoo_util.hashing import file_digests
+from zoo.registry.digests import PublishedDigest, digest_problem
 from zoo.registry.errors import VerificationError
 from zoo.registry.safe_files import own_file, read_small
 
 HOME_ENV = "DENSENET_ZOO_HOME"
 RECORD_SUFFIX = ".record.json"
-TRUST_LEVELS = ("manifest", "prefix", "first-use", "pinned-first-use", "derived")
+TRUST_LEVELS = ("manifest", "prefix", "published-digest", "first-use", "pinned-first-use", "derived")
 #: Records are a few hundred bytes; anything much larger was not written by densenet-zoo.
 RECORD_LIMIT = 1 << 16
 
@@ -46,10 +48,13 @@ class FileRecord:
     """What was verified about a cached file.
 
     ``trust`` is ``"manifest"`` (full sha256 published in the manifest),
-    ``"prefix"`` (a published sha256 prefix matched), ``"first-use"`` (nothing
-    was published; this hash was pinned on first download), ``"pinned-first-use"``
-    (a later download matched that pin) or ``"derived"`` (a file this project
-    made from a verified source).
+    ``"prefix"`` (a published sha256 prefix matched), ``"published-digest"``
+    (no sha256 was published, the publisher's md5 or sha1 matched; this sha256
+    was pinned then), ``"first-use"`` (nothing was published; this hash was
+    pinned on first download), ``"pinned-first-use"`` (a later download matched
+    that pin) or ``"derived"`` (a file this project made from a verified source).
+    ``digests`` holds the publisher's digests the file was checked against
+    (``{"md5": ...}``).
     """
 
     sha256: str
@@ -57,6 +62,7 @@ class FileRecord:
     trust: str
     origin: str
     verified_at: float
+    digests: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +90,7 @@ def read_record(path: Path) -> FileRecord | None:
         return None
     sha256, size, trust = raw.get("sha256"), raw.get("size"), raw.get("trust")
     origin, verified_at = raw.get("origin", ""), raw.get("verified_at", 0.0)
+    digests = raw.get("digests", {})
     if not (
         isinstance(sha256, str)
         and _SHA256.fullmatch(sha256)
@@ -94,28 +101,36 @@ def read_record(path: Path) -> FileRecord | None:
         and isinstance(origin, str)
         and isinstance(verified_at, (int, float))
         and math.isfinite(verified_at)
+        and isinstance(digests, dict)
+        and all(digest_problem(algorithm, value) is None for algorithm, value in digests.items())
     ):
         return None
-    return FileRecord(sha256=sha256, size=size, trust=trust, origin=origin, verified_at=float(verified_at))
+    return FileRecord(sha256, size, trust, origin, float(verified_at), dict(digests))
 
 
-def write_record(path: Path, sha256: str, size: int, trust: str, origin: str) -> FileRecord:
-    """Write (atomically) the record vouching for ``path``."""
+def write_record(
+    path: Path, sha256: str, size: int, trust: str, origin: str, digest: PublishedDigest | None = None
+) -> FileRecord:
+    """Write (atomically) the record vouching for ``path`` (and that it matched the publisher's ``digest``)."""
     from densenet_zoo_util.atomic import write_text_atomic
 
-    record = FileRecord(sha256=sha256, size=int(size), trust=trust, origin=origin, verified_at=time.time())
+    digests = {digest.algorithm: digest.value} if digest is not None else {}
+    record = FileRecord(sha256, int(size), trust, origin, time.time(), digests)
     own_file(record_path(path))  # a planted link or another user's record is refused, not replaced
     write_text_atomic(record_path(path), json.dumps(record.to_dict(), indent=2) + "\n")
     return record
 
 
-def cheap_verify(path: Path, expected_sha256: str | None = None) -> FileRecord | None:
-    """Is ``path`` a verified cached file? Checks existence, the record, the size and the recorded hash.
+def cheap_verify(
+    path: Path, expected_sha256: str | None = None, digest: PublishedDigest | None = None
+) -> FileRecord | None:
+    """Is ``path`` a verified cached file? Checks existence, the record, the size and the recorded hashes.
 
-    Returns the record, or None when the file is absent or unrecorded (it must
-    be fetched again). Raises :class:`VerificationError` when a file is present
-    but contradicts its record or ``expected_sha256`` (a full digest or prefix):
-    such a file is never used.
+    Returns the record, or None when the file is absent or unrecorded, or was
+    never checked against the publisher's ``digest`` (it must be verified or
+    fetched again). Raises :class:`VerificationError` when a file is present
+    but contradicts its record, ``expected_sha256`` (a full digest or prefix)
+    or ``digest``: such a file is never used.
     """
     status = own_file(path)
     if status is None:
@@ -135,20 +150,32 @@ def cheap_verify(path: Path, expected_sha256: str | None = None) -> FileRecord |
             f"cached file {path} was verified with sha256 {record.sha256}, but the manifest expects "
             f"{expected_sha256}; delete it to fetch the published file again"
         )
+    if digest is not None:
+        recorded = record.digests.get(digest.algorithm)
+        if recorded is None:
+            return None
+        if not digest.matches(recorded):
+            raise VerificationError(
+                f"cached file {path} was verified with {digest.algorithm} {recorded}, but the manifest expects "
+                f"{digest.describe()}; delete it to fetch the published file again"
+            )
     return record
 
 
 def full_verify(path: Path) -> FileRecord:
-    """Re-hash ``path`` completely and compare with its record (``densenet-zoo verify``)."""
+    """Re-hash ``path`` completely and compare with its record, the publisher's digests included (``verify``)."""
     status = own_file(path)
     record = read_record(path)
     if record is None or status is None:
         raise VerificationError(f"{path} has no record {record_path(path).name}; it was not verified by densenet-zoo")
     actual_size = status.st_size
-    actual = file_sha256(path)
-    if actual_size != record.size or actual != record.sha256:
+    actual = file_digests(path, ("sha256", *record.digests))
+    expected = {"sha256": record.sha256, **record.digests}
+    if actual_size != record.size or actual != expected:
+        found = ", ".join(f"{algorithm} {value}" for algorithm, value in actual.items())
+        wanted = ", ".join(f"{algorithm} {value}" for algorithm, value in expected.items())
         raise VerificationError(
-            f"{path}: expected sha256 {record.sha256} and {record.size} bytes as recorded, "
-            f"found sha256 {actual} and {actual_size} bytes; the file is corrupt: delete it to fetch it again"
+            f"{path}: expected {wanted} and {record.size} bytes as recorded, found {found} and {actual_size} "
+            "bytes; the file is corrupt: delete it to fetch it again"
         )
     return record

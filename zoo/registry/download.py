@@ -3,7 +3,8 @@
 A download streams into ``<destination>.part`` while hashing; after a dropped
 connection it resumes with an HTTP ``Range`` request; connection errors, 429
 and 5xx answers are retried with capped exponential backoff (honouring
-``Retry-After``). Only a file whose size and sha256 check out is renamed onto
+``Retry-After``). Only a file whose size and sha256 (and, where a publisher
+gave one, md5 or sha1: :mod:`zoo.registry.digests`) check out is renamed onto
 ``destination``; anything else is deleted, so a failed or substituted file is
 never where it could be used.
 
@@ -12,7 +13,7 @@ What a hostile server or a file planted in the cache cannot do:
 * make a download write through a link: the ``.part`` is opened with
   ``O_NOFOLLOW`` and must be the user's own regular file (:mod:`safe_files`);
 * get other bytes accepted when nothing was published to check them against:
-  a ``.part`` is resumed only when a sha256 will vouch for the result or the
+  a ``.part`` is resumed only when a hash will vouch for the result or the
   server's validator (``ETag`` / ``Last-Modified``, sent back as ``If-Range``)
   equals the one recorded in ``<destination>.part.json`` when the part was
   started; a body shorter than its ``Content-Length``, its ``Content-Range``
@@ -39,9 +40,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from densenet_zoo_util.atomic import write_text_atomic
-from densenet_zoo_util.hashing import HASH_CHUNK_SIZE
+from densenet_zoo_util.hashing import HASH_CHUNK_SIZE, new_digest
 from zoo import __version__
 from zoo.registry import transport
+from zoo.registry.digests import PublishedDigest
 from zoo.registry.errors import (
     BadResponseError,
     CacheFileError,
@@ -170,6 +172,7 @@ def download_url(
     *,
     sha256: str | None = None,
     size: int | None = None,
+    digest: PublishedDigest | None = None,
     params: Mapping[str, str] | None = None,
     session: Any = None,
     timeout: tuple[float, float] = (15.0, 60.0),
@@ -177,7 +180,7 @@ def download_url(
     progress: bool = True,
     label: str | None = None,
 ) -> DownloadResult:
-    """Fetch ``url`` to ``destination``, verified against ``sha256`` (full or prefix) and ``size``.
+    """Fetch ``url`` to ``destination``, verified against ``sha256`` (full or prefix), ``size`` and ``digest``.
 
     A ``.part`` file left by an interrupted earlier run is resumed when that
     is safe (see the module docstring). Raises :class:`DownloadError` (or a
@@ -192,8 +195,8 @@ def download_url(
     destination.parent.mkdir(parents=True, exist_ok=True)
     own_file(destination)  # a link or another user's file where the result will go: refused before any request
     retry = retry or RetryPolicy()
-    part = _Partial(destination)
-    part.resume(verified=sha256 is not None, size=size)
+    part = _Partial(destination, digest)
+    part.resume(verified=sha256 is not None or digest is not None, size=size)
     bar = ProgressBar(label or destination.name, size, enabled=progress)
     download = _Download(url, params, session or new_session(), timeout, part, sha256, size, bar)
     try:
@@ -243,6 +246,7 @@ def copy_verified(
     *,
     sha256: str | None = None,
     size: int | None = None,
+    digest: PublishedDigest | None = None,
     progress: bool = True,
 ) -> DownloadResult:
     """Copy a local file (a mirror directory's) to ``destination`` with the same checks as a download."""
@@ -250,7 +254,7 @@ def copy_verified(
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     own_file(destination)
-    part = _Partial(destination)
+    part = _Partial(destination, digest)
     bar = ProgressBar(destination.name, source_path.stat().st_size, enabled=progress)
     try:
         with open(source_path, "rb") as reader:
@@ -288,7 +292,10 @@ class _Retryable(Exception):
 
 
 class _Partial:
-    """``<destination>.part``: the bytes received so far, their running sha256, and the version they belong to.
+    """``<destination>.part``: the bytes received so far, their running hashes, and the version they belong to.
+
+    The running hashes are the sha256 and, when the publisher gave one, the
+    ``digest``'s algorithm (md5 or sha1), so each byte is read once.
 
     The version is the server's validator (``ETag`` or ``Last-Modified``) and
     declared total size, written atomically to ``<destination>.part.json``
@@ -296,12 +303,13 @@ class _Partial:
     still serves the same file before appending to it.
     """
 
-    def __init__(self, destination: Path) -> None:
+    def __init__(self, destination: Path, published: PublishedDigest | None = None) -> None:
         self.path = part_path(destination)
         self.sidecar = validator_path(destination)
         self.existing = own_file(self.path)  # a planted link or another user's file: refused here
+        self.published = published
         self.offset = 0
-        self.digest = hashlib.sha256()
+        self.hashes = self._new_hashes()
         self.validator: str | None = None
         self.total: int | None = None
         self._stream: os.FileIO | None = None
@@ -321,7 +329,7 @@ class _Partial:
             return
         self._stream = open_existing(self.path)
         while chunk := self._stream.read(HASH_CHUNK_SIZE):
-            self.digest.update(chunk)
+            self._hash(chunk)
             self.offset += len(chunk)
 
     def start(self, validator: str | None, total: int | None) -> None:
@@ -336,7 +344,7 @@ class _Partial:
         pending = memoryview(chunk)
         while pending:  # an unbuffered write may take only part of the bytes
             pending = pending[self._stream.write(pending) :]
-        self.digest.update(chunk)
+        self._hash(chunk)
         self.offset += len(chunk)
 
     def keep(self) -> None:
@@ -355,11 +363,19 @@ class _Partial:
             self.path.unlink(missing_ok=True)
         self.existing = None
         self.sidecar.unlink(missing_ok=True)  # an unlink never follows a link
-        self.offset, self.digest, self.validator, self.total = 0, hashlib.sha256(), None, None
+        self.offset, self.hashes, self.validator, self.total = 0, self._new_hashes(), None, None
+
+    def _new_hashes(self) -> list[Any]:
+        """A running sha256, then one of the published digest's algorithm (if any)."""
+        return [hashlib.sha256()] + ([new_digest(self.published.algorithm)] if self.published else [])
+
+    def _hash(self, chunk: bytes) -> None:
+        for running in self.hashes:
+            running.update(chunk)
 
     def finish(self, destination: Path, sha256: str | None, size: int | None, origin: str) -> DownloadResult:
         """Check the complete part's size and hash, then rename it onto ``destination``; else remove it."""
-        actual = self.digest.hexdigest()
+        actual = self.hashes[0].hexdigest()
         try:
             if size is not None and self.offset != size:
                 raise VerificationError(
@@ -371,6 +387,12 @@ class _Partial:
                     f"{printable(origin)}: expected sha256 {sha256}, found {actual} ({self.offset} bytes); the "
                     "file is corrupt or not the published one and was discarded. Try again, or fetch it from a "
                     "trusted mirror"
+                )
+            if self.published is not None and not self.published.matches(self.hashes[1].hexdigest()):
+                raise VerificationError(
+                    f"{printable(origin)}: expected {self.published.describe()}, found {self.published.algorithm} "
+                    f"{self.hashes[1].hexdigest()} ({self.offset} bytes); the file is corrupt or not the published "
+                    "one and was discarded. Try again, or fetch it from a trusted mirror"
                 )
             if self.offset == 0:
                 raise VerificationError(f"{printable(origin)} is empty, not a model file; nothing was saved")
@@ -420,11 +442,13 @@ class _Download:
         bar: ProgressBar,
     ) -> None:
         self.url, self.params, self.session, self.timeout = url, params, session, timeout
-        self.part, self.sha256, self.size, self.bar = part, sha256, size, bar
+        self.part, self.size, self.bar = part, size, bar
+        #: whether a published hash (sha256, or the publisher's md5/sha1) will check the whole file in the end
+        self.vouched = sha256 is not None or part.published is not None
 
     def may_resume(self) -> bool:
         """Whether the bytes in the part may be continued after a reconnection (see the module docstring)."""
-        return self.sha256 is not None or self.part.validator is not None
+        return self.vouched or self.part.validator is not None
 
     def attempt(self) -> None:
         """One request; returns when the whole file is in the part, raises :class:`_Retryable` to try again."""
@@ -464,7 +488,7 @@ class _Download:
                 f"{where} sent {offset} bytes, fewer than the expected {self.size}; the file differs from the one "
                 "in the manifest and nothing was kept"
             )
-        if self.size is None and total is None and self.sha256 is None and not delimited:
+        if self.size is None and total is None and not self.vouched and not delimited:
             raise DownloadError(
                 f"{where} did not declare the file's length, and nothing published (size or sha256) can tell the "
                 "whole file from one cut short by a dropped connection; it was not kept. Add the file's size or "
@@ -474,7 +498,7 @@ class _Download:
     def _same_version(self, response: Any) -> bool:
         """Whether an answer to a range request is the version the part was started from."""
         current = transport.validator(response)
-        if self.sha256 is not None:  # the hash decides in the end; a changed validator only saves bandwidth
+        if self.vouched:  # the hash decides in the end; a changed validator only saves bandwidth
             return current is None or self.part.validator is None or current == self.part.validator
         return self.part.validator is not None and current == self.part.validator
 

@@ -4,20 +4,24 @@ Order of preference, per source in manifest order: a verified cached copy;
 the mirror (``DENSENET_ZOO_MIRROR``: a directory or a URL prefix, looked up by
 the source's cache name); the source itself (Google Drive, a URL, or the
 Hugging Face Hub through ``hf_hub_download`` and its cache). Every
-file is checked against the manifest's sha256 (or prefix) and size; a source
-without a published hash is trusted on first use (loudly), its hash pinned in
-the cache record, and refused under ``DENSENET_ZOO_STRICT=1``. One process
+file is checked against the manifest's sha256 (or prefix), size and the md5
+or sha1 its publisher gave (if any); a source without a published sha256 has
+the sha256 of the file it accepted pinned in the cache record (trusted on
+first use, loudly, when nothing at all was published) and is refused under
+``DENSENET_ZOO_STRICT=1``. One process
 downloads a file at a time; the others wait on its lock and then use it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from densenet_zoo_util.hashing import file_sha256
+from densenet_zoo_util.hashing import file_digests
 from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
 from zoo.registry.download import (
     SNIFF_LIMIT,
@@ -54,6 +58,31 @@ class FetchedFile:
     record: FileRecord
 
 
+@contextlib.contextmanager
+def refusing_unloadable(entry: ModelEntry, fetched: FetchedFile) -> Iterator[None]:
+    """Turn a fetched file that does not load as ``entry`` into a :class:`VerificationError`.
+
+    A Torch7 format or conversion error inside the block becomes one; a file
+    that was only trusted on first use is also removed with its record, so that
+    a bogus file never stays pinned.
+    """
+    from converters import ConversionError
+    from converters.t7 import T7FormatError
+
+    try:
+        yield
+    except (ConversionError, T7FormatError, VerificationError) as error:
+        if fetched.record.trust == "first-use":
+            fetched.path.unlink(missing_ok=True)
+            record_path(fetched.path).unlink(missing_ok=True)
+        if isinstance(error, VerificationError):
+            raise
+        raise VerificationError(
+            f"{fetched.path} (from {fetched.record.origin}) does not convert to {entry.name}: {error}. "
+            "It is not used; check the source or the mirror"
+        ) from error
+
+
 def cached_path(source: Source, settings: Settings) -> Path:
     """Where ``source``'s file lives in the cache (its cache name in the cache directory)."""
     return settings.cache_dir / source.cache_name
@@ -71,7 +100,7 @@ def find_cached(entry: ModelEntry, settings: Settings) -> FetchedFile | None:
     """The first source of ``entry`` already verified in the cache (cheap check), or None."""
     for source in usable_sources(entry, settings):
         path = cached_path(source, settings)
-        record = cheap_verify(path, source.sha256)
+        record = cheap_verify(path, source.sha256, source.digest)
         if record is not None:
             return FetchedFile(path, source, record)
     return None
@@ -118,7 +147,7 @@ def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFil
     path = cached_path(source, settings)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(path, timeout=settings.lock_timeout, on_wait=_waiting_notice(settings)):
-        record = cheap_verify(path, source.sha256)
+        record = cheap_verify(path, source.sha256, source.digest)
         if record is not None:
             return FetchedFile(path, source, record)
         expected = expected_hash(source, settings)
@@ -137,7 +166,7 @@ def fetch_source(source: Source, settings: Settings, session=None) -> FetchedFil
                 UnverifiedSourceWarning,
                 stacklevel=2,
             )
-        record = write_record(path, result.sha256, result.size, trust, origin)
+        record = write_record(path, result.sha256, result.size, trust, origin, source.digest)
         return FetchedFile(path, source, record)
 
 
@@ -151,17 +180,27 @@ def _waiting_notice(settings: Settings):
 def _trust_of(source: Source, expected: str | None) -> str:
     if source.sha256 is not None:
         return "manifest" if source.has_full_hash else "prefix"
+    if source.digest is not None:
+        return "published-digest"
     return "pinned-first-use" if expected is not None else "first-use"
 
 
 def _adopt_placed_file(source: Source, path: Path, size: int, expected: str | None) -> DownloadResult:
-    """Verify a file that a user put into the cache by hand (it has no record yet)."""
-    sha256 = file_sha256(path)
-    if (source.size is not None and size != source.size) or (expected is not None and not sha256.startswith(expected)):
+    """Verify a file that a user put into the cache by hand (or one never checked against the publisher's digest)."""
+    digest = source.digest
+    found = file_digests(path, ("sha256",) + ((digest.algorithm,) if digest else ()))
+    sha256 = found["sha256"]
+    if (
+        (source.size is not None and size != source.size)
+        or (expected is not None and not sha256.startswith(expected))
+        or (digest is not None and not digest.matches(found[digest.algorithm]))
+    ):
+        wanted = f"sha256 {expected}" + (f", {digest.describe()}" if digest else "")
+        got = ", ".join(f"{algorithm} {value}" for algorithm, value in found.items())
         raise VerificationError(
-            f"{path} was placed in the cache by hand but does not match: expected sha256 {expected} and "
-            f"{source.size or 'any'} bytes, found sha256 {sha256} and {size} bytes. It is not used; delete or "
-            "replace it with the published file"
+            f"{path} was placed in the cache by hand (or never checked against the publisher's digest) but does "
+            f"not match: expected {wanted} and {source.size or 'any'} bytes, found {got} and {size} bytes. It is "
+            "not used; delete or replace it with the published file"
         )
     with open(path, "rb") as stream:
         if looks_like_html(stream.read(SNIFF_LIMIT)):
@@ -177,7 +216,9 @@ def _obtain(
     if mirror_dir is not None:
         candidate = mirror_dir / source.cache_name
         if candidate.is_file():
-            result = copy_verified(candidate, path, sha256=expected, size=source.size, progress=settings.progress)
+            result = copy_verified(
+                candidate, path, sha256=expected, size=source.size, digest=source.digest, progress=settings.progress
+            )
             return result, str(candidate)
     if settings.offline and source.type != "huggingface":
         where = f" nor in the mirror directory {mirror_dir}" if mirror_dir is not None else ""
@@ -187,7 +228,14 @@ def _obtain(
             "or unset DENSENET_ZOO_OFFLINE"
         )
     session = session or new_session()
-    common = dict(sha256=expected, size=source.size, session=session, retry=settings.retry, progress=settings.progress)
+    common = dict(
+        sha256=expected,
+        size=source.size,
+        digest=source.digest,
+        session=session,
+        retry=settings.retry,
+        progress=settings.progress,
+    )
     if settings.mirror_is_url and not settings.offline:
         mirror_url = settings.mirror.rstrip("/") + "/" + source.cache_name
         try:
@@ -215,7 +263,9 @@ def _obtain_from_hub(source: Source, path: Path, expected: str | None, settings:
 
     hub_path = hub_download(source.repo_id, source.filename, source.revision, local_files_only=settings.offline)
     try:
-        return copy_verified(hub_path, path, sha256=expected, size=source.size, progress=settings.progress)
+        return copy_verified(
+            hub_path, path, sha256=expected, size=source.size, digest=source.digest, progress=settings.progress
+        )
     except VerificationError as error:
         raise VerificationError(
             f"{source.describe()} does not match the manifest ({error}). densenet-zoo cached nothing (the Hub's "

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
+from zoo.registry.digests import PublishedDigest
 from zoo.registry.download import DownloadResult, RetryPolicy, download_url, new_session
 from zoo.registry.errors import (
     GoogleDriveError,
@@ -181,6 +182,7 @@ def download_file(
     resourcekey: str | None = None,
     sha256: str | None = None,
     size: int | None = None,
+    digest: PublishedDigest | None = None,
     session: Any = None,
     retry: RetryPolicy | None = None,
     progress: bool = True,
@@ -193,7 +195,9 @@ def download_file(
         params["resourcekey"] = resourcekey
     url = base_url()
     what = f"Google Drive file {file_id}" + (f" (resourcekey {resourcekey})" if resourcekey else "")
-    common = dict(sha256=sha256, size=size, session=session, retry=retry, progress=progress, timeout=timeout)
+    common = dict(
+        sha256=sha256, size=size, digest=digest, session=session, retry=retry, progress=progress, timeout=timeout
+    )
     label = Path(destination).name
     for _ in range(3):  # direct link, then at most two interstitial forms
         try:

@@ -1,9 +1,13 @@
 """Loading models: by registry name (download, verify, convert once, cache) or from a file.
 
-``load_pretrained(name)`` fetches a verified source (see :mod:`zoo.registry.fetch`),
-converts it once into ``<cache>/<name>-<sha256[:8]>.safetensors`` (the hash is
-the source file's), checks that the converted weights fit the manifest's
-architecture, and builds the model from the cached conversion on later calls.
+``load(name)`` serves every registry entry: a DenseNet through
+``load_pretrained(name)``, which fetches a verified source (see
+:mod:`zoo.registry.fetch`), converts it once into
+``<cache>/<name>-<sha256[:8]>.safetensors`` (the hash is the source file's),
+checks that the converted weights fit the manifest's architecture, and builds
+the model from the cached conversion on later calls; a model of another family
+(ResNet, OpenFace, fast-neural-style) through
+:mod:`zoo.registry.module_loading`, straight from its verified ``.t7``.
 ``load_from_hub("hf-hub:ORG/REPO[@REVISION]")`` loads a Hub repository laid out
 as ``densenet-zoo export-hub`` writes it, without a manifest entry.
 """
@@ -20,9 +24,9 @@ from typing import Any
 
 from densenet_zoo_util.hashing import file_sha256
 from zoo.models.densenet import DenseNet, DenseNetConfig, state_dict_mismatch, state_dict_shapes
-from zoo.registry.cache import FileRecord, cheap_verify, read_record, record_path, write_record
+from zoo.registry.cache import FileRecord, cheap_verify, read_record, write_record
 from zoo.registry.errors import RegistryError, UnpinnedSourceError, VerificationError
-from zoo.registry.fetch import FetchedFile, cached_path, fetch
+from zoo.registry.fetch import FetchedFile, cached_path, fetch, refusing_unloadable
 from zoo.registry.huggingface import (
     CONFIG_FILENAME,
     CONFIG_KEY,
@@ -74,7 +78,7 @@ def ensure_converted(
     """The verified, converted weights of a registry model, fetching and converting them if needed."""
     manifest = manifest if manifest is not None else load_manifest()
     settings = settings if settings is not None else Settings.from_env()
-    entry = manifest[name]
+    entry = densenet_entry(manifest, name)
     reusable = _cached_conversion(entry, settings)
     if reusable is not None:
         return reusable
@@ -95,6 +99,17 @@ def ensure_converted(
     return ConvertedWeights(name, target, record, fetched)
 
 
+def densenet_entry(manifest: Manifest, name: str) -> ModelEntry:
+    """The manifest entry ``name``, which must be a DenseNet (the only family converted to DenseNet weights)."""
+    entry = manifest[name]
+    if entry.family != "densenet":
+        raise RegistryError(
+            f"{name} is a {entry.family_info.title} model, not a DenseNet: it has no DenseNet weights or config. "
+            f"Load it with zoo.load({name!r}), which returns its network translated from Torch7"
+        )
+    return entry
+
+
 def _cached_conversion(entry: ModelEntry, settings: Settings) -> ConvertedWeights | None:
     """A conversion made earlier from a source whose hash is still trusted (the source file itself may be gone)."""
     for source in entry.sources:
@@ -112,27 +127,14 @@ def _cached_conversion(entry: ModelEntry, settings: Settings) -> ConvertedWeight
 
 
 def convert_source(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
-    """State dict of a fetched source, checked against the manifest's architecture.
+    """State dict of a fetched DenseNet source, checked against the manifest's architecture.
 
     A file that does not convert raises :class:`VerificationError`; if it was
     only trusted on first use it is also removed with its record, so that a
     bogus file never stays pinned.
     """
-    from converters import ConversionError
-    from converters.t7 import T7FormatError
-
-    try:
+    with refusing_unloadable(entry, fetched):
         return _convert_checked(entry, fetched)
-    except (ConversionError, T7FormatError, VerificationError) as error:
-        if fetched.record.trust == "first-use":
-            fetched.path.unlink(missing_ok=True)
-            record_path(fetched.path).unlink(missing_ok=True)
-        if isinstance(error, VerificationError):
-            raise
-        raise VerificationError(
-            f"{fetched.path} (from {fetched.record.origin}) does not convert to {entry.name}: {error}. "
-            "It is not used; check the source or the mirror"
-        ) from error
 
 
 def _convert_checked(entry: ModelEntry, fetched: FetchedFile) -> dict[str, Any]:
@@ -186,7 +188,7 @@ def load_pretrained(
     sha256, source file name, the source's sha256 and how it was trusted.
     """
     manifest = manifest if manifest is not None else load_manifest()
-    entry = manifest[name]
+    entry = densenet_entry(manifest, name)
     config = config if config is not None else entry.config
     changed = [
         f.name for f in dataclasses.fields(DenseNetConfig) if getattr(config, f.name) != getattr(entry.config, f.name)
@@ -217,11 +219,30 @@ def load_pretrained(
     return model.eval()
 
 
-def load(name: str, device: Any = None) -> DenseNet:
-    """``zoo.load(name)``: the published model ``name`` (or a Hub model ``hf-hub:ORG/REPO``) in eval mode."""
+def load(
+    name: str,
+    device: Any = None,
+    *,
+    manifest: Manifest | None = None,
+    settings: Settings | None = None,
+    session: Any = None,
+) -> Any:
+    """``zoo.load(name)``: the published model ``name`` (or a Hub model ``hf-hub:ORG/REPO``) in eval mode.
+
+    A DenseNet is a :class:`zoo.DenseNet`; a model of another family is the
+    ``torch.nn.Module`` that ``converters.load_module`` translates from its
+    verified ``.t7`` (float32), checked to be the published architecture.
+    """
     if is_hub_name(name):
-        return load_from_hub(name, device=device)
-    return load_pretrained(name, device=device)
+        return load_from_hub(name, device=device, settings=settings)
+    manifest = manifest if manifest is not None else load_manifest()
+    entry = manifest[name]
+    if entry.family_info.loader == "densenet":
+        return load_pretrained(name, device=device, manifest=manifest, settings=settings, session=session)
+    from zoo.registry.module_loading import load_module_entry
+
+    settings = settings if settings is not None else Settings.from_env()
+    return load_module_entry(entry, fetch(entry, settings, session=session), device=device)
 
 
 def load_from_hub(name: str, device: Any = None, *, settings: Settings | None = None) -> DenseNet:

@@ -14,9 +14,10 @@ from typing import Any
 
 from zoo.registry.cache import cheap_verify, full_verify, read_record, record_path
 from zoo.registry.errors import CacheFileError, RegistryError, VerificationError
-from zoo.registry.fetch import UnverifiedSourceWarning, cached_path, fetch_source
+from zoo.registry.fetch import FetchedFile, UnverifiedSourceWarning, cached_path, fetch, fetch_source
 from zoo.registry.loading import convert_source, converted_path, ensure_converted
 from zoo.registry.manifest import Manifest, ModelEntry, Source, load_manifest, manifest_path, pin_source
+from zoo.registry.module_loading import translate_source
 from zoo.registry.settings import Settings
 
 
@@ -31,10 +32,14 @@ class ModelStatus:
     published_size_mb: float | None
     cached_source: str | None
     converted: bool
+    family: str = "densenet"
+    top5_error: float | None = None
 
 
 def count_parameters(entry: ModelEntry) -> int:
-    """Trainable parameters of the architecture, counted from the config (no model is built)."""
+    """Trainable parameters of the architecture, counted from its definition (no model is built)."""
+    if entry.module_architecture is not None:
+        return entry.module_architecture.num_parameters
     config = entry.config
     kernel = 7 if config.stem == "imagenet" else 3
     total = 3 * config.num_init_features * kernel * kernel
@@ -73,14 +78,16 @@ def model_status(entry: ModelEntry, settings: Settings) -> ModelStatus:
         published_size_mb=entry.published_size_mb,
         cached_source=cached_source,
         converted=converted,
+        family=entry.family,
+        top5_error=entry.top5_error,
     )
 
 
 def list_models_status(manifest: Manifest | None = None, settings: Settings | None = None) -> list[ModelStatus]:
-    """One :class:`ModelStatus` per manifest model, in manifest order (``densenet-zoo list``)."""
+    """One :class:`ModelStatus` per manifest model, grouped by family (``densenet-zoo list``)."""
     manifest = manifest if manifest is not None else load_manifest()
     settings = settings if settings is not None else Settings.from_env()
-    return [model_status(manifest[name], settings) for name in manifest]
+    return [model_status(manifest[name], settings) for names in manifest.by_family().values() for name in names]
 
 
 def model_info(name: str, manifest: Manifest | None = None, settings: Settings | None = None) -> dict[str, Any]:
@@ -106,9 +113,12 @@ def model_info(name: str, manifest: Manifest | None = None, settings: Settings |
     return {
         "name": name,
         "title": entry.title,
-        "config": entry.config.to_dict(),
+        "family": entry.family,
+        "architecture": entry.architecture,
+        "config": entry.config.to_dict() if entry.config is not None else entry.module_architecture.to_dict(),
         "num_params": status.num_params,
         "top1_error": entry.top1_error,
+        "top5_error": entry.top5_error,
         "top1_error_source": entry.error_source,
         "published_size_mb": entry.published_size_mb,
         "sources": sources,
@@ -123,17 +133,25 @@ def download(
     settings: Settings | None = None,
     on_done: Callable[[str, Path], None] | None = None,
 ) -> list[Path]:
-    """Fetch, verify and convert each named model; returns the converted weight files.
+    """Fetch, verify and check each named model; returns the files its loading reads.
 
-    Every name is looked up first, so a typo fails before any download starts.
-    ``on_done(name, path)`` is called as each model is ready (the CLI prints it).
+    A DenseNet is converted once (the converted weights are returned); a model
+    of another family is translated to check that it is the published
+    architecture (its verified ``.t7`` is returned). Every name is looked up
+    first, so a typo fails before any download starts. ``on_done(name, path)``
+    is called as each model is ready (the CLI prints it).
     """
     manifest = manifest if manifest is not None else load_manifest()
     settings = settings if settings is not None else Settings.from_env()
     entries = [manifest[name] for name in names]
     paths = []
     for entry in entries:
-        path = ensure_converted(entry.name, manifest=manifest, settings=settings).path
+        if entry.family_info.loader == "module":
+            fetched = fetch(entry, settings)
+            translate_source(entry, fetched)
+            path = fetched.path
+        else:
+            path = ensure_converted(entry.name, manifest=manifest, settings=settings).path
         if on_done is not None:
             on_done(entry.name, path)
         paths.append(path)
@@ -171,8 +189,10 @@ def verify_cache(
 def _verify_file(path: Path, source: Source | None) -> VerifyResult:
     try:
         record = full_verify(path)
-        if source is not None:
-            cheap_verify(path, source.sha256)
+        if source is not None and cheap_verify(path, source.sha256, source.digest) is None:
+            raise VerificationError(
+                f"{path} was never checked against {source.digest.describe()}; `densenet-zoo download` checks it"
+            )
     except (VerificationError, CacheFileError) as error:
         return VerifyResult(path, False, str(error))
     return VerifyResult(path, True, f"sha256 {record.sha256} ({record.size} bytes, trust: {record.trust})")
@@ -196,7 +216,7 @@ def pin(
     manifest_file: str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
 ) -> PinResult:
-    """Download a source, check that it converts to the manifest's architecture, write its sha256 and size.
+    """Download a source, check that it loads as the manifest's architecture, write its sha256 and size.
 
     ``filename`` picks the source (default: the first without a full sha256).
     """
@@ -219,7 +239,7 @@ def pin(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedSourceWarning)  # pinning is the act of trusting it
         fetched = fetch_source(source, settings)
-    convert_source(entry, fetched)
+    check_loads(entry, fetched)
     pin_source(target, name, source.cache_name, fetched.record.sha256, fetched.record.size)
     return PinResult(
         name,
@@ -229,3 +249,11 @@ def pin(
         target.resolve(),
         [f"record: {record_path(fetched.path)}"],
     )
+
+
+def check_loads(entry: ModelEntry, fetched: FetchedFile) -> None:
+    """Raise :class:`VerificationError` unless ``fetched`` loads as ``entry``'s architecture (no weights kept)."""
+    if entry.family_info.loader == "module":
+        translate_source(entry, fetched)
+    else:
+        convert_source(entry, fetched)

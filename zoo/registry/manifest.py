@@ -1,17 +1,22 @@
 """The weights manifest: which files hold each published model and how to check them.
 
 ``weights_manifest.json`` (repository root, shipped inside the package as
-``zoo/weights_manifest.json``) lists, per model name, the name of its
-architecture (defined in code: see :mod:`zoo.registry.architectures`), the
-published top-1 error and an ordered list of sources. It is validated when
-loaded, so a typo is an error at load time, not a wrong model later.
-``DENSENET_ZOO_MANIFEST=<path>`` replaces the bundled file.
+``zoo/weights_manifest.json``) lists, per model name, its family (how it
+loads: :mod:`zoo.registry.families`), the name of its architecture (defined
+in code: see :mod:`zoo.registry.architectures`), the published top-1/top-5
+errors and an ordered list of sources. A source may carry the md5 or sha1 its
+publisher gave (``"digest"``: :mod:`zoo.registry.digests`) besides its
+sha256; sources of one model with the same file name are one file at several
+addresses. The manifest is validated when loaded, so a typo is an error at
+load time, not a wrong model later. ``DENSENET_ZOO_MANIFEST=<path>`` replaces
+the bundled file.
 
 A manifest may come from a stranger, and its strings become cache paths,
 URLs and HTTP parameters, so each is checked as a whole string (``fullmatch``):
 names and file names are short, plain and cannot collide with the cache's own
 files (records, locks, partial downloads, converted weights); URLs are
-``http(s)://`` only; hashes are hex; sizes are bounded byte counts.
+``http(s)://`` only; hashes are hex of their algorithm's length; sizes are
+bounded byte counts; errors are percentages; unknown keys are refused.
 """
 
 from __future__ import annotations
@@ -28,16 +33,21 @@ from typing import Any
 
 from densenet_zoo_util.atomic import write_text_atomic
 from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
-from zoo.registry.architectures import NAME_PATTERN, architecture_names, find_architecture
+from zoo.registry.architectures import architecture_family, architecture_names, find_architecture
 from zoo.registry.cache import RECORD_SUFFIX
+from zoo.registry.digests import PublishedDigest, digest_problem
 from zoo.registry.download import PART_SUFFIX, VALIDATOR_SUFFIX
 from zoo.registry.errors import ManifestError, UnknownModelError
+from zoo.registry.families import FAMILIES, MODULE_ARCHITECTURES, Family, ModuleArchitecture
 from zoo.registry.huggingface import repo_filename_problem, repo_id_problem, revision_problem
 from zoo.registry.lock import BREAK_SUFFIX, LOCK_SUFFIX
 from zoo.registry.transport import MAX_FILE_SIZE, printable, url_problem
 
-#: 2: entries name their architecture (``"architecture": "densenet121"``); 1 carried its config.
-SCHEMA_VERSION = 2
+#: 3: entries name their family and may give top-5 errors and publishers' md5/sha1 digests; 2: entries name
+#: their architecture (``"architecture": "densenet121"``; a version-2 manifest is still read, as DenseNets);
+#: 1 carried its config.
+SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (2, 3)
 MANIFEST_ENV = "DENSENET_ZOO_MANIFEST"
 BUNDLED_MANIFEST = Path(__file__).resolve().parent.parent / "weights_manifest.json"
 
@@ -51,6 +61,11 @@ SOURCE_FORMATS = ("t7", "torchvision-pth", "safetensors")
 MANIFEST_LIMIT = 1 << 24
 #: Titles and notes are shown in ``list`` and ``info``; longer ones are refused.
 TEXT_LIMIT = 1000
+#: A model name: lowercase letters, digits, '_' and single inner dots (``nn4.small2.v1``), at most 64 characters.
+MODEL_NAME_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_]|\.(?=[a-z0-9_])){0,63}")
+ENTRY_KEYS = frozenset({"title", "family", "architecture", "published", "sources"})
+PUBLISHED_KEYS = frozenset({"top1_error", "top5_error", "source", "size_mb"})
+DIGEST_KEYS = frozenset({"algorithm", "value", "published_in"})
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 _FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -83,6 +98,7 @@ class Source:
     resourcekey: str | None = None
     repo_id: str | None = None
     revision: str | None = None
+    digest: PublishedDigest | None = None
 
     @property
     def cache_name(self) -> str:
@@ -117,21 +133,37 @@ class Source:
             keys = ("type", "repo_id", "revision", "filename", "format", "sha256", "size")
         else:
             keys = ("type", "url", "filename", "format", "sha256", "size")
-        return {key: getattr(self, key) for key in keys}
+        written = {key: getattr(self, key) for key in keys}
+        if self.digest is not None:
+            written["digest"] = self.digest.to_dict()
+        return written
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model name with its architecture (name and config), published numbers and ordered sources."""
+    """A model name with its family, architecture, published numbers and ordered sources.
+
+    ``config`` is the DenseNetConfig of a ``densenet`` entry (None for the
+    others); ``module_architecture`` the published network of the others
+    (None for DenseNets).
+    """
 
     name: str
-    config: DenseNetConfig
+    config: DenseNetConfig | None
     sources: tuple[Source, ...]
     architecture: str = ""
     title: str = ""
     top1_error: float | None = None
     error_source: str | None = None
     published_size_mb: float | None = None
+    family: str = "densenet"
+    module_architecture: ModuleArchitecture | None = None
+    top5_error: float | None = None
+
+    @property
+    def family_info(self) -> Family:
+        """How the family of this entry loads (:data:`zoo.registry.families.FAMILIES`)."""
+        return FAMILIES[self.family]
 
 
 @dataclass(frozen=True)
@@ -164,6 +196,13 @@ class Manifest:
         """Model names in manifest order."""
         return list(self.models)
 
+    def by_family(self) -> dict[str, list[str]]:
+        """Model names grouped by family: the families in :data:`FAMILIES` order, the names in manifest order."""
+        grouped = {
+            family: [name for name, entry in self.models.items() if entry.family == family] for family in FAMILIES
+        }
+        return {family: names for family, names in grouped.items() if names}
+
 
 def manifest_path() -> Path:
     """The manifest in use: ``DENSENET_ZOO_MANIFEST`` if set, else the bundled one."""
@@ -174,9 +213,10 @@ def manifest_path() -> Path:
 def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     """Read and validate a manifest (default: :func:`manifest_path`).
 
-    The bundled manifest must list exactly the eight published models; an
-    override may list others (tests, mirrors, your own models), each naming a
-    known architecture, and any published name in it must name its own.
+    The bundled manifest must list exactly the eight published DenseNets and
+    name every published architecture of the other families; an override may
+    list others (tests, mirrors, your own models), each naming a known
+    architecture, and any published DenseNet name in it must name its own.
     """
     path = Path(path) if path is not None else manifest_path()
     raw = read_manifest_json(path)
@@ -235,10 +275,11 @@ def parse_manifest(raw: Any, path: Path | None = None, require_published: bool =
     if not isinstance(raw, Mapping):
         raise ManifestError(f"{where}: expected a JSON object at the top level, found {type(raw).__name__}")
     version = raw.get("schema_version")
-    if type(version) is not int or version != SCHEMA_VERSION:
+    if type(version) is not int or version not in READABLE_SCHEMA_VERSIONS:
         raise ManifestError(
-            f"{where}: expected schema_version {SCHEMA_VERSION}, found {_shown(version)}; "
-            "this densenet-zoo release reads only that version (upgrade densenet-zoo or regenerate the manifest)"
+            f"{where}: expected schema_version {SCHEMA_VERSION} (or {READABLE_SCHEMA_VERSIONS[0]}), found "
+            f"{_shown(version)}; this densenet-zoo release reads only those versions (upgrade densenet-zoo or "
+            "regenerate the manifest)"
         )
     unknown = sorted(str(key) for key in set(raw) - {"schema_version", "description", "models"})
     if unknown:
@@ -261,42 +302,59 @@ def parse_manifest(raw: Any, path: Path | None = None, require_published: bool =
                 problems.append(f"models.{name}: cache file name {source.cache_name!r} is already used by {owner}")
         models[name] = entry
     if require_published:
-        missing = [name for name in MODEL_CONFIGS if name not in models_raw]
-        extra = [name for name in models_raw if name not in MODEL_CONFIGS]
-        if missing:
-            problems.append(f"missing published models {missing}")
-        if extra:
-            problems.append(f"unexpected models {extra}; the bundled manifest lists exactly {list(MODEL_CONFIGS)}")
+        _check_published(models_raw, models, problems)
     if problems:
         raise ManifestError(f"invalid weights manifest {where}:\n  - " + "\n  - ".join(problems))
     return Manifest(models=models, path=path, description=description)
 
 
+def _check_published(models_raw: Mapping[str, Any], models: dict[str, ModelEntry], problems: list[str]) -> None:
+    """The bundled manifest: exactly the eight DenseNets, and every published architecture of the other families."""
+    densenets = [name for name, entry in models.items() if entry.family == "densenet"]
+    missing = [name for name in MODEL_CONFIGS if name not in models_raw]
+    extra = [name for name in densenets if name not in MODEL_CONFIGS]
+    if missing:
+        problems.append(f"missing published models {missing}")
+    if extra:
+        problems.append(f"unexpected DenseNets {extra}; the bundled manifest lists exactly {list(MODEL_CONFIGS)}")
+    named = {entry.architecture for entry in models.values()}
+    unserved = [name for name in MODULE_ARCHITECTURES if name not in named]
+    if unserved:
+        problems.append(f"no model has the published architectures {unserved}")
+
+
 def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry | None:
     at = f"models.{name}"
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+    if not isinstance(name, str) or not MODEL_NAME_PATTERN.fullmatch(name):
         problems.append(
-            f"models.{_shown(name)}: model names are 1 to 64 lowercase letters, digits and '_' "
-            "(starting with a letter or digit)"
+            f"models.{_shown(name)}: model names are 1 to 64 lowercase letters, digits, '_' and single dots "
+            "between them (starting with a letter or digit)"
         )
         return None
     if not isinstance(entry_raw, Mapping):
         problems.append(f"{at}: expected an object, found {type(entry_raw).__name__}")
         return None
-    unknown = sorted(str(key) for key in set(entry_raw) - {"title", "architecture", "published", "sources"})
+    unknown = sorted(str(key) for key in set(entry_raw) - ENTRY_KEYS)
     if unknown:
         problems.append(f"{at}: unknown keys {_shown(unknown)}")
-    architecture = entry_raw.get("architecture")
-    config = _architecture_config(at, name, architecture, problems)
-    if config is None:
+    architecture_name = entry_raw.get("architecture")
+    architecture = _find_entry_architecture(at, name, architecture_name, problems)
+    if architecture is None:
+        return None
+    family = _entry_family(at, entry_raw.get("family"), architecture, problems)
+    if family is None:
         return None
     published = entry_raw.get("published") or {}
     if not isinstance(published, Mapping):
         problems.append(f"{at}.published: expected an object")
         published = {}
-    top1_error = published.get("top1_error")
-    if top1_error is not None and (not _is_number(top1_error) or not 0 <= top1_error <= 100):
-        problems.append(f"{at}.published.top1_error: expected a percentage, found {top1_error!r}")
+    unknown = sorted(str(key) for key in set(published) - PUBLISHED_KEYS)
+    if unknown:
+        problems.append(f"{at}.published: unknown keys {_shown(unknown)}")
+    top1_error, top5_error = published.get("top1_error"), published.get("top5_error")
+    for key, error in (("top1_error", top1_error), ("top5_error", top5_error)):
+        if error is not None and (not _is_number(error) or not 0 <= error <= 100):
+            problems.append(f"{at}.published.{key}: expected a percentage, found {error!r}")
     size_mb = published.get("size_mb")
     if size_mb is not None and (not _is_number(size_mb) or size_mb <= 0):
         problems.append(f"{at}.published.size_mb: expected a positive number, found {size_mb!r}")
@@ -313,23 +371,31 @@ def _parse_entry(name: Any, entry_raw: Any, problems: list[str]) -> ModelEntry |
         source = _parse_source(f"{at}.sources[{index}]", source_raw, problems)
         if source is not None:
             sources.append(source)
+    for index, source in enumerate(sources):
+        if FAMILIES[family].loader == "module" and source.format != "t7":
+            problems.append(f"{at}.sources[{index}].format: a {family} model loads from a 't7' file")
     return ModelEntry(
         name=name,
-        config=config,
+        config=architecture if isinstance(architecture, DenseNetConfig) else None,
         sources=tuple(sources),
-        architecture=architecture,
+        architecture=architecture_name,
         title=title if isinstance(title, str) else "",
         top1_error=top1_error,
         error_source=error_source,
         published_size_mb=size_mb,
+        family=family,
+        module_architecture=architecture if isinstance(architecture, ModuleArchitecture) else None,
+        top5_error=top5_error,
     )
 
 
-def _architecture_config(at: str, name: str, architecture: Any, problems: list[str]) -> DenseNetConfig | None:
-    """The config of the architecture an entry names; None (with the problem noted) when it names none we know."""
-    config = find_architecture(architecture) if isinstance(architecture, str) else None
-    if config is None:
-        known = ", ".join(architecture_names()[:20])
+def _find_entry_architecture(
+    at: str, name: str, architecture: Any, problems: list[str]
+) -> DenseNetConfig | ModuleArchitecture | None:
+    """The architecture an entry names; None (with the problem noted) when it names none we know."""
+    found = find_architecture(architecture) if isinstance(architecture, str) else None
+    if found is None:
+        known = ", ".join(architecture_names()[:30])
         problems.append(
             f"{at}.architecture: {_shown(architecture)} is not an architecture densenet-zoo knows ({known}); "
             "name one of them, or define yours with zoo.registry.register_architecture before loading the manifest"
@@ -340,7 +406,23 @@ def _architecture_config(at: str, name: str, architecture: Any, problems: list[s
             f"{at}.architecture: the published model {name} has the architecture {name!r}, not {architecture!r}"
         )
         return None
-    return config
+    return found
+
+
+def _entry_family(
+    at: str, family: Any, architecture: DenseNetConfig | ModuleArchitecture, problems: list[str]
+) -> str | None:
+    """The family an entry names (default: its architecture's), which must be its architecture's family."""
+    own = architecture_family(architecture)
+    if family is None:
+        return own
+    if not isinstance(family, str) or family not in FAMILIES:
+        problems.append(f"{at}.family: expected one of {list(FAMILIES)}, found {_shown(family)}")
+        return None
+    if family != own:
+        problems.append(f"{at}.family: the architecture belongs to the family {own!r}, not {family!r}")
+        return None
+    return family
 
 
 def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | None:
@@ -349,7 +431,7 @@ def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | Non
         return None
     count = len(problems)
     kind = source_raw.get("type")
-    allowed = {"type", "filename", "format", "sha256", "size"}
+    allowed = {"type", "filename", "format", "sha256", "size", "digest"}
     if kind == "google_drive":
         allowed |= {"file_id", "resourcekey"}
         if not _is_drive_id(source_raw.get("file_id")):
@@ -386,6 +468,7 @@ def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | Non
         problems.append(
             f"{at}.size: expected null or a positive byte count up to {MAX_FILE_SIZE}, found {_shown(size)}"
         )
+    digest = _parse_digest(f"{at}.digest", source_raw.get("digest"), problems)
     if len(problems) != count:
         return None
     return Source(
@@ -399,7 +482,32 @@ def _parse_source(at: str, source_raw: Any, problems: list[str]) -> Source | Non
         resourcekey=source_raw.get("resourcekey"),
         repo_id=source_raw.get("repo_id"),
         revision=source_raw.get("revision"),
+        digest=digest,
     )
+
+
+def _parse_digest(at: str, digest_raw: Any, problems: list[str]) -> PublishedDigest | None:
+    """A source's ``digest``: the md5 or sha1 its publisher gave, and where (None when absent or invalid)."""
+    if digest_raw is None:
+        return None
+    if not isinstance(digest_raw, Mapping):
+        problems.append(
+            f"{at}: expected null or an object {{algorithm, value, published_in}}, found {_shown(digest_raw)}"
+        )
+        return None
+    count = len(problems)
+    unknown = sorted(str(key) for key in set(digest_raw) - DIGEST_KEYS)
+    if unknown:
+        problems.append(f"{at}: unknown keys {_shown(unknown)}")
+    problem = digest_problem(digest_raw.get("algorithm"), digest_raw.get("value"))
+    if problem is not None:
+        problems.append(f"{at}: {problem}")
+    published_in = digest_raw.get("published_in", "")
+    if not _is_text(published_in):
+        problems.append(f"{at}.published_in: expected a text of at most {TEXT_LIMIT} characters, no control characters")
+    if len(problems) != count:
+        return None
+    return PublishedDigest(digest_raw["algorithm"], digest_raw["value"], published_in)
 
 
 def _check_hub_source(at: str, source_raw: Mapping[str, Any], problems: list[str]) -> None:
@@ -460,10 +568,12 @@ def dump_manifest(raw: Mapping[str, Any]) -> str:
 
 
 def pin_source(path: str | os.PathLike[str], name: str, filename: str, sha256: str, size: int) -> None:
-    """Write the full ``sha256`` and exact ``size`` of one source into the manifest file, atomically.
+    """Write the full ``sha256`` and exact ``size`` of one file into the manifest file, atomically.
 
-    The file is re-validated before and after; a symlink (the packaged copy)
-    is followed so that the real file is rewritten.
+    Every source of ``name`` with the cache file name ``filename`` is pinned
+    (they are one file at several addresses). The file is re-validated before
+    and after; a symlink (the packaged copy) is followed so that the real file
+    is rewritten.
     """
     target = Path(path).resolve()
     raw = read_manifest_json(target)
@@ -472,14 +582,15 @@ def pin_source(path: str | os.PathLike[str], name: str, filename: str, sha256: s
     matches = [index for index, source in enumerate(entry.sources) if source.cache_name == filename]
     if not matches:
         raise ManifestError(f"{target}: model {name!r} has no source with cache file name {filename!r}")
-    source_raw = raw["models"][name]["sources"][matches[0]]
-    previous = source_raw.get("sha256")
-    if previous is not None and not sha256.startswith(previous):
-        raise ManifestError(
-            f"{target}: {name}/{filename} is recorded with sha256 {previous}, but the file has {sha256}; "
-            "refusing to overwrite a published hash (the file differs from the published one)"
-        )
-    source_raw["sha256"] = sha256
-    source_raw["size"] = int(size)
+    for index in matches:
+        source_raw = raw["models"][name]["sources"][index]
+        previous = source_raw.get("sha256")
+        if previous is not None and not sha256.startswith(previous):
+            raise ManifestError(
+                f"{target}: {name}/{filename} is recorded with sha256 {previous}, but the file has {sha256}; "
+                "refusing to overwrite a published hash (the file differs from the published one)"
+            )
+        source_raw["sha256"] = sha256
+        source_raw["size"] = int(size)
     parse_manifest(raw, path=target)
     write_text_atomic(target, dump_manifest(raw))
