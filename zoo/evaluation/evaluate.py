@@ -82,6 +82,8 @@ class EvaluationResult:
     tf32: bool
     environment: dict[str, Any] = field(default_factory=dict)
     predictions: list[dict[str, Any]] | None = None
+    published_top5_error: float | None = None
+    top5_difference: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record: ``schema`` first, then every field (``predictions`` only when kept)."""
@@ -117,6 +119,9 @@ class EvaluationResult:
                 lines.append(
                     f"  published top-1 error {self.published_top1_error:.2f}% (single crop; not compared with {crops})"
                 )
+        if self.top5_difference is not None:
+            published, difference = self.published_top5_error, self.top5_difference
+            lines.append(f"  published top-5 error {published:.2f}%  difference {difference:+.3f} points")
         lines.append(
             f"  {self.images_per_second:.1f} images/s  ({self.seconds:.1f} s, {self.environment.get('device', '?')}, "
             f"world size {self.environment.get('world_size', 1)})"
@@ -398,15 +403,18 @@ def report(
     weights_sha256: str | None = None,
     state_dict_sha256: str | None = None,
 ) -> EvaluationResult:
-    """The record of ``scores``: errors, the difference from the published top-1 error of the registry model
-    ``model_name`` (when measured with its number of crops), speed, settings and environment."""
+    """The record of ``scores``: errors, the differences from the published top-1 (and top-5, where published)
+    errors of the registry model ``model_name`` (when measured with its number of crops), speed, settings and
+    environment."""
     from zoo.evaluation.published import published_error
 
     counts, device = scores.counts, context.device
     published = published_error(model_name)
-    difference = None
+    difference = top5_difference = None
     if published is not None and scores.crops == published.crops:
         difference = counts.top1_error - published.top1_error
+        if published.top5_error is not None:
+            top5_difference = counts.top5_error - published.top5_error
     return EvaluationResult(
         model=model_name,
         weights_sha256=weights_sha256,
@@ -435,6 +443,8 @@ def report(
         tf32=bool(options.allow_tf32 and device.type == "cuda"),
         environment=environment(device, context),
         predictions=scores.predictions,
+        published_top5_error=published.top5_error if published else None,
+        top5_difference=top5_difference,
     )
 
 

@@ -67,7 +67,8 @@ def load_model(spec: str | os.PathLike[str], name: str | None = None) -> LoadedM
 
     * an existing file: ``zoo.registry.load_weights`` (a ``.t7`` checkpoint is converted in
       memory; ``.safetensors``/``.pth`` converted files and torchvision ``.pth`` files are read);
-    * otherwise a registry name: ``zoo.registry.load`` (download, verify, convert, cache).
+    * otherwise a registry name of an ImageNet classifier (a DenseNet or an fb.resnet.torch ResNet):
+      ``zoo.registry.load`` (download, verify, convert or translate, cache).
 
     ``name`` sets the registry name used for the published comparison; by default a file
     whose name the manifest lists (e.g. ``densenet-121.t7``) takes that model's name.
@@ -86,10 +87,17 @@ def load_model(spec: str | os.PathLike[str], name: str | None = None) -> LoadedM
         )
     from zoo.registry import load, load_manifest
 
-    names = load_manifest().names()
-    if str(spec) not in names:
+    manifest = load_manifest()
+    classifiers = [name for name in manifest.names() if manifest[name].family_info.imagenet_classifier]
+    if str(spec) in manifest and str(spec) not in classifiers:
+        entry = manifest[str(spec)]
         raise ModelSpecError(
-            f"{spec!r} is neither an existing file nor a registry name; known names: {', '.join(names)}"
+            f"{spec!r} ({entry.family_info.title}) is not an ImageNet classifier; the ImageNet classifiers are "
+            f"{', '.join(classifiers)}"
+        )
+    if str(spec) not in classifiers:
+        raise ModelSpecError(
+            f"{spec!r} is neither an existing file nor a registry name; known names: {', '.join(classifiers)}"
         )
     model = load(str(spec))
     provenance = getattr(model, "pretrained_weights", None) or {}
