@@ -214,8 +214,9 @@ def _published_entry(name: str | None, config: Any) -> Any:
     if name is None:
         return None
     from zoo.registry import load_manifest
+    from zoo.registry.loading import densenet_entry
 
-    entry = load_manifest()[name]
+    entry = densenet_entry(load_manifest(), name)
     if entry.config.replace(drop_rate=config.drop_rate) != config:
         raise HubExportError(
             f"the weights have the architecture {config.to_dict()}, but {name} is {entry.config.to_dict()}; "

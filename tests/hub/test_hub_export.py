@@ -20,7 +20,7 @@ from zoo.cli import main
 from zoo.evaluation import EvaluationResult, state_dict_sha256
 from zoo.hub import export_hub
 from zoo.models.densenet import MODEL_CONFIGS
-from zoo.registry import HubExportError
+from zoo.registry import HubExportError, RegistryError
 
 FILES = ["README.md", "config.json", "model.safetensors"]
 
@@ -166,6 +166,10 @@ def test_a_registry_name_exports_what_the_registry_verified(hub, hub_env, tiny_e
 def test_a_name_of_another_architecture_is_refused(tiny_export, tmp_path):
     with pytest.raises(HubExportError, match="not that model"):
         export_hub(tiny_export[0], tmp_path / "out", name="densenet121")
+    with pytest.raises(RegistryError, match="resnet50 is a ResNet .* not a DenseNet"):
+        export_hub(tiny_export[0], tmp_path / "out", name="resnet50")
+    with pytest.raises(RegistryError, match="not a DenseNet"):
+        export_hub("resnet50", tmp_path / "out")
 
 
 def test_an_output_is_replaced_only_with_force_and_a_failure_leaves_nothing(tiny_export, tmp_path, monkeypatch):

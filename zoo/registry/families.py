@@ -122,84 +122,94 @@ class ModuleArchitecture:
         }
 
 
-def _resnet(depth: int, parameters: int, fingerprint: Fingerprint, note: str = "") -> ModuleArchitecture:
-    pre = "pre" if depth == 200 else ""
-    return ModuleArchitecture(
-        name=f"fb_{pre}resnet{depth}",
-        family="resnet",
-        definition=f"fb.resnet.torch models/{pre}resnet.lua -depth {depth} -shortcutType B{note}",
-        num_parameters=parameters,
-        fingerprint=fingerprint,
-        input_size=224,
-        output="1000 ImageNet class scores (fb.resnet.torch's class order)",
-    )
+#: fb.resnet.torch's ResNets: depth -> (parameters, weight tensors, weights, shapes sha256, note on the definition).
+_RESNETS = {
+    18: (11_689_512, 41, 11_683_712, "f1a7e4ac51bd9d806969f61a5e33d27be44db5cf997509230f1353195240c762", ""),
+    34: (21_797_672, 73, 21_788_160, "eff4b24ac1ba625de7c5acf0508cf5c297772c75d4f7a970e52591e1f32057b7", ""),
+    50: (
+        25_557_032,
+        107,
+        25_529_472,
+        "554fb126f41e1ba193344cf50818802fcecacf5e9619e79a128f75f335a20469",
+        ", each block's last BatchNorm after the addition (pretrained/README.md)",
+    ),
+    101: (44_549_160, 209, 44_495_488, "450b461c7b5f0d447836402288589f632ee9d138918ebefff9a6e89b3a8ab5f6", ""),
+    152: (60_192_808, 311, 60_116_096, "fde6f3803c29cd05c28378ab71f1654d4e15c79aec50539aafed334e78617b75", ""),
+    200: (
+        64_666_152,
+        403,
+        64_580_992,
+        "e851e994748620b94a8fea0573880d743fda10a08076a63e7f6b8e41f8fbf27d",
+        " (full pre-activation)",
+    ),
+}
+#: fast-neural-style's two released networks: name -> (-arch, normalisation, parameters, weight tensors, weights,
+#: shapes sha256, note).
+_STYLE_NETS = {
+    "eccv16": (
+        "c9s1-32,d64,d128,R128,R128,R128,R128,R128,u64,u32,c9s1-3",
+        "batch",
+        1_679_235,
+        31,
+        1_676_032,
+        "a83446f132f8794792d4b8747f8eb8158e35bd391f460b41907b109541fc271e",
+        "the ECCV 2016 paper's network",
+    ),
+    "instance_norm": (
+        "c9s1-16,d32,d64,R64,R64,R64,R64,R64,u32,u16,c9s1-3",
+        "instance",
+        424_899,
+        31,
+        423_296,
+        "f8ba0a28e858165676e248fbc2c212b06556f6b0821c133c944f7758153784ed",
+        "the paper's network with half the filters, README.md",
+    ),
+}
 
 
-_STYLE_OUTPUT = "the stylised image (3 channels, the input's size), before fast-neural-style's deprocessing"
+def _resnets() -> list[ModuleArchitecture]:
+    architectures = []
+    for depth, (parameters, tensors, weights, shapes, note) in _RESNETS.items():
+        pre = "pre" if depth == 200 else ""
+        architectures.append(
+            ModuleArchitecture(
+                name=f"fb_{pre}resnet{depth}",
+                family="resnet",
+                definition=f"fb.resnet.torch models/{pre}resnet.lua -depth {depth} -shortcutType B{note}",
+                num_parameters=parameters,
+                fingerprint=Fingerprint(tensors, weights, shapes),
+                input_size=224,
+                output="1000 ImageNet class scores (fb.resnet.torch's class order)",
+            )
+        )
+    return architectures
+
+
+def _style_nets() -> list[ModuleArchitecture]:
+    return [
+        ModuleArchitecture(
+            name=f"fast_neural_style_{name}",
+            family="fast-neural-style",
+            definition=f"fast-neural-style -arch {arch} with {norm} normalisation ({note})",
+            num_parameters=parameters,
+            fingerprint=Fingerprint(tensors, weights, shapes),
+            input_size=None,
+            output="the stylised image (3 channels, the input's size), before fast-neural-style's deprocessing",
+        )
+        for name, (arch, norm, parameters, tensors, weights, shapes, note) in _STYLE_NETS.items()
+    ]
+
+
+_OPENFACE = ModuleArchitecture(
+    name="openface_nn4_small2",
+    family="openface",
+    definition="OpenFace models/openface/nn4.small2.def.lua of commit 9d1bd99 (January 2016), -embSize 128",
+    num_parameters=3_733_968,
+    fingerprint=Fingerprint(75, 3_724_528, "48e5a1d98686cad4419a4b8e768735e78c26bf636ffdc27f9f6c6a06e996d161"),
+    input_size=96,
+    output="a 128-d unit-length face embedding",
+)
 
 MODULE_ARCHITECTURES: dict[str, ModuleArchitecture] = {
-    architecture.name: architecture
-    for architecture in (
-        _resnet(
-            18,
-            11_689_512,
-            Fingerprint(41, 11_683_712, "f1a7e4ac51bd9d806969f61a5e33d27be44db5cf997509230f1353195240c762"),
-        ),
-        _resnet(
-            34,
-            21_797_672,
-            Fingerprint(73, 21_788_160, "eff4b24ac1ba625de7c5acf0508cf5c297772c75d4f7a970e52591e1f32057b7"),
-        ),
-        _resnet(
-            50,
-            25_557_032,
-            Fingerprint(107, 25_529_472, "554fb126f41e1ba193344cf50818802fcecacf5e9619e79a128f75f335a20469"),
-            ", each block's last BatchNorm after the addition (pretrained/README.md)",
-        ),
-        _resnet(
-            101,
-            44_549_160,
-            Fingerprint(209, 44_495_488, "450b461c7b5f0d447836402288589f632ee9d138918ebefff9a6e89b3a8ab5f6"),
-        ),
-        _resnet(
-            152,
-            60_192_808,
-            Fingerprint(311, 60_116_096, "fde6f3803c29cd05c28378ab71f1654d4e15c79aec50539aafed334e78617b75"),
-        ),
-        _resnet(
-            200,
-            64_666_152,
-            Fingerprint(403, 64_580_992, "e851e994748620b94a8fea0573880d743fda10a08076a63e7f6b8e41f8fbf27d"),
-            " (full pre-activation)",
-        ),
-        ModuleArchitecture(
-            name="openface_nn4_small2",
-            family="openface",
-            definition="OpenFace models/openface/nn4.small2.def.lua of commit 9d1bd99 (January 2016), -embSize 128",
-            num_parameters=3_733_968,
-            fingerprint=Fingerprint(75, 3_724_528, "48e5a1d98686cad4419a4b8e768735e78c26bf636ffdc27f9f6c6a06e996d161"),
-            input_size=96,
-            output="a 128-d unit-length face embedding",
-        ),
-        ModuleArchitecture(
-            name="fast_neural_style_eccv16",
-            family="fast-neural-style",
-            definition="fast-neural-style -arch c9s1-32,d64,d128,R128,R128,R128,R128,R128,u64,u32,c9s1-3 with "
-            "batch normalisation (the ECCV 2016 paper's network)",
-            num_parameters=1_679_235,
-            fingerprint=Fingerprint(31, 1_676_032, "a83446f132f8794792d4b8747f8eb8158e35bd391f460b41907b109541fc271e"),
-            input_size=None,
-            output=_STYLE_OUTPUT,
-        ),
-        ModuleArchitecture(
-            name="fast_neural_style_instance_norm",
-            family="fast-neural-style",
-            definition="fast-neural-style -arch c9s1-16,d32,d64,R64,R64,R64,R64,R64,u32,u16,c9s1-3 with instance "
-            "normalisation (the paper's network with half the filters, README.md)",
-            num_parameters=424_899,
-            fingerprint=Fingerprint(31, 423_296, "f8ba0a28e858165676e248fbc2c212b06556f6b0821c133c944f7758153784ed"),
-            input_size=None,
-            output=_STYLE_OUTPUT,
-        ),
-    )
+    architecture.name: architecture for architecture in (*_resnets(), _OPENFACE, *_style_nets())
 }
