@@ -1,7 +1,8 @@
 """The weights registry: manifest, verified downloads, cache and one-line pretrained loading.
 
-``load(name)`` gives a published model in eval mode (``load("hf-hub:ORG/REPO")``
-one from the Hugging Face Hub); ``load_weights(path)`` a model from a .t7,
+``load(name)`` gives a published model of any family in eval mode (DenseNets,
+fb.resnet.torch's ResNets, OpenFace, fast-neural-style: :mod:`zoo.registry.families`;
+``load("hf-hub:ORG/REPO")`` one from the Hugging Face Hub); ``load_weights(path)`` a model from a .t7,
 .safetensors or .pth file. Downloads are verified, resumable,
 locked across processes and cached; see the submodules for the details.
 Layer 4: imports the model definitions and the converters, nothing above.
@@ -18,6 +19,7 @@ from densenet_zoo_util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from zoo.registry.architectures import register_architecture
+    from zoo.registry.digests import PublishedDigest
     from zoo.registry.errors import (
         BadResponseError,
         BadURLError,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
         UnpinnedSourceError,
         VerificationError,
     )
+    from zoo.registry.families import FAMILIES, Family, Fingerprint, ModuleArchitecture
     from zoo.registry.fetch import UnverifiedSourceWarning, fetch
     from zoo.registry.loading import ensure_converted, load, load_from_hub, load_pretrained, load_weights, read_weights
     from zoo.registry.manifest import Manifest, ModelEntry, Source, load_manifest
@@ -50,6 +53,11 @@ if TYPE_CHECKING:
 
 # Public name -> the module that defines it.
 _LAZY_EXPORTS = {
+    "FAMILIES": "zoo.registry.families",
+    "Family": "zoo.registry.families",
+    "Fingerprint": "zoo.registry.families",
+    "ModuleArchitecture": "zoo.registry.families",
+    "PublishedDigest": "zoo.registry.digests",
     "BadResponseError": "zoo.registry.errors",
     "BadURLError": "zoo.registry.errors",
     "CacheFileError": "zoo.registry.errors",
@@ -92,10 +100,13 @@ _LAZY_EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
 
 __all__ = [
+    "FAMILIES",
     "BadResponseError",
     "BadURLError",
     "CacheFileError",
     "DownloadError",
+    "Family",
+    "Fingerprint",
     "GoogleDriveError",
     "GoogleDrivePermissionError",
     "GoogleDriveQuotaError",
@@ -110,7 +121,9 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "ModelEntry",
+    "ModuleArchitecture",
     "OfflineError",
+    "PublishedDigest",
     "RedirectError",
     "RegistryError",
     "RetriesExhaustedError",
