@@ -5,6 +5,7 @@ structure); files of another architecture refused."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import warnings
 
@@ -15,7 +16,14 @@ from registry_families import local_manifest, network_of, published_tree, saved,
 
 import zoo
 from converters.translate import translate
-from zoo.registry import RegistryError, UnverifiedSourceWarning, VerificationError, ensure_converted, load_manifest
+from zoo.registry import (
+    ManifestError,
+    RegistryError,
+    UnverifiedSourceWarning,
+    VerificationError,
+    ensure_converted,
+    load_manifest,
+)
 from zoo.registry.cache import read_record, record_path
 from zoo.registry.families import FAMILIES, MODULE_ARCHITECTURES, Fingerprint
 from zoo.registry.manifest import BUNDLED_MANIFEST
@@ -181,3 +189,40 @@ def test_the_commands_cover_the_other_families(tmp_path, monkeypatch) -> None:
     assert (
         verified.exit_code == 0 and verified.output.startswith("OK ") and "trust: published-digest" in verified.output
     )
+
+
+def test_a_registered_module_architecture_is_served_like_the_published_ones(tmp_path, monkeypatch) -> None:
+    from converters.synthetic.style_transfer import style_transfer_checkpoint
+    from zoo.registry import ModuleArchitecture, register_architecture
+
+    tree = style_transfer_checkpoint("c9s1-8,d16,R16,u8,c9s1-3", image_size=32, batch_size=1, iterations=2)
+    skeleton = translate(tree["model"])
+    mine = ModuleArchitecture(
+        name="my_small_style",
+        family="fast-neural-style",
+        definition="fast-neural-style -arch c9s1-8,d16,R16,u8,c9s1-3",
+        num_parameters=skeleton.report.num_parameters,
+        fingerprint=Fingerprint.of(skeleton.module),
+        input_size=None,
+        output="a stylised image",
+    )
+    with pytest.raises(ValueError, match="under its own name"):
+        register_architecture("other_name", mine)
+    register_architecture("my_small_style", mine)
+    register_architecture("my_small_style", mine)  # again, the same: nothing happens
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    saved(tree, mirror / "mine.t7")
+    source = {"type": "url", "url": "http://127.0.0.1:9/mine.t7", "filename": "mine.t7", "format": "t7"}
+    entry = {"family": "fast-neural-style", "architecture": "my_small_style", "sources": [source]}
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"schema_version": 3, "models": {"mine": entry}}))
+    monkeypatch.setenv("DENSENET_ZOO_MANIFEST", str(manifest))
+    monkeypatch.setenv("DENSENET_ZOO_MIRROR", str(mirror))
+    with pytest.warns(UnverifiedSourceWarning):
+        model = zoo.load("mine")
+    assert Fingerprint.of(model) == mine.fingerprint and zoo.list_models("fast-neural-style") == ["mine"]
+    entry["family"] = "resnet"
+    manifest.write_text(json.dumps({"schema_version": 3, "models": {"mine": entry}}))
+    with pytest.raises(ManifestError, match="belongs to the family 'fast-neural-style', not 'resnet'"):
+        load_manifest()
