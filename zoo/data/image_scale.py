@@ -24,6 +24,13 @@ practice about 5e-7 at most on [0, 1] images).
 Besides the whole-image :func:`image_scale`, :func:`scale_region` and :func:`region_plan` /
 :func:`scale_region_width_major` compute only the output pixels a crop keeps, with the same taps
 and operations (the evaluation fast paths in :mod:`zoo.data.torch7` and :mod:`zoo.data.pipeline`).
+
+A script that never sets the default tensor type (fast-neural-style's ``fast_neural_style.lua``)
+loads and scales ``torch.DoubleTensor`` images; :func:`image_scale_float64` is ``image.scale``'s
+bilinear mode on such a tensor, operation for operation: the positions are still float32, an
+upscale's two products and their sum are double, and a downscale accumulates its box in a float32
+``acc`` and ``n`` (C declares them ``float``) before the float32 quotient is stored as a double.
+:func:`max_side_size` is the size ``image.scale(img, size)`` gives when ``size`` is a number.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ __all__ = [
     "axis_plan",
     "float_planes",
     "image_scale",
+    "image_scale_float64",
+    "max_side_size",
     "region_plan",
     "scale_region",
     "scale_region_width_major",
@@ -365,3 +374,63 @@ def scale_region_width_major(window: torch.Tensor, plan: RegionPlan) -> torch.Te
         row_major = row_resampled.transpose(0, 1).contiguous()
     scaled = _resample_leading_axis(row_major, plan.column_taps, plan.column_weights)  # [crop_h, crop_w, K]
     return scaled.permute(2, 0, 1)
+
+
+def max_side_size(width: int, height: int, size: int | float) -> tuple[int, int]:
+    """``(width, height)`` of ``image.scale(img, size)`` for a number ``size``: the longer side becomes ``size``.
+
+    Lua computes ``height = iheight*size/imax`` and ``width = iwidth*size/imax`` in double and the
+    tensor constructor truncates them; a side below 1 becomes 1, as in :func:`image_scale`.
+    """
+    longest = max(width, height)
+    return max(int(width * size / longest), 1), max(int(height * size / longest), 1)
+
+
+def image_scale_float64(img: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """``image.scale(img, width, height, 'bilinear')`` on a ``torch.DoubleTensor`` ``[C,H,W]``: float64 in and out.
+
+    Rows first, then columns, as ``Main_scaleBilinear`` does; see the module docstring for the
+    precision of each operation. CPU only.
+    """
+    if not isinstance(img, torch.Tensor) or img.dtype != torch.float64 or img.dim() != 3:
+        found = f"{img.dtype} {tuple(img.shape)}" if isinstance(img, torch.Tensor) else type(img).__name__
+        raise ValueError(f"image_scale_float64 expects a float64 tensor [C,H,W], got {found}")
+    planes = img.detach().cpu().numpy()
+    rows_first = _linear_pass_float64(planes, max(int(width), 1))
+    columns = _linear_pass_float64(np.ascontiguousarray(rows_first.swapaxes(1, 2)), max(int(height), 1))
+    return torch.from_numpy(np.ascontiguousarray(columns.swapaxes(1, 2)))
+
+
+def _linear_pass_float64(lines: np.ndarray, dst_len: int) -> np.ndarray:
+    """``scaleLinear_rowcol`` with ``real`` = double along the last axis of ``lines`` (float64)."""
+    src_len = lines.shape[-1]
+    if src_len == dst_len:
+        return lines.copy()
+    if dst_len > src_len:  # (1 - si_f) * a + si_f * b in double, with C's float32 si_f (the plan's weights)
+        plan = axis_plan(src_len, dst_len, "bilinear")
+        index = plan.index.numpy().astype(np.intp)
+        weights = plan.weights.numpy().astype(np.float64)
+        return lines[..., index[:, 0]] * weights[:, 0] + lines[..., index[:, 1]] * weights[:, 1]
+    scale = np.float32(src_len) / np.float32(dst_len)
+    ends = np.arange(1, dst_len + 1, dtype=np.float32) * scale
+    end_index = ends.astype(np.int64)
+    end_frac = ends - end_index.astype(np.float32)
+    start_index = np.concatenate([[0], end_index[:-1]])
+    start_frac = np.concatenate([[np.float32(0)], end_frac[:-1]]).astype(np.float32)
+    last = src_len - 1
+    # float acc = (1 - si0_f) * src[si0_i]; float n = 1 - si0_f
+    acc = ((np.float32(1) - start_frac).astype(np.float64) * lines[..., np.minimum(start_index, last)]).astype(
+        np.float32
+    )
+    n = np.float32(1) - start_frac
+    middle = end_index - start_index - 1
+    for step in range(1, int(middle.max(initial=0)) + 1):  # acc += src[si]; n += 1 (a zero term leaves acc as is)
+        inside = middle >= step
+        term = np.where(inside, lines[..., np.minimum(start_index + step, last)], 0.0)
+        acc = (acc.astype(np.float64) + term).astype(np.float32)
+        n = np.where(inside, n + np.float32(1), n).astype(np.float32)
+    inside = end_index < src_len  # acc += si1_f * src[si1_i]; n += si1_f
+    term = np.where(inside, end_frac.astype(np.float64) * lines[..., np.minimum(end_index, last)], 0.0)
+    acc = (acc.astype(np.float64) + term).astype(np.float32)
+    n = np.where(inside, n + end_frac, n).astype(np.float32)
+    return (acc / n).astype(np.float64)
