@@ -24,6 +24,7 @@ from zoo.cli.registry import (
     manifest_group,
     verify_command,
 )
+from zoo.cli.style import stylize_command
 from zoo.cli.train import train_command
 
 
@@ -54,6 +55,7 @@ for command in (
     evaluate_command,
     predict_command,
     train_command,
+    stylize_command,
 ):
     main.add_command(command)
 

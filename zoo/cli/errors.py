@@ -25,6 +25,7 @@ import click
 
 from converters.errors import ConversionError
 from zoo.data.errors import CifarError, DatasetLayoutError, ImageDecodeError
+from zoo.errors import ModelArgumentError, StyleTransferError
 from zoo.evaluation.errors import ModelSpecError
 from zoo.registry.errors import RegistryError
 from zoo.training.errors import CheckpointError, DataError, TrainingError
@@ -40,6 +41,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ImageDecodeError,
     DatasetLayoutError,
     ModelSpecError,
+    ModelArgumentError,
+    StyleTransferError,
     CheckpointError,
     DataError,
     TrainingError,

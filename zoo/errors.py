@@ -1,0 +1,14 @@
+"""The errors of zoo's own modules (``zoo.lua_models``, ``zoo.style``), kept apart from them (they import torch)
+so that the command line can name them at start-up; each is also importable from the module that raises it."""
+
+from __future__ import annotations
+
+__all__ = ["ModelArgumentError", "StyleTransferError"]
+
+
+class ModelArgumentError(ValueError):
+    """MODEL names neither an existing file nor something that can be a registry name."""
+
+
+class StyleTransferError(ValueError):
+    """A style model, an image or an output path that ``stylize`` cannot use."""
