@@ -1,9 +1,9 @@
-"""The errors of zoo's own modules (``zoo.lua_models``, ``zoo.style``), kept apart from them (they import torch)
+"""The errors of zoo's own modules (``zoo.lua_models``, ``zoo.style``, ``zoo.faces``), kept apart from them (they import torch)
 so that the command line can name them at start-up; each is also importable from the module that raises it."""
 
 from __future__ import annotations
 
-__all__ = ["ModelArgumentError", "StyleTransferError"]
+__all__ = ["FaceEmbeddingError", "ModelArgumentError", "StyleTransferError"]
 
 
 class ModelArgumentError(ValueError):
@@ -12,3 +12,7 @@ class ModelArgumentError(ValueError):
 
 class StyleTransferError(ValueError):
     """A style model, an image or an output path that ``stylize`` cannot use."""
+
+
+class FaceEmbeddingError(ValueError):
+    """A face model or image that ``embed`` cannot use."""

@@ -15,6 +15,7 @@ from zoo import __version__
 from zoo.cli.convert import convert_command, inspect_command
 from zoo.cli.errors import exits_on_signals
 from zoo.cli.evaluate import evaluate_command, predict_command
+from zoo.cli.faces import embed_command
 from zoo.cli.hub import export_hub_command
 from zoo.cli.registry import (
     demo_command,
@@ -56,6 +57,7 @@ for command in (
     predict_command,
     train_command,
     stylize_command,
+    embed_command,
 ):
     main.add_command(command)
 
