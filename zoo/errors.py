@@ -1,9 +1,12 @@
-"""The errors of zoo's own modules (``zoo.lua_models``, ``zoo.style``, ``zoo.faces``), kept apart from them (they import torch)
-so that the command line can name them at start-up; each is also importable from the module that raises it."""
+"""The errors of zoo's own modules (``zoo.lua_models``, ``zoo.style``, ``zoo.faces``, ``zoo.figures``).
+
+Kept apart from those modules (they import torch) so that the command line can name them at start-up;
+each is also importable from the module that raises it.
+"""
 
 from __future__ import annotations
 
-__all__ = ["FaceEmbeddingError", "ModelArgumentError", "StyleTransferError"]
+__all__ = ["FaceEmbeddingError", "FigureError", "ModelArgumentError", "StyleTransferError"]
 
 
 class ModelArgumentError(ValueError):
@@ -16,3 +19,7 @@ class StyleTransferError(ValueError):
 
 class FaceEmbeddingError(ValueError):
     """A face model or image that ``embed`` cannot use."""
+
+
+class FigureError(ValueError):
+    """A figure that cannot be drawn: matplotlib missing, an unknown output format, a records folder that is not one."""

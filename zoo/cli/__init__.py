@@ -16,6 +16,7 @@ from zoo.cli.convert import convert_command, inspect_command
 from zoo.cli.errors import exits_on_signals
 from zoo.cli.evaluate import evaluate_command, predict_command
 from zoo.cli.faces import embed_command
+from zoo.cli.figures import figure_group
 from zoo.cli.hub import export_hub_command
 from zoo.cli.registry import (
     demo_command,
@@ -58,6 +59,7 @@ for command in (
     train_command,
     stylize_command,
     embed_command,
+    figure_group,
 ):
     main.add_command(command)
 

@@ -25,7 +25,7 @@ import click
 
 from converters.errors import ConversionError
 from zoo.data.errors import CifarError, DatasetLayoutError, ImageDecodeError
-from zoo.errors import FaceEmbeddingError, ModelArgumentError, StyleTransferError
+from zoo.errors import FaceEmbeddingError, FigureError, ModelArgumentError, StyleTransferError
 from zoo.evaluation.errors import ModelSpecError
 from zoo.registry.errors import RegistryError
 from zoo.training.errors import CheckpointError, DataError, TrainingError
@@ -44,6 +44,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ModelArgumentError,
     StyleTransferError,
     FaceEmbeddingError,
+    FigureError,
     CheckpointError,
     DataError,
     TrainingError,
