@@ -1,5 +1,5 @@
 """An independent, loop-by-loop transcription of torch/image's ``generic/image.c`` scaling for FloatTensors
-(and, in ``scale_bilinear_double``, the bilinear mode for DoubleTensors).
+(and, for a float64 image, the bilinear mode on a DoubleTensor).
 
 Written from the C source (``scaleCubic_rowcol``, ``scaleLinear_rowcol``, ``Main_scaleBicubic``,
 ``Main_scaleBilinear``), not from ``zoo.data``. The loop over output positions is literal; the
@@ -55,7 +55,13 @@ def scale_cubic_rowcol(src: np.ndarray, dst: np.ndarray) -> None:
 
 
 def scale_linear_rowcol(src: np.ndarray, dst: np.ndarray) -> None:
-    """``scaleLinear_rowcol`` along the last axis, float32 throughout."""
+    """``scaleLinear_rowcol`` along the last axis, ``real`` = ``src``'s dtype.
+
+    float32 throughout for a FloatTensor. For a DoubleTensor (float64 ``src``) the products with ``src``
+    and the upscale sums are double while ``scale``, ``si_f``, ``acc`` and ``n`` stay float (C declares
+    them so): numpy promotes a float32 scalar times a float64 array to float64, and ``acc`` is stored back
+    as float32 after every addition.
+    """
     src_len, dst_len = src.shape[1], dst.shape[1]
     if dst_len > src_len:
         scale = f32(src_len - 1) / f32(dst_len - 1)
@@ -76,13 +82,13 @@ def scale_linear_rowcol(src: np.ndarray, dst: np.ndarray) -> None:
             si1_f = f32(di + 1) * scale
             si1_i = int(si1_f)
             si1_f = f32(si1_f - f32(si1_i))
-            acc = (f32(1) - si0_f) * src[:, si0_i]
+            acc = ((f32(1) - si0_f) * src[:, si0_i]).astype(f32)
             n = f32(1) - si0_f
             for si in range(si0_i + 1, si1_i):
-                acc = acc + src[:, si]
+                acc = (acc + src[:, si]).astype(f32)
                 n = f32(n + f32(1))
             if si1_i < src_len:
-                acc = acc + si1_f * src[:, si1_i]
+                acc = (acc + si1_f * src[:, si1_i]).astype(f32)
                 n = f32(n + si1_f)
             dst[:, di] = acc / n
             si0_i, si0_f = si1_i, si1_f
@@ -92,70 +98,22 @@ def scale_linear_rowcol(src: np.ndarray, dst: np.ndarray) -> None:
 
 
 def reference_scale(img: np.ndarray, width: int, height: int, mode: str) -> np.ndarray:
-    """``image.scale(img, width, height, mode)`` for a float32 ``[C,H,W]`` array.
+    """``image.scale(img, width, height, mode)`` for a float32 ``[C,H,W]`` array (a float64 one in bilinear mode:
+    a DoubleTensor, result float64).
 
     Rows of each channel go into a temporary ``[src_height, dst_width]`` plane, then its columns
     into the destination. The slots C leaves unwritten (1-pixel sources upscaled bicubically) are
     filled with NaN so that a test can see exactly where they are.
     """
     rowcol = scale_cubic_rowcol if mode == "bicubic" else scale_linear_rowcol
-    img = np.asarray(img, dtype=np.float32)
+    real = np.float64 if mode == "bilinear" and np.asarray(img).dtype == np.float64 else np.float32
+    img = np.asarray(img, dtype=real)
     channels, src_height, _src_width = img.shape
-    result = np.full((channels, height, width), np.nan, dtype=np.float32)
+    result = np.full((channels, height, width), np.nan, dtype=real)
     for k in range(channels):
-        tmp = np.full((src_height, width), np.nan, dtype=np.float32)
+        tmp = np.full((src_height, width), np.nan, dtype=real)
         rowcol(img[k], tmp)
-        column_major = np.full((width, height), np.nan, dtype=np.float32)
+        column_major = np.full((width, height), np.nan, dtype=real)
         rowcol(np.ascontiguousarray(tmp.T), column_major)
         result[k] = column_major.T
     return result
-
-
-def scale_linear_rowcol_double(src: np.ndarray, dst_len: int) -> np.ndarray:
-    """``scaleLinear_rowcol`` with real = double along the last axis of ``src [lines, src_len]``.
-
-    ``si_f``, ``scale``, ``acc`` and ``n`` stay float (C declares them so); products with ``src`` are double.
-    """
-    lines, src_len = src.shape
-    dst = np.zeros((lines, dst_len), dtype=np.float64)
-    if dst_len > src_len:
-        scale = f32(src_len - 1) / f32(dst_len - 1)
-        for di in range(dst_len - 1):
-            if src_len == 1:
-                dst[:, di] = src[:, 0]
-                continue
-            si_f = f32(di) * scale
-            si_i = int(si_f)
-            si_f = f32(si_f - f32(si_i))
-            # (1 - si_f) * src[a] + si_f * src[b]: float factors, double products and sum
-            dst[:, di] = np.float64(f32(1) - si_f) * src[:, si_i] + np.float64(si_f) * src[:, si_i + 1]
-        dst[:, dst_len - 1] = src[:, src_len - 1]
-    elif dst_len < src_len:
-        si0_i, si0_f = 0, f32(0)
-        scale = f32(src_len) / f32(dst_len)
-        for di in range(dst_len):
-            si1_f = f32(di + 1) * scale
-            si1_i = int(si1_f)
-            si1_f = f32(si1_f - f32(si1_i))
-            acc = (np.float64(f32(1) - si0_f) * src[:, si0_i]).astype(f32)  # float acc
-            n = f32(1) - si0_f
-            for si in range(si0_i + 1, si1_i):
-                acc = (acc.astype(np.float64) + src[:, si]).astype(f32)
-                n = f32(n + f32(1))
-            if si1_i < src_len:
-                acc = (acc.astype(np.float64) + np.float64(si1_f) * src[:, si1_i]).astype(f32)
-                n = f32(n + si1_f)
-            dst[:, di] = (acc / n).astype(f32)
-            si0_i, si0_f = si1_i, si1_f
-    else:
-        dst[:] = src
-    return dst
-
-
-def scale_bilinear_double(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``scaleBilinear`` of a double ``[C,H,W]``: rows to ``width`` into a temporary plane, then its columns."""
-    planes = []
-    for plane in img:
-        rows = scale_linear_rowcol_double(plane, width)  # [H, width]
-        planes.append(scale_linear_rowcol_double(np.ascontiguousarray(rows.T), height).T)
-    return np.stack(planes)

@@ -10,6 +10,7 @@ painted with, without running any pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,3 +139,38 @@ def expected_counts(painted: list[PaintedImage], limit: int | None = None) -> tu
 
 
 CLASS_NAMES = [f"n0{index:07d}" for index in range(len(PROTOTYPES))]
+
+
+def evaluation_record(**changes):  # -> zoo.evaluation.EvaluationResult
+    """A record as ``densenet-zoo evaluate --json`` writes it: densenet121 on the whole ImageNet validation set
+    (50,000 images in wnid folders, one crop, the torch7 pipeline); ``changes`` replace fields."""
+    from zoo.evaluation import EvaluationResult
+
+    record = EvaluationResult(
+        model="densenet121",
+        weights_sha256=None,
+        state_dict_sha256=None,
+        data="/data/imagenet/val",
+        preprocess="torch7",
+        transform="ValidationTransform(256, 224)",
+        crops=1,
+        limit=None,
+        label_space="imagenet-wnids",
+        num_classes=1000,
+        images=50000,
+        top1_correct=37512,
+        top5_correct=46000,
+        top1_error=24.976,
+        top5_error=8.0,
+        published_top1_error=25.0,
+        published_source="DenseNet README",
+        top1_difference=-0.024,
+        seconds=100.0,
+        images_per_second=500.0,
+        batch_size=256,
+        workers=8,
+        amp="none",
+        channels_last=True,
+        tf32=False,
+    )
+    return dataclasses.replace(record, **changes)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from evaluation.evaluation_helpers import evaluation_record
 
 from zoo.cli import main
-from zoo.evaluation.evaluate import EvaluationResult
 from zoo.figures import (
     FIGURE_SIZE,
     FigureError,
@@ -26,36 +26,7 @@ from zoo.figures import (
 
 def write_record(folder: Path, filename: str, model: str, top1_error: float, **changes) -> Path:
     """An evaluation record as ``densenet-zoo evaluate --json`` writes it (50,000 images, 1 crop, torch7)."""
-    images = changes.pop("images", 50_000)
-    fields = dict(
-        model=model,
-        weights_sha256=None,
-        state_dict_sha256=None,
-        data="/data/imagenet",
-        preprocess="torch7",
-        transform="fb.resnet.torch validation",
-        crops=1,
-        limit=None,
-        label_space="imagenet-wnids",
-        num_classes=1000,
-        images=images,
-        top1_correct=round(images * (1 - top1_error / 100)),
-        top5_correct=images,
-        top1_error=top1_error,
-        top5_error=0.0,
-        published_top1_error=None,
-        published_source=None,
-        top1_difference=None,
-        seconds=1.0,
-        images_per_second=float(images),
-        batch_size=100,
-        workers=0,
-        amp="off",
-        channels_last=False,
-        tf32=False,
-    )
-    fields.update(changes)
-    return EvaluationResult(**fields).save(folder / filename)
+    return evaluation_record(model=model, top1_error=top1_error, **changes).save(folder / filename)
 
 
 @pytest.fixture

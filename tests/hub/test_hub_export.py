@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 
@@ -10,6 +9,7 @@ import pytest
 import torch
 import torchvision
 from click.testing import CliRunner
+from evaluation.evaluation_helpers import evaluation_record
 from hub_files import TINY_CONFIG, hub_source, images, outputs, repo_files, write_manifest
 from huggingface_hub import ModelCard, metadata_load
 from safetensors import safe_open
@@ -17,7 +17,7 @@ from safetensors import safe_open
 import zoo
 import zoo.hub
 from zoo.cli import main
-from zoo.evaluation import EvaluationResult, state_dict_sha256
+from zoo.evaluation import state_dict_sha256
 from zoo.hub import export_hub
 from zoo.models.densenet import MODEL_CONFIGS
 from zoo.registry import HubExportError, RegistryError
@@ -27,34 +27,8 @@ FILES = ["README.md", "config.json", "model.safetensors"]
 
 def _record(tmp_path, model, **changes):
     """An evaluation record as `densenet-zoo evaluate --json` writes it, of ``model`` on the whole validation set."""
-    record = EvaluationResult(
-        model="densenet121",
-        weights_sha256=None,
-        state_dict_sha256=state_dict_sha256(model),
-        data="/data/imagenet/val",
-        preprocess="torch7",
-        transform="ValidationTransform(256, 224)",
-        crops=1,
-        limit=None,
-        label_space="imagenet-wnids",
-        num_classes=1000,
-        images=50000,
-        top1_correct=37512,
-        top5_correct=46000,
-        top1_error=24.976,
-        top5_error=8.0,
-        published_top1_error=25.0,
-        published_source="DenseNet README",
-        top1_difference=-0.024,
-        seconds=100.0,
-        images_per_second=500.0,
-        batch_size=256,
-        workers=8,
-        amp="none",
-        channels_last=True,
-        tf32=False,
-    )
-    return dataclasses.replace(record, **changes).save(tmp_path / "record.json")
+    record = evaluation_record(**{"state_dict_sha256": state_dict_sha256(model), **changes})
+    return record.save(tmp_path / "record.json")
 
 
 def test_a_published_checkpoint_exports_weights_config_and_a_card_the_hub_parses(d121_export):

@@ -15,7 +15,7 @@ Written from fast-neural-style's ``fast_neural_style.lua``, ``fast_neural_style/
 from __future__ import annotations
 
 import numpy as np
-from data.reference_image_c import scale_bilinear_double
+from data.reference_image_c import reference_scale
 
 f32 = np.float32
 VGG_MEAN = (103.939, 116.779, 123.68)
@@ -34,7 +34,7 @@ def scale_to_max_side(img: np.ndarray, size: int) -> np.ndarray:
     imax = max(iwidth, iheight)
     height = iheight * size / imax
     width = iwidth * size / imax
-    return scale_bilinear_double(img, int(width), int(height))
+    return reference_scale(img, int(width), int(height), "bilinear")
 
 
 def preprocess(img: np.ndarray, method: str) -> np.ndarray:
