@@ -12,7 +12,6 @@ Every number is taken from where it lives, never typed in here twice:
   shortcuts only where the shape changes; ``tests/figures`` checks both counts against
   fb.resnet.torch's own tree);
 * published errors come from the registry manifest (:func:`zoo.evaluation.published.published_error`);
-  for a ResNet the manifest does not list yet, from :data:`RESNET_TOP1_ERRORS`;
 * measured errors come from evaluation records (``densenet-zoo evaluate --json``) in a folder:
   a record counts when it is a single-crop run of the fb.resnet.torch pipeline over the whole
   validation set (50,000 images in wnid folders, no ``--limit``).
@@ -35,7 +34,6 @@ from zoo.errors import FigureError
 
 __all__ = [
     "IMAGENET_FIGURE_MODELS",
-    "RESNET_TOP1_ERRORS",
     "FigureError",
     "FigureModel",
     "ImageNetPoint",
@@ -46,11 +44,6 @@ __all__ = [
     "read_measured_errors",
     "require_matplotlib",
 ]
-
-#: fb.resnet.torch ``pretrained/README.md``, "ImageNet 1-crop error rates (224x224)", top-1.
-#: Used only for names the registry manifest does not list (yet).
-RESNET_TOP1_ERRORS = {"resnet34": 26.73, "resnet50": 24.01, "resnet101": 22.44, "resnet152": 22.16}
-RESNET_SOURCE = "fb.resnet.torch pretrained/README.md, 224x224 1-crop"
 
 #: What makes an evaluation record comparable with the published single-crop numbers.
 VALIDATION_IMAGES = 50_000
@@ -126,9 +119,9 @@ def _published(name: str) -> tuple[float, str]:
     from zoo.evaluation.published import published_error
 
     published = published_error(name)
-    if published is not None:
-        return published.top1_error, published.source or "registry manifest"
-    return RESNET_TOP1_ERRORS[name], RESNET_SOURCE
+    if published is None:
+        raise FigureError(f"the registry manifest publishes no top-1 error for {name}; the figure needs one")
+    return published.top1_error, published.source or "registry manifest"
 
 
 def _record_problem(record: object, names: set[str]) -> str | None:

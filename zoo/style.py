@@ -31,7 +31,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import torch
 from torch import nn
@@ -99,10 +99,7 @@ def read_style_checkpoint(path: str | os.PathLike[str]) -> StyleModel:
     root = t7.load(path)
     where = os.fspath(path)
     if isinstance(root, t7.T7Table) and isinstance(root.get("model"), t7.T7Object):
-        options = root.get("opt")
-        method = options.get("preprocessing") if isinstance(options, t7.T7Table) else None
-        preprocessing = _check_preprocessing(method or "vgg", f"{where} (opt.preprocessing)")
-        module = root["model"]
+        preprocessing, module = _preprocessing_of(root, where), root["model"]
     elif isinstance(root, t7.T7Object):
         preprocessing, module = "vgg", root
     else:
@@ -115,14 +112,32 @@ def read_style_checkpoint(path: str | os.PathLike[str]) -> StyleModel:
     return StyleModel(network.eval(), preprocessing, where)
 
 
+def _preprocessing_of(root: Any, where: str) -> str:
+    """``opt.preprocessing`` of the table ``train.lua`` saves.
+
+    ``'vgg'`` when absent, as fast_neural_style.lua reads it.
+    """
+    from converters import t7
+
+    options = root.get("opt") if isinstance(root, t7.T7Table) else None
+    method = options.get("preprocessing") if isinstance(options, t7.T7Table) else None
+    return _check_preprocessing(method or "vgg", f"{where} (opt.preprocessing)")
+
+
 def load_style_model(spec: str | os.PathLike[str]) -> StyleModel:
-    """A style model from a ``.t7`` file (:func:`read_style_checkpoint`) or a registry name (``zoo.load``)."""
+    """A style model from a ``.t7`` file (:func:`read_style_checkpoint`) or a registry name (``zoo.load``).
+
+    For a name, the preprocessing is read from the verified file the registry loaded the network from.
+    """
     target = model_argument(spec)
     if isinstance(target, Path):
         return read_style_checkpoint(target)
     import zoo
+    from converters import t7
 
-    return StyleModel(zoo.load(target).float().eval(), "vgg", target)
+    network = zoo.load(target).float().eval()
+    verified = network.pretrained_weights["path"]
+    return StyleModel(network, _preprocessing_of(t7.load(verified), f"{target} ({verified})"), target)
 
 
 def _input_image(image: ImageInput) -> torch.Tensor:
