@@ -383,28 +383,34 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], config: DenseNetCon
         )
 
 
-_LAYER_KEY = re.compile(r"features\.denseblock(\d{1,6})\.denselayer(\d{1,6})\.conv2\.weight")
+_LAYER_KEY = re.compile(r"features\.denseblock(\d{1,6})\.denselayer(\d{1,6})\.conv1\.weight")
 
 
 def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetConfig:
     """Infer a ``DenseNetConfig`` from torchvision-named DenseNet tensors (``drop_rate`` cannot be seen: 0).
 
+    Dense layers with a ``conv2`` are bottleneck layers (DenseNet-BC); without one, ``conv1`` is the
+    layer's 3x3 convolution (``bottleneck=False``, ``bn_size`` left at its default).
     Only a few tensors are looked at; :func:`check_state_dict` checks all of them against the result.
-    Raises :class:`ConversionError` when the tensors are not a DenseNet-BC this project builds,
+    Raises :class:`ConversionError` when the tensors are not a DenseNet this project builds,
     e.g. transition widths that no single compression factor explains.
     """
     conv0 = _weight_shape(state_dict, "features.conv0.weight", 4)
     classifier = _weight_shape(state_dict, "classifier.weight", 2)
     layers: dict[int, int] = {}
-    growth_rate = bottleneck = 0
+    bottleneck = False
+    growth_rate = width = 0
     for key in state_dict:
         match = _LAYER_KEY.fullmatch(key)
         if match:
             block, layer = int(match.group(1)), int(match.group(2))
             layers[block] = max(layers.get(block, 0), layer)
-            growth_rate, bottleneck = _weight_shape(state_dict, key, 4)[:2]
+            conv1 = _weight_shape(state_dict, key, 4)
+            conv2_key = key.replace(".conv1.", ".conv2.")
+            bottleneck = conv2_key in state_dict
+            growth_rate, width = _weight_shape(state_dict, conv2_key, 4)[:2] if bottleneck else (conv1[0], 0)
     if not layers:
-        raise ConversionError("expected features.denseblock*.denselayer*.conv2.weight tensors, found none")
+        raise ConversionError("expected features.denseblock*.denselayer*.conv1.weight tensors, found none")
     transitions = []
     for block in sorted(layers)[:-1]:
         key = f"features.transition{block}.conv.weight"
@@ -420,10 +426,11 @@ def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> DenseNetCo
             growth_rate=growth_rate,
             block_config=tuple(layers[block] for block in sorted(layers)),
             num_init_features=conv0[0],
-            bn_size=bottleneck // growth_rate,
+            bn_size=width // growth_rate if bottleneck else DenseNetConfig.bn_size,
             compression=infer_compression(transitions),
             num_classes=classifier[0],
             stem="imagenet" if conv0[-1] == 7 else "cifar",
+            bottleneck=bottleneck,
         )
     except ValueError as error:
         raise ConversionError(f"the tensors do not describe a DenseNet this project builds: {error}") from None

@@ -86,6 +86,12 @@ def test_config_is_recoverable_from_state_dict_shapes(name: str) -> None:
     assert config_from_state_dict(state_dict) == MODEL_CONFIGS[name]
 
 
+def test_a_state_dict_without_bottleneck_convolutions_is_the_original_densenet() -> None:
+    config = DenseNetConfig(growth_rate=4, block_config=(2, 3), num_init_features=8, num_classes=6, compression=1.0)
+    state_dict = DenseNet(config.replace(bottleneck=False, bn_size=2), init_weights=False).state_dict()
+    assert config_from_state_dict(state_dict) == config.replace(bottleneck=False)  # bn_size unseen: its default
+
+
 def test_existing_output_is_kept_unless_forced(checkpoint, tmp_path) -> None:
     output = tmp_path / "out.safetensors"
     output.write_bytes(b"precious")

@@ -14,7 +14,7 @@ from torch.overrides import TorchFunctionMode
 
 import zoo
 from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
-from zoo.models.densenet import state_dict_mismatch, state_dict_shapes
+from zoo.models.densenet import num_parameters, state_dict_mismatch, state_dict_shapes
 
 TORCHVISION_NAMES = ("densenet121", "densenet169", "densenet201", "densenet161")
 
@@ -141,6 +141,11 @@ def test_initialisation_follows_the_lua_code(densenet121):
         ({"num_init_features": 2**31}, "num_init_features"),
         ({"bn_size": 65}, "bn_size"),
         ({"num_classes": 10**9}, "num_classes"),
+        # a bool is a bool: no 1, no "false" (which is truthy), no numpy.bool_
+        ({"bottleneck": 1}, "bottleneck must be True or False, got 1"),
+        ({"bottleneck": "false"}, "bottleneck must be True or False, got 'false'"),
+        ({"bottleneck": None}, "bottleneck must be True or False, got None"),
+        ({"bottleneck": torch.tensor(True).numpy()[()]}, "bottleneck must be True or False"),
     ],
 )
 def test_invalid_config_is_refused_with_a_message_naming_the_field(changes, message):
@@ -176,15 +181,19 @@ def test_from_dict_refuses_what_is_not_a_dict(value):
     [
         tiny_config(),
         tiny_config().replace(stem="cifar", drop_rate=0.2, compression=0.7),
+        tiny_config().replace(stem="cifar", bottleneck=False, compression=1.0),
+        tiny_config().replace(bottleneck=False, bn_size=1),
         MODEL_CONFIGS["densenet121"],
         MODEL_CONFIGS["densenet161"],
     ],
 )
 def test_state_dict_shapes_are_those_of_the_built_model_in_order(config):
-    built = DenseNet(config, init_weights=False).state_dict()
+    model = DenseNet(config, init_weights=False)
+    built = model.state_dict()
     shapes = state_dict_shapes(config)
     assert list(shapes) == list(built)
     assert all(shapes[key] == tuple(tensor.shape) for key, tensor in built.items())
+    assert num_parameters(config) == sum(parameter.numel() for parameter in model.parameters())
 
 
 def test_state_dict_mismatch_names_missing_unexpected_misshapen_and_wrongly_typed_tensors():
@@ -217,6 +226,11 @@ def test_config_round_trips_through_dict_and_refuses_unknown_keys():
     config = MODEL_CONFIGS["densenet161"].replace(drop_rate=0.1, num_classes=10)
     assert DenseNetConfig.from_dict(config.to_dict()) == config
     assert config.to_dict()["block_config"] == [6, 12, 36, 24]
+    original = config.replace(bottleneck=False, compression=1.0)
+    assert json.loads(original.to_json())["bottleneck"] is False
+    assert DenseNetConfig.from_dict(json.loads(original.to_json())) == original
+    older = {key: value for key, value in config.to_dict().items() if key != "bottleneck"}
+    assert DenseNetConfig.from_dict(older) == config  # files written before the field existed: DenseNet-BC
     with pytest.raises(ValueError, match="unknown DenseNetConfig keys"):
         DenseNetConfig.from_dict({**config.to_dict(), "depth": 161})
 
@@ -289,6 +303,31 @@ def test_dropout_follows_both_convolutions_and_the_transition_convolution_as_in_
         "relu",
         "linear",  # norm5, relu, classifier
     ]
+
+
+def test_a_layer_without_bottleneck_is_bn_relu_conv3x3_with_dropout_after_it_as_in_lua():
+    # DenseConnectLayerStandard with opt.bottleneck false: BN, ReLU, Conv3x3(k), Dropout.
+    config = tiny_config(block_config=(1, 1), drop_rate=0.2, stem="cifar", bottleneck=False, compression=1.0)
+    model = DenseNet(config).train()
+    layer = model.features.denseblock1.denselayer1
+    assert [name for name, _ in layer.named_children()] == ["norm1", "relu1", "conv1"]
+    conv = layer.conv1
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.padding) == (8, 4, (3, 3), (1, 1))
+    assert model.features.transition1.conv.out_channels == 12  # compression 1 keeps every channel
+    recorder = _OpRecorder()
+    with recorder:
+        model(torch.randn(2, 3, 32, 32))
+    layer_calls = ["batch_norm", "relu", "conv2d", "dropout", "cat"]
+    transition = ["batch_norm", "relu", "conv2d", "dropout", "avg_pool2d"]
+    assert recorder.calls == ["conv2d", *layer_calls, *transition, *layer_calls, "batch_norm", "relu", "linear"]
+
+
+def test_lua_initialisation_of_a_layer_without_bottleneck():
+    torch.manual_seed(0)
+    model = DenseNet(DenseNetConfig(growth_rate=64, block_config=(2,), stem="cifar", bottleneck=False))
+    conv = model.features.denseblock1.denselayer2.conv1
+    # ConvInit: N(0, sqrt(2 / (kW * kH * nOutputPlane))) = sqrt(2 / 576) for the 3x3 convolution to k = 64
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(2.0 / (9 * 64)), rel=0.05)
 
 
 def test_dropout_is_active_in_training_only():

@@ -4,11 +4,17 @@ The module tree and parameter names follow torchvision's ``densenet``
 (``features.conv0``, ``features.denseblock1.denselayer1.norm1``, ...,
 ``features.norm5``, ``classifier``), so converted ImageNet weights for
 DenseNet-121/169/201/161 also load strictly into ``torchvision.models``.
-Behaviour follows liuzhuang13/DenseNet's ``models/densenet.lua``: BatchNorm
-eps 1e-5 and momentum 0.1, dropout after both convolutions of a dense layer
-and after the transition convolution when ``drop_rate > 0``, transitions that
-keep ``floor(channels * compression)`` channels, and the Lua weight
-initialisation.
+Behaviour follows liuzhuang13/DenseNet's ``models/densenet.lua`` and
+``models/DenseConnectLayer.lua``: BatchNorm eps 1e-5 and momentum 0.1, dropout
+after every convolution but the stem's when ``drop_rate > 0`` (both
+convolutions of a bottleneck layer, the one of a layer without bottleneck, the
+transition convolution), transitions that keep ``floor(channels *
+compression)`` channels, and the Lua weight initialisation.
+
+Besides DenseNet-BC (``bottleneck=True``) the config describes the original
+DenseNet (``bottleneck=False``, Lua's ``-bottleneck false``): each dense layer
+is BN-ReLU-Conv3x3 only, named ``norm1``, ``relu1``, ``conv1`` (the names of
+the first BN-ReLU-conv of a bottleneck layer; there is no ``norm2``/``conv2``).
 
 ``DenseNet(config, memory_efficient=True)`` trains with far less activation
 memory (see :mod:`zoo.models.memory_efficient`); the module tree and weights
@@ -50,12 +56,18 @@ _SHORT.maxstring = _SHORT.maxother = 40
 
 @dataclass(frozen=True)
 class DenseNetConfig:
-    """The architecture of a DenseNet-BC: everything needed to build it, nothing about weights.
+    """The architecture of a DenseNet: everything needed to build it, nothing about weights.
 
     ``stem="imagenet"`` is the 7x7/2 convolution, BN, ReLU and 3x3/2 max pool of
     the ImageNet models; ``stem="cifar"`` is the single 3x3 convolution of the
-    CIFAR models. ``num_init_features`` is the stem's output width (2k in all
-    published models).
+    CIFAR models. ``num_init_features`` is the stem's output width (2k in the
+    ImageNet models and the DenseNet-BCs; 16 in the paper's original CIFAR
+    DenseNets, 2k in the released Lua code for those too).
+    ``bottleneck=True`` (DenseNet-B/BC) gives each dense layer a 1x1
+    convolution to ``bn_size * growth_rate`` channels before its 3x3
+    convolution; ``bottleneck=False`` (the original DenseNet) leaves it out and
+    ``bn_size`` is not used. ``compression`` is Lua's ``-reduction`` (0.5 for
+    DenseNet-BC, 1 for the original DenseNet).
 
     Every field is checked on construction (type, range, and the upper bounds
     :data:`MAX_BLOCKS`, :data:`MAX_LAYERS_PER_BLOCK` and ``_INTEGER_LIMITS``);
@@ -70,6 +82,7 @@ class DenseNetConfig:
     drop_rate: float = 0.0
     num_classes: int = 1000
     stem: str = "imagenet"
+    bottleneck: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -102,6 +115,8 @@ class DenseNetConfig:
                 object.__setattr__(self, name, float(value))
         if not isinstance(self.stem, str) or self.stem not in STEMS:
             problems.append(f"stem must be one of {STEMS}, got {_SHORT.repr(self.stem)}")
+        if not isinstance(self.bottleneck, bool):  # 1, "true", numpy.bool_ ... are refused: a bool is a bool
+            problems.append(f"bottleneck must be True or False, got {_SHORT.repr(self.bottleneck)}")
         if problems:
             raise ValueError("invalid DenseNetConfig: " + "; ".join(problems))
 
@@ -168,7 +183,7 @@ def state_dict_shapes(config: DenseNetConfig) -> dict[str, tuple[int, ...]]:
             shapes[f"{key}.{name}"] = (channels,)
         shapes[f"{key}.num_batches_tracked"] = ()
 
-    growth, bottleneck = config.growth_rate, config.bn_size * config.growth_rate
+    growth, width = config.growth_rate, config.bn_size * config.growth_rate
     conv("features.conv0", config.num_init_features, 3, 7 if config.stem == "imagenet" else 3)
     if config.stem == "imagenet":
         norm("features.norm0", config.num_init_features)
@@ -178,9 +193,12 @@ def state_dict_shapes(config: DenseNetConfig) -> dict[str, tuple[int, ...]]:
         for layer in range(num_layers):
             key = f"features.denseblock{index + 1}.denselayer{layer + 1}"
             norm(f"{key}.norm1", in_channels + layer * growth)
-            conv(f"{key}.conv1", bottleneck, in_channels + layer * growth, 1)
-            norm(f"{key}.norm2", bottleneck)
-            conv(f"{key}.conv2", growth, bottleneck, 3)
+            if config.bottleneck:
+                conv(f"{key}.conv1", width, in_channels + layer * growth, 1)
+                norm(f"{key}.norm2", width)
+                conv(f"{key}.conv2", growth, width, 3)
+            else:
+                conv(f"{key}.conv1", growth, in_channels + layer * growth, 3)
         if index != len(config.block_config) - 1:
             norm(f"features.transition{index + 1}.norm", out_channels)
             conv(f"features.transition{index + 1}.conv", widths[index + 1][0], out_channels, 1)
@@ -188,6 +206,13 @@ def state_dict_shapes(config: DenseNetConfig) -> dict[str, tuple[int, ...]]:
     shapes["classifier.weight"] = (config.num_classes, config.num_features)
     shapes["classifier.bias"] = (config.num_classes,)
     return shapes
+
+
+def num_parameters(config: DenseNetConfig) -> int:
+    """The number of trainable values of ``DenseNet(config)`` (weights and biases), counted without building it."""
+    return sum(
+        math.prod(shape) for key, shape in state_dict_shapes(config).items() if key.endswith((".weight", ".bias"))
+    )
 
 
 def state_dict_mismatch(
@@ -276,24 +301,37 @@ def lua_init_(module: nn.Module) -> None:
 
 
 class DenseLayer(nn.Module):
-    """BN-ReLU-Conv1x1(bn_size*k)-BN-ReLU-Conv3x3(k): the new features of one layer."""
+    """The new features of one layer: BN-ReLU-Conv1x1(bn_size*k)-BN-ReLU-Conv3x3(k), or BN-ReLU-Conv3x3(k).
 
-    def __init__(self, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float) -> None:
+    With ``bottleneck=False`` the only convolution is the 3x3 one, named ``conv1`` (after ``norm1``,
+    ``relu1``); ``bn_size`` is then not used. Dropout follows every convolution when ``drop_rate > 0``.
+    """
+
+    def __init__(
+        self, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float, bottleneck: bool = True
+    ) -> None:
         super().__init__()
-        bottleneck = bn_size * growth_rate
         self.norm1 = nn.BatchNorm2d(in_channels)
         self.relu1 = nn.ReLU(inplace=True)
-        self.conv1 = nn.Conv2d(in_channels, bottleneck, kernel_size=1, stride=1, bias=False)
-        self.norm2 = nn.BatchNorm2d(bottleneck)
-        self.relu2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(bottleneck, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
+        if bottleneck:
+            width = bn_size * growth_rate
+            self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, stride=1, bias=False)
+            self.norm2 = nn.BatchNorm2d(width)
+            self.relu2 = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(width, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(in_channels, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bottleneck = bottleneck
+        self.growth_rate = growth_rate
         self.drop_rate = float(drop_rate)
 
     def forward(self, features: Tensor) -> Tensor:
-        bottleneck = self.conv1(self.relu1(self.norm1(features)))
+        hidden = self.conv1(self.relu1(self.norm1(features)))
         if self.drop_rate > 0:
-            bottleneck = F.dropout(bottleneck, p=self.drop_rate, training=self.training)
-        new_features = self.conv2(self.relu2(self.norm2(bottleneck)))
+            hidden = F.dropout(hidden, p=self.drop_rate, training=self.training)
+        if not self.bottleneck:
+            return hidden
+        new_features = self.conv2(self.relu2(self.norm2(hidden)))
         if self.drop_rate > 0:
             new_features = F.dropout(new_features, p=self.drop_rate, training=self.training)
         return new_features
@@ -302,11 +340,19 @@ class DenseLayer(nn.Module):
 class DenseBlock(nn.ModuleDict):
     """``num_layers`` dense layers, each fed the concatenation of all earlier outputs."""
 
-    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float) -> None:
+    def __init__(
+        self,
+        num_layers: int,
+        in_channels: int,
+        growth_rate: int,
+        bn_size: int,
+        drop_rate: float,
+        bottleneck: bool = True,
+    ) -> None:
         super().__init__()
         self.memory_efficient: str | None = None
         for index in range(num_layers):
-            layer = DenseLayer(in_channels + index * growth_rate, growth_rate, bn_size, drop_rate)
+            layer = DenseLayer(in_channels + index * growth_rate, growth_rate, bn_size, drop_rate, bottleneck)
             self.add_module(f"denselayer{index + 1}", layer)
 
     def forward(self, features: Tensor) -> Tensor:
@@ -360,7 +406,7 @@ class Features(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """A DenseNet-BC built from a :class:`DenseNetConfig`.
+    """A DenseNet (BC or original) built from a :class:`DenseNetConfig`.
 
     ``memory_efficient``: False (plain autograd), or a mode of
     :mod:`zoo.models.memory_efficient`: "norm" (shared feature buffers,
@@ -409,7 +455,7 @@ class DenseNet(nn.Module):
         widths = cfg.block_widths()
         for index, num_layers in enumerate(cfg.block_config):
             in_channels, out_channels = widths[index]
-            block = DenseBlock(num_layers, in_channels, cfg.growth_rate, cfg.bn_size, cfg.drop_rate)
+            block = DenseBlock(num_layers, in_channels, cfg.growth_rate, cfg.bn_size, cfg.drop_rate, cfg.bottleneck)
             self.features.add_module(f"denseblock{index + 1}", block)
             if index != len(cfg.block_config) - 1:
                 transition = Transition(out_channels, widths[index + 1][0], cfg.drop_rate)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zoo.models.densenet import num_parameters
 from zoo.registry.cache import cheap_verify, full_verify, read_record, record_path
 from zoo.registry.errors import CacheFileError, RegistryError, VerificationError
 from zoo.registry.fetch import FetchedFile, UnverifiedSourceWarning, cached_path, fetch, fetch_source
@@ -40,22 +41,7 @@ def count_parameters(entry: ModelEntry) -> int:
     """Trainable parameters of the architecture, counted from its definition (no model is built)."""
     if entry.module_architecture is not None:
         return entry.module_architecture.num_parameters
-    config = entry.config
-    kernel = 7 if config.stem == "imagenet" else 3
-    total = 3 * config.num_init_features * kernel * kernel
-    if config.stem == "imagenet":
-        total += 2 * config.num_init_features  # norm0
-    bottleneck = config.bn_size * config.growth_rate
-    widths = config.block_widths()
-    for index, num_layers in enumerate(config.block_config):
-        channels = widths[index][0]
-        for _ in range(num_layers):
-            total += 2 * channels + channels * bottleneck + 2 * bottleneck + bottleneck * config.growth_rate * 9
-            channels += config.growth_rate
-        if index != len(config.block_config) - 1:
-            total += 2 * channels + channels * widths[index + 1][0]  # transition norm + conv
-    total += 2 * config.num_features + config.num_features * config.num_classes + config.num_classes
-    return total
+    return num_parameters(entry.config)
 
 
 def model_status(entry: ModelEntry, settings: Settings) -> ModelStatus:
