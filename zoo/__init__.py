@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     import torch
 
     from zoo.factory import create_model, get_config, list_models, matching_models
-    from zoo.models.densenet import MODEL_CONFIGS, DenseNet, DenseNetConfig
+    from zoo.models.densenet import CIFAR_CONFIGS, CIFAR_MODELS, MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 # Public name -> the module that defines it.
 _LAZY_EXPORTS = {
+    "CIFAR_CONFIGS": "zoo.models.densenet",
+    "CIFAR_MODELS": "zoo.models.densenet",
     "MODEL_CONFIGS": "zoo.models.densenet",
     "DenseNet": "zoo.models.densenet",
     "DenseNetConfig": "zoo.models.densenet",
@@ -72,6 +74,8 @@ def transforms(name: str | None = None, kind: str = "torch7", ten_crop: bool = F
 
 
 __all__ = [
+    "CIFAR_CONFIGS",
+    "CIFAR_MODELS",
     "MODEL_CONFIGS",
     "DenseNet",
     "DenseNetConfig",

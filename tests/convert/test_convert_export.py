@@ -20,7 +20,7 @@ from converters.export import (
     save_weights,
 )
 from converters.synthetic.densenet import densenet_checkpoint
-from zoo import MODEL_CONFIGS, DenseNet, DenseNetConfig
+from zoo import CIFAR_CONFIGS, MODEL_CONFIGS, DenseNet, DenseNetConfig
 
 CONFIG = DenseNetConfig(growth_rate=4, block_config=(2, 3), num_init_features=8, num_classes=6, drop_rate=0.1)
 
@@ -84,6 +84,15 @@ def test_config_is_recoverable_from_state_dict_shapes(name: str) -> None:
     with torch.device("meta"):
         state_dict = DenseNet(MODEL_CONFIGS[name]).state_dict()
     assert config_from_state_dict(state_dict) == MODEL_CONFIGS[name]
+
+
+@pytest.mark.parametrize("name", list(CIFAR_CONFIGS))
+def test_cifar_configs_with_and_without_bottleneck_are_recoverable_from_state_dict_shapes(name: str) -> None:
+    named = CIFAR_CONFIGS[name]
+    for config in (named, named.replace(num_classes=100, num_init_features=2 * named.growth_rate)):
+        state_dict = DenseNet(config, init_weights=False).state_dict()
+        assert config_from_state_dict(state_dict) == config
+        assert config.bottleneck == any(key.endswith(".conv2.weight") for key in state_dict)
 
 
 def test_a_state_dict_without_bottleneck_convolutions_is_the_original_densenet() -> None:

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from registry_checkpoints import lua_checkpoint_bytes, sha256
 from registry_manifests import TINY_CONFIG, url_source, write_manifest
 
+import zoo
 from zoo.cli import main
 
 
@@ -40,13 +41,24 @@ def test_list_shows_the_published_models_by_family():
     assert lines[10:13] == ["", "ResNet (facebookarchive/fb.resnet.torch)", lines[1]]
     assert lines[15].split() == ["resnet50", "25.6M", "24.01%", "7.02%", "-", "no"]
     titles = [line for line in lines if line and not line.startswith(" ")]
-    assert titles[2:] == [
+    assert titles[2:4] == [
         "OpenFace face embedder (cmusatyalab/openface)",
         "fast-neural-style (jcjohnson/fast-neural-style)",
     ]
+    assert titles[4].startswith("CIFAR DenseNets of the published tables") and len(titles) == 5
     rows = json.loads(run("list", "--json").output)
     assert [row["name"] for row in rows][7:9] == ["densenet264_k48_cosine", "resnet18"]
     assert [row["family"] for row in rows].count("fast-neural-style") == 10
+
+
+def test_list_shows_the_cifar_architectures_apart_with_their_parameter_counts():
+    lines = run("list").output.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("CIFAR DenseNets"))
+    assert lines[start - 1] == "" and "no pretrained weights" in lines[start]
+    cifar = [line.split() for line in lines[start + 2 :]]
+    assert [row[0] for row in cifar] == zoo.list_models("cifar")
+    assert cifar[0] == ["densenet_l40_k12", "DenseNet", "(L=40,", "k=12)", "16", "1,019,722", "1,060,132"]
+    assert cifar[3][-3:] == ["24", "769,162", "800,032"]
 
 
 def test_info_names_sources_and_cache_paths():

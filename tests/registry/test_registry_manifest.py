@@ -157,6 +157,7 @@ def test_pin_refuses_to_contradict_a_published_prefix(tmp_path):
         MODEL_CONFIGS["densenet121"],
         MODEL_CONFIGS["densenet161"].replace(num_classes=7),
         zoo.DenseNetConfig(stem="cifar", growth_rate=12, block_config=(4, 4, 4), num_init_features=24, num_classes=10),
+        zoo.CIFAR_CONFIGS["densenet_l40_k12"].replace(num_classes=100),
     ],
 )
 def test_parameter_counts_of_list_match_a_built_model(config):

@@ -54,7 +54,10 @@ def list_command(as_json: bool) -> None:
 
     Columns: parameters, published single-crop top-1 and top-5 errors,
     published download size, and whether the source is cached (or already
-    converted).
+    converted). The CIFAR architectures of the published tables follow, apart:
+    they have no pretrained weights (build them with zoo.create_model, train
+    them with densenet-zoo train --arch NAME). --json lists the registry's
+    models only.
     """
     from zoo.registry.families import FAMILIES
     from zoo.registry.maintenance import list_models_status
@@ -77,6 +80,19 @@ def list_command(as_json: bool) -> None:
             f"  {row.name:<26} {row.num_params / 1e6:7.1f}M {_percent(row.top1_error):>9} "
             f"{_percent(row.top5_error):>9} {_megabytes(row.published_size_mb):>9}  {cached}"
         )
+    _list_cifar_architectures()
+
+
+def _list_cifar_architectures() -> None:
+    """The CIFAR architectures: name, the published tables' name, stem width, parameters for 10 and 100 classes."""
+    from zoo.models.densenet import CIFAR_MODELS, num_parameters
+
+    click.echo("\nCIFAR DenseNets of the published tables (no pretrained weights; num_classes=100 for CIFAR-100)")
+    click.echo(f"  {'name':<26} {'model':<32} {'stem':>4} {'params C10':>11} {'params C100':>11}")
+    for name, model in CIFAR_MODELS.items():
+        config = model.config
+        counts = [num_parameters(config.replace(num_classes=classes)) for classes in (10, 100)]
+        click.echo(f"  {name:<26} {model.title:<32} {config.num_init_features:>4} {counts[0]:>11,} {counts[1]:>11,}")
 
 
 @click.command("info")

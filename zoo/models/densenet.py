@@ -15,6 +15,8 @@ Besides DenseNet-BC (``bottleneck=True``) the config describes the original
 DenseNet (``bottleneck=False``, Lua's ``-bottleneck false``): each dense layer
 is BN-ReLU-Conv3x3 only, named ``norm1``, ``relu1``, ``conv1`` (the names of
 the first BN-ReLU-conv of a bottleneck layer; there is no ``norm2``/``conv2``).
+The CIFAR architectures of the published tables are named in
+:data:`CIFAR_MODELS` (configs: :data:`CIFAR_CONFIGS`).
 
 ``DenseNet(config, memory_efficient=True)`` trains with far less activation
 memory (see :mod:`zoo.models.memory_efficient`); the module tree and weights
@@ -277,6 +279,89 @@ MODEL_CONFIGS: dict[str, DenseNetConfig] = {
     "densenet264_cosine": _imagenet(32, (6, 12, 64, 48)),
     "densenet264_k48_cosine": _imagenet(48, (6, 12, 64, 48)),
 }
+
+
+#: The CIFAR model families of the published tables: the original DenseNet and the two with bottleneck
+#: layers and compression 0.5 (the wide ones are shallow DenseNet-BCs with a large growth rate).
+CIFAR_FAMILIES = ("DenseNet", "DenseNet-BC", "Wide-DenseNet-BC")
+
+
+def cifar_config(
+    depth: int,
+    growth_rate: int,
+    bottleneck: bool = True,
+    compression: float | None = None,
+    num_init_features: int | None = None,
+    num_classes: int = 10,
+) -> DenseNetConfig:
+    """The CIFAR DenseNet of depth L and growth rate k by ``models/densenet.lua``'s rules.
+
+    Three dense blocks of ``(L-4)/6`` layers with bottleneck, ``(L-4)/3`` without (L counts every
+    convolution and the classifier); ``compression`` is Lua's ``-reduction``: 0.5 with bottleneck and 1
+    without by default (DenseNet-BC and the original DenseNet). The stem width defaults to the paper's:
+    2k with bottleneck, 16 without; the released Lua code uses 2k for both (``num_init_features=2*k``).
+    """
+    layers_per_block, remainder = divmod(depth - 4, 6 if bottleneck else 3)
+    if isinstance(depth, bool) or not isinstance(depth, int) or remainder or layers_per_block < 1:
+        rule = "L-4 divisible by 6 (with bottleneck)" if bottleneck else "L-4 divisible by 3 (without bottleneck)"
+        raise ValueError(f"a CIFAR DenseNet has depth L with {rule} and at least one layer per block, got {depth!r}")
+    return DenseNetConfig(
+        growth_rate=growth_rate,
+        block_config=(layers_per_block,) * 3,
+        num_init_features=num_init_features or (2 * growth_rate if bottleneck else 16),
+        compression=compression if compression is not None else (0.5 if bottleneck else 1.0),
+        num_classes=num_classes,
+        stem="cifar",
+        bottleneck=bottleneck,
+    )
+
+
+@dataclass(frozen=True)
+class CifarModel:
+    """A CIFAR architecture of the published tables, ``family (L=depth, k=growth_rate)``, 10 classes."""
+
+    family: str
+    depth: int
+    growth_rate: int
+
+    @property
+    def title(self) -> str:
+        """The row name of the published tables, e.g. ``DenseNet-BC (L=100, k=12)``."""
+        return f"{self.family} (L={self.depth}, k={self.growth_rate})"
+
+    @property
+    def config(self) -> DenseNetConfig:
+        """The architecture with the paper's stem width (see :func:`cifar_config`)."""
+        return cifar_config(self.depth, self.growth_rate, bottleneck=self.family != "DenseNet")
+
+    @property
+    def lua_init_features(self) -> int:
+        """The stem width of the released Lua code (2k for every family)."""
+        return 2 * self.growth_rate
+
+
+#: The nine CIFAR architectures of the DenseNet README's CIFAR and Wide-DenseNet tables, in table order.
+#: Names are ``[wide_]densenet[_bc]_l{L}_k{k}``; none has pretrained weights.
+CIFAR_MODELS: dict[str, CifarModel] = {
+    f"{family.lower().replace('-', '_')}_l{depth}_k{growth_rate}": CifarModel(family, depth, growth_rate)
+    for family, depth, growth_rate in (
+        ("DenseNet", 40, 12),
+        ("DenseNet", 100, 12),
+        ("DenseNet", 100, 24),
+        ("DenseNet-BC", 100, 12),
+        ("DenseNet-BC", 250, 24),
+        ("DenseNet-BC", 190, 40),
+        ("Wide-DenseNet-BC", 40, 36),
+        ("Wide-DenseNet-BC", 40, 48),
+        ("Wide-DenseNet-BC", 40, 60),
+    )
+}
+
+#: The configs of :data:`CIFAR_MODELS` (CIFAR-10; ``replace(num_classes=100)`` for CIFAR-100).
+CIFAR_CONFIGS: dict[str, DenseNetConfig] = {name: model.config for name, model in CIFAR_MODELS.items()}
+
+#: Every architecture named in code: the ImageNet models, then the CIFAR ones (what ``zoo.create_model`` builds).
+NAMED_CONFIGS: dict[str, DenseNetConfig] = {**MODEL_CONFIGS, **CIFAR_CONFIGS}
 
 
 def lua_init_(module: nn.Module) -> None:

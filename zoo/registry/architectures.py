@@ -2,7 +2,8 @@
 
 A manifest entry says ``"architecture": "densenet121"``, never the config
 itself (like torchvision's and timm's weight tables, which point at model
-builders). The published architectures are :data:`zoo.MODEL_CONFIGS` (DenseNets)
+builders). The published architectures are :data:`zoo.MODEL_CONFIGS` (DenseNets;
+the CIFAR DenseNets of the published tables, :data:`zoo.CIFAR_CONFIGS`, too)
 and :data:`zoo.registry.families.MODULE_ARCHITECTURES` (fb.resnet.torch's
 ResNets, OpenFace, fast-neural-style); a custom manifest
 (``DENSENET_ZOO_MANIFEST``) serving other models names architectures given to
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from zoo.models.densenet import MODEL_CONFIGS, DenseNetConfig
+from zoo.models.densenet import NAMED_CONFIGS, DenseNetConfig
 from zoo.registry.families import FAMILIES, MODULE_ARCHITECTURES, ModuleArchitecture
 
 __all__ = [
@@ -65,13 +66,13 @@ def register_architecture(name: str, architecture: Architecture) -> None:
         raise ValueError(
             f"architecture {name!r} is already {known.to_dict()}; register {architecture.to_dict()} as another name"
         )
-    if name not in MODEL_CONFIGS and name not in MODULE_ARCHITECTURES:
+    if name not in NAMED_CONFIGS and name not in MODULE_ARCHITECTURES:
         _REGISTERED[name] = architecture
 
 
 def find_architecture(name: str) -> Architecture | None:
     """The architecture ``name`` (published or registered), or None when there is none."""
-    for known in (MODEL_CONFIGS, MODULE_ARCHITECTURES, _REGISTERED):
+    for known in (NAMED_CONFIGS, MODULE_ARCHITECTURES, _REGISTERED):
         if name in known:
             return known[name]
     return None
@@ -84,4 +85,4 @@ def architecture_family(architecture: Architecture) -> str:
 
 def architecture_names() -> list[str]:
     """The names of every known architecture: the published ones, then those registered, in order."""
-    return [*MODEL_CONFIGS, *MODULE_ARCHITECTURES, *_REGISTERED]
+    return [*NAMED_CONFIGS, *MODULE_ARCHITECTURES, *_REGISTERED]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zoo.choices import DATASETS, SYNTHETIC
-from zoo.models.densenet import DenseNetConfig
+from zoo.models.densenet import CIFAR_CONFIGS, DenseNetConfig
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,9 @@ class Recipe:
 IMAGENET_RECIPE = Recipe(arch="densenet121", epochs=90, batch_size=256, base_lr=0.1, reference_batch=256)
 CIFAR_RECIPE = Recipe(arch="densenet_bc_100_12_cifar", epochs=300, batch_size=64, base_lr=0.1, reference_batch=64)
 
-#: DenseNet-BC (L=100, k=12) for CIFAR: three blocks of 16 bottleneck layers, 2k stem features.
-CIFAR_DENSENET_BC_100_12 = DenseNetConfig(
-    growth_rate=12, block_config=(16, 16, 16), num_init_features=24, num_classes=10, stem="cifar"
-)
-
-#: Training-only architectures by name (the eight ImageNet models come from ``zoo.create_model``).
-TRAINING_ARCHS: dict[str, DenseNetConfig] = {"densenet_bc_100_12_cifar": CIFAR_DENSENET_BC_100_12}
+#: Older training names of named architectures (every name ``zoo.create_model`` knows is trainable too):
+#: ``densenet_bc_100_12_cifar`` is DenseNet-BC (L=100, k=12), ``densenet_bc_l100_k12``.
+TRAINING_ARCHS: dict[str, DenseNetConfig] = {"densenet_bc_100_12_cifar": CIFAR_CONFIGS["densenet_bc_l100_k12"]}
 
 #: Dropout of the CIFAR runs without data augmentation.
 CIFAR_NO_AUGMENT_DROP_RATE = 0.2
