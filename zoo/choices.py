@@ -7,7 +7,15 @@ The library checks its arguments against these tuples and the command line offer
 
 from __future__ import annotations
 
-__all__ = ["AMP_DTYPE_NAMES", "AMP_MODES", "DATASETS", "LR_SHAPES", "PREPROCESS_KINDS", "SYNTHETIC"]
+__all__ = [
+    "AMP_DTYPE_NAMES",
+    "AMP_MODES",
+    "DATASETS",
+    "LR_SHAPES",
+    "MEMORY_EFFICIENT_MODES",
+    "PREPROCESS_KINDS",
+    "SYNTHETIC",
+]
 
 #: ``amp`` / ``--amp``: each mixed-precision mode and the name of its ``torch`` autocast dtype (``off``: float32).
 AMP_DTYPE_NAMES: dict[str, str | None] = {"off": None, "bf16": "bfloat16", "fp16": "float16"}
@@ -23,3 +31,11 @@ SYNTHETIC = "synthetic"
 
 #: ``lr_shape`` / ``--lr-shape``: the learning-rate schedules of liuzhuang13/DenseNet's ``train.lua``.
 LR_SHAPES = ("multistep", "cosine")
+
+#: ``DenseNet(memory_efficient=...)``: what backward recomputes besides BatchNorm and ReLU (always recomputed):
+#: "norm" keeps every layer's 1x1 bottleneck convolution output (fastest);
+#: "full" keeps none and recomputes every bottleneck convolution (least memory);
+#: "balanced" (what ``True`` means) recomputes them in the first dense block
+#: only, where they are largest (highest resolution) and cheapest to recompute
+#: (fewest input channels): most of "full"'s saving for a few % of compute.
+MEMORY_EFFICIENT_MODES = ("balanced", "norm", "full")

@@ -105,6 +105,33 @@ def test_float64_gradients_match_plain_model_with_random_norm_parameters(mode, t
         assert_same_eval_gradients(plain, efficient, images)
 
 
+def original_config(**changes) -> DenseNetConfig:
+    """A tiny original DenseNet (no bottleneck, compression 1) with the CIFAR stem."""
+    return tiny_config(stem="cifar", bottleneck=False, compression=1.0).replace(**changes)
+
+
+@pytest.mark.parametrize("drop_rate", [0.0, 0.3])
+@pytest.mark.parametrize("mode", MODES)
+def test_float64_training_of_layers_without_bottleneck_matches_plain_model(mode, drop_rate):
+    plain, efficient = make_pair(original_config(drop_rate=drop_rate), mode, dtype=torch.float64)
+    efficient.load_state_dict(randomize_norms(plain, seed=8).state_dict())
+    generator = torch.Generator().manual_seed(9)
+    images = torch.randn(3, 3, 32, 32, generator=generator, dtype=torch.float64) * 2 + 1
+    labels = torch.randint(0, 5, (3,), generator=generator)
+    assert_same_training(plain, efficient, images, labels, rtol=1e-10, atol=1e-12, seed=10)
+    assert_same_eval_gradients(plain, efficient, images)
+
+
+def test_gradcheck_of_a_memory_efficient_block_without_bottleneck():
+    torch.manual_seed(0)
+    config = DenseNetConfig(
+        growth_rate=2, block_config=(2, 1), num_init_features=4, num_classes=3, stem="cifar", bottleneck=False
+    )
+    model = DenseNet(config, memory_efficient="norm").double().train()
+    images = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(model.forward_features, (images,), eps=1e-6, atol=1e-5, fast_mode=True)
+
+
 def test_one_value_per_channel_is_refused_like_the_plain_model():
     config = DenseNetConfig(growth_rate=2, block_config=(1, 1), num_init_features=4, num_classes=3, stem="cifar")
     images = torch.randn(1, 3, 2, 2)
@@ -284,6 +311,13 @@ def test_memory_efficient_modes_keep_far_less_for_backward():
         torch.manual_seed(0)
         kept[mode] = saved_bytes(DenseNet(config, memory_efficient=mode).train(), images)
     assert kept["full"] < kept["balanced"] < kept["norm"] < 0.5 * kept[False]
+    original = config.replace(bottleneck=False, compression=1.0)
+    without_bottleneck = {}
+    for mode in (False, "norm", "full"):
+        torch.manual_seed(0)
+        without_bottleneck[mode] = saved_bytes(DenseNet(original, memory_efficient=mode).train(), images)
+    # Without bottleneck there is nothing to keep besides the buffers: "norm" and "full" keep the same.
+    assert without_bottleneck["full"] == without_bottleneck["norm"] < 0.5 * without_bottleneck[False]
     # "full" keeps the images, the stem's max-pool positions (int32), the two block
     # buffers and the final ReLU's output (plain autograd after norm5), plus
     # per-channel batch statistics and the pooled features: nothing else of size.

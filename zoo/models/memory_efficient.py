@@ -56,16 +56,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.choices import MEMORY_EFFICIENT_MODES  # what each mode recomputes is said there
+
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     from zoo.models.densenet import DenseBlock, DenseLayer, Transition
-
-#: What backward recomputes besides BatchNorm and ReLU (always recomputed):
-#: "norm" keeps every layer's 1x1 bottleneck convolution output (fastest);
-#: "full" keeps none and recomputes every bottleneck convolution (least memory);
-#: "balanced" (what ``True`` means) recomputes them in the first dense block
-#: only, where they are largest (highest resolution) and cheapest to recompute
-#: (fewest input channels): most of "full"'s saving for a few % of compute.
-MEMORY_EFFICIENT_MODES = ("balanced", "norm", "full")
 
 
 def resolve_mode(memory_efficient: bool | str | None) -> str | None:
@@ -292,8 +286,11 @@ def _conv_backward(
 
 
 def _layer_parameters(layer: DenseLayer) -> list[Tensor]:
-    norm1, conv1, norm2, conv2 = layer.norm1, layer.conv1, layer.norm2, layer.conv2
-    return [norm1.weight, norm1.bias, conv1.weight, norm2.weight, norm2.bias, conv2.weight]
+    """The layer's parameters in the order backward returns their gradients (norm2 and conv2 with bottleneck)."""
+    norm1, conv1 = layer.norm1, layer.conv1
+    if not layer.bottleneck:
+        return [norm1.weight, norm1.bias, conv1.weight]
+    return [norm1.weight, norm1.bias, conv1.weight, layer.norm2.weight, layer.norm2.bias, layer.conv2.weight]
 
 
 # ---------------------------------------------------------------------------
@@ -309,11 +306,13 @@ def _run_block(
     Returns the buffer; the per-channel batch mean and biased variance of its
     channels (None when no layer normalises with batch statistics); the
     bottleneck convolution outputs (after dropout, i.e. norm2's inputs) when
-    ``keep_bottlenecks``; the dropout masks (two per layer: after conv1 and
-    after conv2; None when not dropping); norm2's (mean, invstd) per layer.
+    ``keep_bottlenecks``; the dropout masks (two per layer: after the
+    bottleneck convolution and after the layer's last convolution; None when
+    not dropping); norm2's (mean, invstd) per layer. A layer without
+    bottleneck has None for its bottleneck output, first mask and statistics.
     """
     in_channels = block_input.shape[1]
-    total = in_channels + sum(layer.conv2.out_channels for layer in layers)
+    total = in_channels + sum(layer.growth_rate for layer in layers)
     count = _values_per_channel(block_input)
     mean = var = None
     if any(_uses_batch_stats(layer.norm1, training) for layer in layers):
@@ -334,12 +333,15 @@ def _run_block(
         hidden = _conv(activated, layer.conv1)
         del activated
         hidden, mask1 = _dropout(hidden, layer.drop_rate, training)
+        if not layer.bottleneck:  # conv1 was the layer's 3x3 convolution
+            new_features, hidden, mask1, mask2, mean2, invstd2 = hidden, None, None, mask1, None, None
+        else:
+            activated, mean2, invstd2 = _norm_relu(hidden, layer.norm2, training)
+            new_features = _conv(activated, layer.conv2)
+            del activated
+            new_features, mask2 = _dropout(new_features, layer.drop_rate, training)
         if keep_bottlenecks:
             bottlenecks.append(hidden)
-        activated, mean2, invstd2 = _norm_relu(hidden, layer.norm2, training)
-        new_features = _conv(activated, layer.conv2)
-        del activated
-        new_features, mask2 = _dropout(new_features, layer.drop_rate, training)
         masks.extend((mask1, mask2))
         statistics.extend((mean2, invstd2))
         if buffer is None:
@@ -487,7 +489,7 @@ class _DenseBlockFunction(torch.autograd.Function):
         for index in reversed(range(len(layers))):
             layer = layers[index]
             norm1 = layer.norm1
-            growth = layer.conv2.out_channels
+            growth = layer.growth_rate
             channels -= growth
             mask1, mask2 = masks[2 * index], masks[2 * index + 1]
             grad_new = _apply_dropout_mask(gradient.channels(channels, channels + growth), mask2, layer.drop_rate)
@@ -496,25 +498,14 @@ class _DenseBlockFunction(torch.autograd.Function):
             mean1, invstd1 = _statistics(norm1, training, *_channel_statistics(mean, var, channels))
             scale1, shift1 = _scale_shift(norm1, mean1, invstd1)
             relu1 = _affine_relu(layer_input, scale1, shift1)
-            if ctx.keep_bottlenecks:
-                bottleneck = bottlenecks[index]
-            else:
-                bottleneck = _apply_dropout_mask(_conv(relu1, layer.conv1), mask1, layer.drop_rate)
-            mean2, invstd2 = statistics[2 * index : 2 * index + 2]
-            relu2 = _renormalize_relu(bottleneck, layer.norm2, mean2, invstd2)
-
-            grad_relu2, grad_conv2 = _conv_backward(grad_new, relu2, layer.conv2)
+            bottleneck_grads: list[Tensor | None] = []
+            if layer.bottleneck:
+                kept = bottlenecks[index] if ctx.keep_bottlenecks else None
+                grad_new, bottleneck_grads = _bottleneck_backward(
+                    grad_new, relu1, kept, layer, training, mask1, statistics[2 * index : 2 * index + 2]
+                )
+            grad_relu1, grad_conv1 = _conv_backward(grad_new, relu1, layer.conv1)
             del grad_new
-            grad_normalized2 = _relu_backward_(grad_relu2, relu2)
-            del relu2, grad_relu2
-            grad_bottleneck, grad_norm2_weight, grad_norm2_bias = _norm_backward(
-                grad_normalized2, bottleneck, layer.norm2, training, mean2, invstd2
-            )
-            del grad_normalized2, bottleneck
-            grad_conv1_output = _apply_dropout_mask(grad_bottleneck, mask1, layer.drop_rate)
-            del grad_bottleneck
-            grad_relu1, grad_conv1 = _conv_backward(grad_conv1_output, relu1, layer.conv1)
-            del grad_conv1_output
             grad_normalized1 = _relu_backward_(grad_relu1, relu1)
             del relu1, grad_relu1
             weighted, total = _norm_grad_sums(grad_normalized1, layer_input, norm1, mean1, invstd1)
@@ -525,12 +516,43 @@ class _DenseBlockFunction(torch.autograd.Function):
                 weighted if norm1.weight is not None and norm1.weight.requires_grad else None,
                 total if norm1.bias is not None and norm1.bias.requires_grad else None,
                 grad_conv1,
-                grad_norm2_weight,
-                grad_norm2_bias,
-                grad_conv2,
+                *bottleneck_grads,
             ]
         grad_input = gradient.channels(0, ctx.in_channels).to(ctx.input_dtype)
         return (grad_input, None, None, None, *parameter_grads)
+
+
+def _bottleneck_backward(
+    grad_new: Tensor,
+    relu1: Tensor,
+    bottleneck: Tensor | None,
+    layer: DenseLayer,
+    training: bool,
+    mask1: Tensor | None,
+    statistics2: Sequence[Tensor],
+) -> tuple[Tensor, list[Tensor | None]]:
+    """Backward through norm2-relu2-conv2 (and dropout) of a bottleneck layer.
+
+    ``bottleneck`` is the kept conv1 output (after dropout), or None to recompute it from ``relu1``.
+    Returns the gradient at conv1's output and the gradients of norm2's weight and bias and conv2's weight.
+    """
+    if bottleneck is None:
+        bottleneck = _apply_dropout_mask(_conv(relu1, layer.conv1), mask1, layer.drop_rate)
+    mean2, invstd2 = statistics2
+    relu2 = _renormalize_relu(bottleneck, layer.norm2, mean2, invstd2)
+    grad_relu2, grad_conv2 = _conv_backward(grad_new, relu2, layer.conv2)
+    del grad_new
+    grad_normalized2 = _relu_backward_(grad_relu2, relu2)
+    del relu2, grad_relu2
+    grad_bottleneck, grad_norm2_weight, grad_norm2_bias = _norm_backward(
+        grad_normalized2, bottleneck, layer.norm2, training, mean2, invstd2
+    )
+    del grad_normalized2, bottleneck
+    return _apply_dropout_mask(grad_bottleneck, mask1, layer.drop_rate), [
+        grad_norm2_weight,
+        grad_norm2_bias,
+        grad_conv2,
+    ]
 
 
 def dense_block_forward(block: DenseBlock, block_input: Tensor, mode: str) -> Tensor:
