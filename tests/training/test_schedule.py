@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from zoo.training.schedule import LRSchedule, cifar_multistep_lr, cosine_lr, imagenet_multistep_lr
@@ -41,10 +42,13 @@ def test_cifar_multistep_divides_at_half_and_three_quarters(epoch, num_epochs, d
 
 @pytest.mark.parametrize(("epoch", "iteration"), [(1, 1), (1, 5005), (2, 1), (45, 2500), (90, 5004), (90, 5005)])
 def test_cosine_matches_lua_formula(epoch, iteration):
+    # Lua: 0.5 * LR * (1 + torch.cos(math.pi * T_cur / T_total)); torch.cos of a number is the default
+    # tensor type's (main.lua: torch.FloatTensor): cos((float) angle), stored as float
     base, epochs, batches = 0.1, 90, 5005
     t_total = epochs * batches
     t_cur = ((epoch - 1) % epochs) * batches + iteration
-    expected = 0.5 * base * (1 + math.cos(math.pi * t_cur / t_total))
+    cosine = np.float32(math.cos(np.float32(math.pi * t_cur / t_total)))
+    expected = 0.5 * base * (1 + float(cosine))
     assert cosine_lr(base, epoch, iteration, epochs, batches) == expected
     assert LRSchedule(base, "cosine", epochs, batches)(epoch, iteration) == expected
 
@@ -52,7 +56,7 @@ def test_cosine_matches_lua_formula(epoch, iteration):
 def test_cosine_endpoints():
     schedule = LRSchedule(0.1, "cosine", 3, 4)
     assert schedule.per_iteration
-    assert schedule(3, 4) == pytest.approx(0.0, abs=1e-18)  # reaches 0 at the last iteration
+    assert schedule(3, 4) == 0.0  # reaches 0 at the last iteration: float32(cos(float32(pi))) is -1
     assert schedule(1, 1) < 0.1  # the first iteration already uses T_cur = 1
     assert schedule(2, 2) == pytest.approx(0.05)  # the middle of the run
 

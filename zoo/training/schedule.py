@@ -3,14 +3,18 @@
 * ``multistep`` (ImageNet): ``LR * 0.1 ** floor((epoch - 1) / 30)``, set once per epoch.
 * ``multistep`` (CIFAR): ``LR`` divided by 10 from the epoch ``>= 0.5 * nEpochs`` and again from
   the epoch ``>= 0.75 * nEpochs`` (the comparison is Lua's, on the 1-based epoch).
-* ``cosine``: ``0.5 * LR * (1 + cos(pi * T_cur / T_total))`` with ``T_total = nEpochs * nBatches``
+* ``cosine``: ``0.5 * LR * (1 + torch.cos(pi * T_cur / T_total))`` with ``T_total = nEpochs * nBatches``
   and ``T_cur = ((epoch - 1) % nEpochs) * nBatches + iter``, set before every iteration, so the
-  first iteration already uses ``T_cur = 1`` and the last reaches 0.
+  first iteration already uses ``T_cur = 1`` and the last reaches 0. ``torch.cos`` of a Lua number
+  runs the default tensor type's C function, and ``main.lua`` sets that type to ``torch.FloatTensor``:
+  the angle is rounded to float32, its cosine computed in double and rounded to float32; the rest of
+  the expression is Lua (double) arithmetic.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 
 from zoo.choices import LR_SHAPES
@@ -34,11 +38,17 @@ def cifar_multistep_lr(base_lr: float, epoch: int, num_epochs: int) -> float:
     return base_lr * math.pow(0.1, decay)
 
 
+def _float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (C's ``(float)`` conversion)."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
 def cosine_lr(base_lr: float, epoch: int, iteration: int, num_epochs: int, num_batches: int) -> float:
-    """``0.5 * LR * (1 + cos(pi * T_cur / T_total))`` for a 1-based ``epoch`` and ``iteration``."""
+    """``0.5 * LR * (1 + cos(pi * T_cur / T_total))`` for a 1-based ``epoch`` and ``iteration``, with the
+    cosine of Lua's ``torch.cos`` under ``torch.FloatTensor`` (angle and result rounded to float32)."""
     total = num_epochs * num_batches
     current = ((epoch - 1) % num_epochs) * num_batches + iteration
-    return 0.5 * base_lr * (1 + math.cos(math.pi * current / total))
+    return 0.5 * base_lr * (1 + _float32(math.cos(_float32(math.pi * current / total))))
 
 
 @dataclass(frozen=True)
