@@ -114,6 +114,11 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
 @click.option("--freeze-features/--no-freeze-features", default=False, help="Train only the classifier.")
 @click.option("--augment/--no-augment", default=True, help="Training augmentation (CIFAR without it uses dropout 0.2).")
 @click.option(
+    "--shuffle/--no-shuffle",
+    default=True,
+    help="Shuffle the training images each epoch; --no-shuffle: file order, the same batches every epoch.",
+)
+@click.option(
     "--drop-rate",
     type=float,
     default=None,

@@ -29,7 +29,10 @@ class TrainConfig:
     images per forward pass. ``lr`` defaults to the linearly scaled recipe LR.
     ``stop_after`` ends the run with a checkpoint after that many optimizer
     steps in total (for staged runs and tests). ``model_config`` (a
-    ``DenseNetConfig`` dict) replaces ``arch`` for custom architectures.
+    ``DenseNetConfig`` dict) replaces ``arch`` for custom architectures, and
+    ``init_weights`` (a weights file) builds the architecture the file holds.
+    ``shuffle=False`` feeds the training images in file order, the same batches
+    every epoch (the Lua loader without its ``randperm``; for step-by-step comparisons).
     """
 
     arch: str = "densenet121"
@@ -55,6 +58,7 @@ class TrainConfig:
     init_weights: str | None = None
     freeze_features: bool = False
     augment: bool = True
+    shuffle: bool = True
     drop_rate: float | None = None
     checkpoint_every: int = 0
     stop_after: int | None = None
@@ -89,6 +93,8 @@ class TrainConfig:
             )
         if self.pretrained and self.init_weights:
             problems.append("give either pretrained (registry weights) or init_weights (a file), not both")
+        if self.init_weights and self.model_config is not None:
+            problems.append("give either init_weights (its file holds the architecture) or model_config, not both")
         problems += self._range_problems()
         if self.model_config is not None:
             try:
@@ -182,7 +188,7 @@ def recipe_config(**settings: Any) -> TrainConfig:
     ``None`` for these leaves the choice to the recipe of the dataset:
 
     * ``arch``: the recipe's network (DenseNet-121 for ImageNet, DenseNet-BC L=100 k=12 for CIFAR) unless
-      ``model_config`` gives the architecture;
+      ``model_config`` or ``init_weights`` gives the architecture (``arch`` with ``init_weights`` is refused);
     * ``drop_rate``: on CIFAR data, 0.2 without augmentation and 0 with it (liuzhuang13/DenseNet);
     * ``out``: the folder of the run being resumed, else ``runs/train``.
 
@@ -191,8 +197,13 @@ def recipe_config(**settings: Any) -> TrainConfig:
     """
     values = dict(settings)
     dataset = values.get("dataset", TrainConfig.dataset)
-    if values.get("arch") is None:  # with a model_config the architecture is that config, whatever arch says
-        values["arch"] = recipe_for(dataset).arch if values.get("model_config") is None else TrainConfig.arch
+    if values.get("init_weights") and values.get("arch") is not None:
+        raise ValueError(
+            f"give either arch ({values['arch']}) or init_weights: the weights file holds the architecture it trains"
+        )
+    if values.get("arch") is None:  # with a model_config or init_weights the architecture is theirs, not arch's
+        from_file = values.get("model_config") is not None or values.get("init_weights")
+        values["arch"] = TrainConfig.arch if from_file else recipe_for(dataset).arch
     cifar_data = dataset.startswith("cifar") and values.get("data") not in (None, SYNTHETIC)
     if values.get("drop_rate") is None and cifar_data:
         values["drop_rate"] = cifar_drop_rate(values.get("augment", TrainConfig.augment))

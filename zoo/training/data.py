@@ -161,7 +161,7 @@ def build_training_data(config: TrainConfig, context: DistributedContext, micro_
     num_classes = config.num_classes or num_classes
     train_set = AugmentedDataset(train_source, transform, config.seed)
     sampler = ResumableSampler(
-        train_set, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=config.seed
+        train_set, num_replicas=context.world_size, rank=context.rank, shuffle=config.shuffle, seed=config.seed
     )
     workers = default_workers(context.device) if config.workers is None else max(int(config.workers), 0)
     train_loader = DataLoader(

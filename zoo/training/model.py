@@ -29,10 +29,18 @@ def _densenet(config: DenseNetConfig, memory_efficient: bool) -> DenseNet:
     return DenseNet(config, memory_efficient=True) if memory_efficient else DenseNet(config)
 
 
+def _with_drop_rate(model: DenseNet, drop_rate: float) -> DenseNet:
+    """``model``'s weights in the same architecture with another dropout rate (dropout has no weights)."""
+    rebuilt = DenseNet(model.config.replace(drop_rate=drop_rate), init_weights=False)
+    rebuilt.load_state_dict(model.state_dict(), strict=True, assign=True)
+    return rebuilt
+
+
 def build_model(config: TrainConfig, num_classes: int, model_config: dict[str, Any] | None = None) -> DenseNet:
-    """The network of a run: a registry model (optionally pretrained), a named recipe net, an explicit
-    config, or the weights of an earlier run (``init_weights``, any file ``zoo.load_weights`` reads).
-    Pretrained and initial weights get a fresh classifier when ``num_classes`` differs.
+    """The network of a run: the weights of an earlier run or a converted checkpoint (``init_weights``, any
+    file ``zoo.load_weights`` reads, in the architecture the file holds), an explicit config, a named recipe
+    net, or a registry model (optionally pretrained). Pretrained and initial weights get a fresh classifier
+    when ``num_classes`` differs, and ``drop_rate`` when the run sets one.
 
     ``model_config`` (from a checkpoint) wins over everything, so a resumed
     fine-tuning run rebuilds its replaced classifier without downloading.
@@ -45,21 +53,23 @@ def build_model(config: TrainConfig, num_classes: int, model_config: dict[str, A
     overrides: dict[str, Any] = {}
     if config.drop_rate is not None:
         overrides["drop_rate"] = config.drop_rate
+    if config.init_weights:
+        from zoo import load_weights
+
+        model = load_weights(config.init_weights)
+        if config.drop_rate is not None and config.drop_rate != model.config.drop_rate:
+            model = _with_drop_rate(model, config.drop_rate)
+        if config.memory_efficient:
+            model.set_memory_efficient(True)
+        if model.config.num_classes != num_classes:
+            replace_classifier(model, num_classes)
+        return model
     if config.model_config is not None:
         architecture = DenseNetConfig.from_dict(config.model_config).replace(num_classes=num_classes, **overrides)
         return _densenet(architecture, config.memory_efficient)
     if config.arch in TRAINING_ARCHS:
         architecture = TRAINING_ARCHS[config.arch].replace(num_classes=num_classes, **overrides)
         return _densenet(architecture, config.memory_efficient)
-    if config.init_weights:
-        from zoo import load_weights
-
-        model = load_weights(config.init_weights)
-        if config.memory_efficient:
-            model.set_memory_efficient(True)
-        if model.config.num_classes != num_classes:
-            replace_classifier(model, num_classes)
-        return model
     get_config(config.arch)  # a clear error for unknown names
     if config.memory_efficient:
         overrides["memory_efficient"] = True
