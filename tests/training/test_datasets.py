@@ -1,10 +1,9 @@
 """Real data on disk: CIFAR python pickles and an ImageNet-style folder of JPEG files."""
 
-import pickle
-
 import numpy as np
 import pytest
 import torch
+from cifar_files import write_cifar
 from PIL import Image
 
 from zoo.data.augment import sample_generator
@@ -19,26 +18,12 @@ TINY_CIFAR = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, 
 
 
 def write_cifar10(root, train_images=40, test_images=12):
-    """The python-pickle CIFAR-10 layout: data_batch_1..2, test_batch, uint8 rows of 3072 values."""
-    generator = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    batches = {
-        "data_batch_1": train_images // 2,
-        "data_batch_2": train_images - train_images // 2,
-        "test_batch": test_images,
-    }
-    written = {}
-    for name, count in batches.items():
-        data = generator.integers(0, 256, size=(count, 3072), dtype=np.uint8)
-        labels = [int(label) for label in generator.integers(0, 10, size=count)]
-        with open(root / name, "wb") as handle:
-            pickle.dump({b"data": data, b"labels": labels, b"batch_label": name.encode()}, handle)
-        written[name] = (data, labels)
-    return written
+    """The python-pickle CIFAR-10 layout under ``root``: data_batch_1..2, test_batch."""
+    return write_cifar(root, "cifar10", train_images, test_images, train_batches=2)
 
 
 def test_cifar_pickles_are_read_in_file_order(tmp_path):
-    written = write_cifar10(tmp_path / "cifar-10-batches-py")
+    written = write_cifar10(tmp_path)
     train_set = CifarDataset(tmp_path, train=True)
     test_set = CifarDataset(tmp_path, train=False)
     assert len(train_set) == 40 and len(test_set) == 12 and train_set.num_classes == 10

@@ -2,8 +2,9 @@
 
 Per optimizer step (Lua ``Trainer:train``): set the learning rate (once per
 epoch for ``multistep``, every iteration for ``cosine``), forward, mean
-cross-entropy, backward, SGD step. Each epoch ends with validation and a
-checkpoint; ``checkpoint_every`` adds checkpoints inside epochs. On the CPU the
+cross-entropy, backward, SGD step. Each epoch ends with validation, the run
+record ``result.json`` (:mod:`zoo.training.record`) and a checkpoint;
+``checkpoint_every`` adds checkpoints inside epochs. On the CPU the
 arithmetic is Torch7's (:func:`torch7_convolutions`): a run follows a genuine
 Lua run step by step (``tests/training/test_lua_trajectory.py``).
 
@@ -55,6 +56,7 @@ from zoo.training.errors import NonFiniteLossError, TrainingError, TrainingInter
 from zoo.training.metrics import MetricsLog, Progress, gpu_memory_mb
 from zoo.training.model import build_model
 from zoo.training.optim import build_optimizer, set_lr
+from zoo.training.record import run_record, write_record
 from zoo.training.resume import check_optimizer_state, check_position, check_scaler_state, check_weights, saved_config
 from zoo.training.schedule import LRSchedule
 
@@ -451,12 +453,14 @@ class Trainer:
         weights = None
         if self.context.is_main:
             weights = self.export_weights("model.safetensors", {"epochs": str(config.epochs)})
+            self._write_record(finished=True)
         self.context.barrier()
         return self._result("finished", self.out / CHECKPOINT_NAME, weights)
 
     def _train_epoch(self, stop: StopFlag, progress: Progress | None) -> bool:
         """The current epoch's remaining steps, with their logs and checkpoints; True once ``stop_after``
         steps are done (the run then stops), False at the end of the epoch."""
+        self.epoch_started = time.perf_counter()
         self.data.train_sampler.set_epoch(self.epoch)
         self.data.train_sampler.set_start(self.samples_done)
         self.network.train()
@@ -506,8 +510,11 @@ class Trainer:
             record.update(val_top1_error=validation["top1_error"], val_top5_error=validation["top5_error"])
             self._keep_if_best(validation["top1_error"])
             record["best_top1_error"] = self.best_top1_error
+        record["seconds"] = time.perf_counter() - self.epoch_started
         self.history.append(record)
         self._write(record)
+        if self.context.is_main:
+            self._write_record(finished=False)
         if self.context.is_main and self.config.progress:
             Progress(0, self.progress_stream).message(epoch_line(record))
         self.epoch, self.step = self.epoch + 1, 0
@@ -524,6 +531,11 @@ class Trainer:
             "top1_error": counts.top1_error,
             "top5_error": counts.top5_error,
         }
+
+    def _write_record(self, finished: bool) -> None:
+        """``out/result.json`` (:mod:`zoo.training.record`): the run's cell, recipe and test error so far."""
+        record = run_record(self.config, self.model, self.history, finished, self.global_step, self.context.world_size)
+        write_record(self.out, record)
 
     def _keep_if_best(self, top1_error: float) -> None:
         """Record ``top1_error`` as the best and export ``best.safetensors`` when it is the lowest so far."""
