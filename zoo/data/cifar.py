@@ -53,7 +53,8 @@ MAX_ARCHIVE_MEMBERS = 1000
 MAX_PICKLE_OPERATIONS = 2_000_000
 #: Where the split files may sit: the given folder, or the official archives' folders below it.
 FOLDERS = ("", "cifar-10-batches-py", "cifar-100-python")
-DOWNLOAD_HINT = "download the python version again from https://www.cs.toronto.edu/~kriz/cifar.html"
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+DOWNLOAD_HINT = f"download the python version again from {CIFAR_URL}"
 
 
 # ----------------------------------------------------------------------------- restricted unpickling
@@ -348,7 +349,8 @@ def _missing(source: Path, train: bool) -> CifarError:
     wanted = "data_batch_1..5 (CIFAR-10) or train (CIFAR-100)" if train else "test_batch (CIFAR-10) or test (CIFAR-100)"
     return CifarError(
         f"no CIFAR {wanted} file in {source} (nor in cifar-10-batches-py/ or cifar-100-python/ below it); give the"
-        f" extracted folder or the cifar-10-python.tar.gz / cifar-100-python.tar.gz archive itself, or {DOWNLOAD_HINT}"
+        " extracted folder or the cifar-10-python.tar.gz / cifar-100-python.tar.gz archive itself, which you can"
+        f" download from {CIFAR_URL} (the python version)"
     )
 
 
