@@ -6,9 +6,8 @@ import pytest
 from cifar_files import write_cifar
 
 from zoo import load_weights
-from zoo.models.densenet import DenseNetConfig
+from zoo.models.densenet import CIFAR_CONFIGS, DenseNetConfig
 from zoo.training import recipe_config, train
-from zoo.training.recipe import CIFAR_DENSENET_BC_100_12
 from zoo.training.record import RECORD_FORMAT, arch_name, recipe_deviations
 
 TINY = {"growth_rate": 4, "block_config": [1, 1], "num_init_features": 8, "stem": "cifar"}
@@ -71,13 +70,13 @@ def test_the_published_recipe_has_no_deviations():
     for dataset in ("cifar10", "cifar100"):
         for augment in (False, True):
             config = recipe_config(data="/cifar", dataset=dataset, augment=augment).resolved()
-            model_config = CIFAR_DENSENET_BC_100_12.replace(drop_rate=config.drop_rate)
+            model_config = CIFAR_CONFIGS["densenet_bc_l100_k12"].replace(drop_rate=config.drop_rate)
             assert recipe_deviations(config, model_config, world_size=1) == []
             assert recipe_deviations(config, model_config, world_size=2) == [
                 "32 images per BatchNorm batch (published 64: one GPU)"
             ]
     config = recipe_config(data="/cifar", dataset="cifar10", augment=False, drop_rate=0.0, lr_shape="cosine")
-    assert recipe_deviations(config.resolved(), CIFAR_DENSENET_BC_100_12, 1) == [
+    assert recipe_deviations(config.resolved(), CIFAR_CONFIGS["densenet_bc_l100_k12"], 1) == [
         "lr_shape cosine (published multistep)",
         "drop_rate 0.0 (published 0.2)",
     ]
@@ -85,9 +84,13 @@ def test_the_published_recipe_has_no_deviations():
 
 def test_the_arch_is_named_by_the_architecture_trained():
     from_file = recipe_config(data="/cifar", dataset="cifar100", init_weights="earlier.safetensors")
-    bc_100 = CIFAR_DENSENET_BC_100_12.replace(num_classes=100, drop_rate=0.2)
-    assert arch_name(from_file, bc_100) == "densenet_bc_100_12_cifar"
+    bc_100 = CIFAR_CONFIGS["densenet_bc_l100_k12"].replace(num_classes=100, drop_rate=0.2)
+    assert arch_name(from_file, bc_100) == "densenet_bc_l100_k12"
     assert arch_name(from_file, bc_100.replace(growth_rate=8)) is None
     named = recipe_config(data="/cifar", dataset="cifar10")
-    assert arch_name(named, bc_100) == "densenet_bc_100_12_cifar"
+    assert arch_name(named, bc_100) == "densenet_bc_l100_k12"
+    alias = recipe_config(data="/cifar", dataset="cifar10", arch="densenet_bc_100_12_cifar")
+    assert arch_name(alias, bc_100) == "densenet_bc_l100_k12"
+    l40 = recipe_config(data="/cifar", dataset="cifar10", arch="densenet_l40_k12")
+    assert arch_name(l40, CIFAR_CONFIGS["densenet_l40_k12"]) == "densenet_l40_k12"
     assert arch_name(recipe_config(data="synthetic"), DenseNetConfig()) == "densenet121"

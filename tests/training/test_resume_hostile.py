@@ -28,6 +28,7 @@ from zoo.models.densenet import DenseNet, DenseNetConfig
 from zoo.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from zoo.training.config import TrainConfig
 from zoo.training.engine import train
+from zoo.training.errors import TrainingError
 
 TINY = {"growth_rate": 4, "block_config": [2, 2], "num_init_features": 8, "stem": "cifar"}
 
@@ -346,3 +347,9 @@ def test_optimizer_groups_of_another_torch_version_resume(genuine_run, tmp_path)
     assert resume(folder).status == "finished"
     written = load_checkpoint(folder)["optimizer"]["param_groups"][0]
     assert written["nesterov"] is True and written["momentum"] == 0.9  # not torch's defaults (False, 0)
+
+
+def test_images_too_small_for_the_network_are_a_training_error(tmp_path):
+    with pytest.raises(TrainingError, match="too small for this network.*at least 2 pixels"):
+        stopped_run(tmp_path / "run", image_size=1)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -127,7 +127,7 @@ def test_recipe_config_leaves_the_network_dropout_and_run_folder_to_the_recipe()
     from zoo.training import recipe_config
 
     cifar = recipe_config(data="/data/cifar", dataset="cifar10", augment=False)
-    assert (cifar.arch, cifar.drop_rate, cifar.out) == ("densenet_bc_100_12_cifar", 0.2, "runs/train")
+    assert (cifar.arch, cifar.drop_rate, cifar.out) == ("densenet_bc_l100_k12", 0.2, "runs/train")
     assert recipe_config(data="/data/cifar", dataset="cifar100", augment=True).drop_rate == 0.0
     assert recipe_config(data="synthetic", dataset="cifar10", augment=False).drop_rate is None  # generated data
     imagenet = recipe_config(data="/data/imagenet", resume="runs/d121", augment=False)

@@ -44,8 +44,9 @@ def _json_object(context: click.Context, parameter: click.Parameter, value: str 
 @click.option(
     "--arch",
     default=None,
-    help="Model name (densenet121 ... densenet264_k48_cosine, densenet_bc_100_12_cifar)"
-    " [recipe: densenet121 ImageNet, densenet_bc_100_12_cifar CIFAR].",
+    help="Model name: an ImageNet DenseNet (densenet121 ... densenet264_k48_cosine) or a CIFAR one"
+    " (densenet_l40_k12 ... wide_densenet_bc_l40_k60; densenet-zoo list)"
+    " [recipe: densenet121 ImageNet, densenet_bc_l100_k12 CIFAR].",
 )
 @click.option(
     "--model-config",

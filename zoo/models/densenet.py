@@ -127,6 +127,16 @@ class DenseNetConfig:
         """Width of the final feature map (the classifier's input)."""
         return self.block_widths()[-1][1]
 
+    @property
+    def smallest_input_size(self) -> int:
+        """The smallest image side the network takes: each transition's 2x2 average pool needs 2 pixels.
+
+        The CIFAR stem keeps the size; the ImageNet stem's 7x7/2 convolution and 3x3/2 max pool take
+        ``s`` to ``ceil(ceil(s / 2) / 2)``, so it needs ``4 * (m - 1) + 1`` pixels to leave ``m``.
+        """
+        after_stem = 2 ** (len(self.block_config) - 1)
+        return after_stem if self.stem == "cifar" else 4 * (after_stem - 1) + 1
+
     def block_widths(self) -> list[tuple[int, int]]:
         """(input width, output width) of each dense block, before its transition."""
         widths = []

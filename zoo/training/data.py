@@ -41,6 +41,7 @@ class TrainingData:
     val_dataset: Dataset | None
     num_classes: int
     steps_per_epoch: int
+    image_size: int
 
 
 def model_stem(config: TrainConfig) -> str:
@@ -121,8 +122,8 @@ def _imagenet(config: TrainConfig) -> tuple[Dataset, Dataset | None, int]:
     return FolderImages(train_folder), val_set, len(train_folder.classes)
 
 
-def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
-    """(train source, val dataset, train transform, num_classes) for the configured data."""
+def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int, int]:
+    """(train source, val dataset, train transform, num_classes, image side) for the configured data."""
     kind = config.dataset_kind
     if kind == SYNTHETIC:
         image_size = config.image_size or (32 if model_stem(config) == "cifar" else 224)
@@ -138,7 +139,7 @@ def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
             )
         )
         transform = augment.RandomCompose([augment.HorizontalFlip(0.5)]) if config.augment else None
-        return train_source, val_set, transform, classes
+        return train_source, val_set, transform, classes, image_size
     if kind in ("cifar10", "cifar100"):
         from zoo.data.torch7 import ColorNormalize
 
@@ -149,15 +150,16 @@ def _datasets(config: TrainConfig) -> tuple[Dataset, Dataset | None, Any, int]:
         )
         train_source = CifarDataset(config.data, train=True, dataset=kind)
         val_set = ValidationDataset(CifarDataset(config.data, train=False, dataset=kind), ColorNormalize(mean, std))
-        return train_source, val_set, augment.cifar_train_transform(mean, std, config.augment), train_source.num_classes
+        transform = augment.cifar_train_transform(mean, std, config.augment)
+        return train_source, val_set, transform, train_source.num_classes, 32
     train_source, val_set, num_classes = _imagenet(config)
     size = config.image_size or 224
-    return train_source, val_set, augment.imagenet_train_transform(size), num_classes
+    return train_source, val_set, augment.imagenet_train_transform(size), num_classes, size
 
 
 def build_training_data(config: TrainConfig, context: DistributedContext, micro_batch: int) -> TrainingData:
     """Loaders for this rank: ``micro_batch`` images per forward pass."""
-    train_source, val_set, transform, num_classes = _datasets(config)
+    train_source, val_set, transform, num_classes, image_size = _datasets(config)
     num_classes = config.num_classes or num_classes
     train_set = AugmentedDataset(train_source, transform, config.seed)
     sampler = ResumableSampler(
@@ -173,4 +175,4 @@ def build_training_data(config: TrainConfig, context: DistributedContext, micro_
         **loader_options(context.device, workers, persistent=True),
     )
     steps = batches_per_epoch(len(train_set), context.world_size, micro_batch, config.accumulate)
-    return TrainingData(sampler, train_loader, val_set if config.validate else None, num_classes, steps)
+    return TrainingData(sampler, train_loader, val_set if config.validate else None, num_classes, steps, image_size)

@@ -210,6 +210,13 @@ class Trainer:
     def _build_model(self, checkpoint: dict[str, Any] | None) -> nn.Module:
         """The network on this rank's device, with the checkpoint's weights when resuming."""
         model = build_model(self.config, self.data.num_classes, checkpoint["model_config"] if checkpoint else None)
+        smallest = model.config.smallest_input_size
+        if self.data.image_size < smallest:
+            raise TrainingError(
+                f"{self.data.image_size}-pixel images are too small for this network: its"
+                f" {len(model.config.block_config) - 1} transitions and {model.config.stem} stem need at least"
+                f" {smallest} pixels; choose a larger --image-size"
+            )
         if checkpoint is not None:
             model.load_state_dict(checkpoint["model"])
         if self.config.freeze_features:

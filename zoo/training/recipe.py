@@ -46,7 +46,7 @@ class Recipe:
 
 
 IMAGENET_RECIPE = Recipe(arch="densenet121", epochs=90, batch_size=256, base_lr=0.1, reference_batch=256)
-CIFAR_RECIPE = Recipe(arch="densenet_bc_100_12_cifar", epochs=300, batch_size=64, base_lr=0.1, reference_batch=64)
+CIFAR_RECIPE = Recipe(arch="densenet_bc_l100_k12", epochs=300, batch_size=64, base_lr=0.1, reference_batch=64)
 
 #: Older training names of named architectures (every name ``zoo.create_model`` knows is trainable too):
 #: ``densenet_bc_100_12_cifar`` is DenseNet-BC (L=100, k=12), ``densenet_bc_l100_k12``.

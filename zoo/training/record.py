@@ -29,7 +29,7 @@ from densenet_zoo_util.atomic import write_text_atomic
 from zoo.choices import CIFAR_CELLS, SYNTHETIC
 from zoo.models.densenet import DenseNetConfig
 from zoo.training.config import TrainConfig
-from zoo.training.recipe import TRAINING_ARCHS, cifar_drop_rate, recipe_for
+from zoo.training.recipe import cifar_drop_rate, recipe_for
 
 RECORD_NAME = "result.json"
 RECORD_FORMAT = "densenet-zoo/train-result/1"
@@ -38,14 +38,15 @@ __all__ = ["RECORD_FORMAT", "RECORD_NAME", "arch_name", "recipe_deviations", "ru
 
 
 def arch_name(config: TrainConfig, model_config: DenseNetConfig) -> str | None:
-    """The named architecture of the trained network: the run's ``arch`` when it built the network, else the
-    first name whose architecture equals ``model_config`` (dropout and class count aside), else None."""
+    """The named architecture the trained network equals (dropout and class count aside), by its canonical
+    name (``densenet_bc_l100_k12``, not the older alias ``densenet_bc_100_12_cifar``), or None for a custom one."""
     from zoo.factory import get_config, list_models
 
-    if config.model_config is None and not config.init_weights:
+    names = [*list_models("cifar"), *list_models("densenet")]
+    if config.model_config is None and not config.init_weights and config.arch in names:
         return config.arch
-    named = {**{name: get_config(name) for name in list_models()}, **TRAINING_ARCHS}
-    for name, published in named.items():
+    for name in names:
+        published = get_config(name)
         if published.replace(drop_rate=model_config.drop_rate, num_classes=model_config.num_classes) == model_config:
             return name
     return None
