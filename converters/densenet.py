@@ -9,14 +9,23 @@ stream them). :func:`convert` materialises the plan into a state dict.
 
 Accepted trees
 --------------
+Both stems (ImageNet: 7x7/2 conv, BN, ReLU, 3x3/2 max pooling; CIFAR: one 3x3
+conv) and both kinds of dense layer: with a bottleneck (DenseNet-B/BC) or without
+(the original DenseNet, Lua's ``-bottleneck false``: BN, ReLU, Conv3x3); any
+compression (``-reduction``), dropout, any number of classes.
+
 * The standard layout (``-optMemory`` <= 2): every dense layer is
   ``nn.Sequential{nn.Concat(2){nn.Identity, nn.Sequential{BN, ReLU, Conv1x1,
-  [Dropout], BN, ReLU, Conv3x3, [Dropout]}}}`` (a bare ``nn.Concat`` is
-  accepted too); transitions are flat in the top-level ``nn.Sequential``.
+  [Dropout], BN, ReLU, Conv3x3, [Dropout]}}}`` (without bottleneck
+  ``{BN, ReLU, Conv3x3, [Dropout]}``; a bare ``nn.Concat`` is accepted too);
+  transitions are flat in the top-level ``nn.Sequential``.
 * The memory-efficient layout (``-optMemory 3/4``): ``nn.DenseConnectLayerCustom``
   layers whose ``net1`` = {BN, ReLU} runs once on the concatenated input and
-  ``net2`` = {Conv1x1, BN, ReLU, Conv3x3}; an ``nn.JoinTable(2)`` closes each
-  block. In evaluate mode this computes exactly what the standard layer does.
+  ``net2`` = {Conv1x1, BN, ReLU, Conv3x3} (without bottleneck {Conv3x3}); an
+  ``nn.JoinTable(2)`` closes each block. With every BatchNorm in evaluation
+  mode this computes exactly what the standard layer does (a plain Lua
+  ``evaluate()`` does not reach ``net1``/``net2``, whose BatchNorms then keep
+  using batch statistics; the converted model is the evaluation-mode one).
   ``net1``/``net2`` are what its ``updateOutput`` runs, so their tensors are
   used (after ``deepCopy`` they are different Lua tables from ``modules[1]``
   and ``modules[2]`` that share every tensor). ``input_c`` (an activation
@@ -52,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from converters import t7
-from converters.densenet_layers import LayerParser
+from converters.densenet_layers import WITH_BOTTLENECK, LayerParser
 from converters.errors import ConversionError
 from converters.lua_modules import LUA_INT_MAX, child_modules, describe, integer_field, lazy_view, module_kind
 from converters.plan import Conversion, ConversionPlan, ConversionReport, TensorEntry
@@ -98,7 +107,7 @@ def infer_compression(transitions: list[tuple[int, int, str]]) -> float:
     widths = ", ".join(f"{i} -> {o}" for i, o, _ in transitions)
     raise ConversionError(
         f"transition widths are inconsistent with one compression factor (found {widths}); "
-        "the checkpoint is not a DenseNet-BC this converter can represent",
+        "the checkpoint is not a DenseNet this converter can represent",
         transitions[-1][2],
     )
 
@@ -373,28 +382,37 @@ def _infer_config(
     num_classes: int,
     path: str,
 ) -> DenseNetConfig:
-    """The DenseNetConfig the layers read describe, once growth rate, bottleneck and dropout agree everywhere."""
+    """The DenseNetConfig the layers read describe, once growth rate, bottleneck (its presence and width) and
+    dropout agree everywhere."""
     growth_rate = _same_everywhere(parser.growth_rates, "every dense layer to add {} channels (the growth rate)")
-    width = _same_everywhere(parser.bottleneck_widths, "every bottleneck to have {} channels")
-    if width % growth_rate:
-        raise ConversionError(
-            f"expected a bottleneck width that is a multiple of the growth rate {growth_rate}, found {width}",
-            parser.bottleneck_widths[0][1],
-        )
+    bottleneck = _same_everywhere(parser.layer_kinds, "every dense layer {}, like the first") == WITH_BOTTLENECK
+    bn_size = _bottleneck_size(parser, growth_rate) if bottleneck else DenseNetConfig.bn_size
     drop_rate = _same_everywhere(parser.drop_rates, "one dropout rate ({}) everywhere") if parser.drop_rates else 0.0
     try:
         return DenseNetConfig(
             growth_rate=growth_rate,
             block_config=tuple(blocks),
             num_init_features=num_init_features,
-            bn_size=width // growth_rate,
+            bn_size=bn_size,
             compression=infer_compression(transitions),
             drop_rate=drop_rate,
             num_classes=num_classes,
             stem=stem,
+            bottleneck=bottleneck,
         )
     except ValueError as error:
         raise ConversionError(f"the inferred architecture is not a valid DenseNetConfig: {error}", path) from error
+
+
+def _bottleneck_size(parser: LayerParser, growth_rate: int) -> int:
+    """``bn_size``: the bottleneck width (the same in every layer) over the growth rate, which must divide it."""
+    width = _same_everywhere(parser.bottleneck_widths, "every bottleneck to have {} channels")
+    if width % growth_rate:
+        raise ConversionError(
+            f"expected a bottleneck width that is a multiple of the growth rate {growth_rate}, found {width}",
+            parser.bottleneck_widths[0][1],
+        )
+    return width // growth_rate
 
 
 def _complete_report(parser: LayerParser, root: t7.T7Object, config: DenseNetConfig) -> None:

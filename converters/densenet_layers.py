@@ -31,9 +31,12 @@ from converters.lua_modules import (
 from converters.plan import ConversionReport, TensorEntry
 from converters.views import first_shared, view_span
 
-__all__ = ["PYTORCH_BN_EPS", "LayerParser"]
+__all__ = ["PYTORCH_BN_EPS", "WITHOUT_BOTTLENECK", "WITH_BOTTLENECK", "LayerParser"]
 
 PYTORCH_BN_EPS = 1e-5
+#: The two kinds of dense layer, as :attr:`LayerParser.layer_kinds` records them.
+WITH_BOTTLENECK = "with a bottleneck (BN-ReLU-Conv1x1-BN-ReLU-Conv3x3)"
+WITHOUT_BOTTLENECK = "without bottleneck (BN-ReLU-Conv3x3)"
 
 
 class LayerParser:
@@ -48,6 +51,7 @@ class LayerParser:
         self.bn_formats: set[str] = set()
         self.growth_rates: list[tuple[int, str]] = []
         self.bottleneck_widths: list[tuple[int, str]] = []
+        self.layer_kinds: list[tuple[str, str]] = []  # each dense layer: with or without bottleneck
         self.layouts: set[str] = set()
         self.views: list[tuple[t7.T7Storage, int, int, str]] = []  # storage elements each tensor read reaches
 
@@ -277,7 +281,12 @@ class LayerParser:
     def dense_layer(
         self, lua_module: t7.T7Object, path: str, key: str, channels: int, shift: np.ndarray | None
     ) -> tuple[int, np.ndarray | None, str]:
-        """Parse one dense layer; return (new features, their folded bias or None, layout)."""
+        """Parse one dense layer; return (new features, their folded bias or None, layout).
+
+        With a bottleneck (DenseNet-B/BC) the layer is BN-ReLU-Conv1x1-[Dropout]-BN-ReLU-Conv3x3-[Dropout]
+        (``norm1``/``conv1``/``norm2``/``conv2``); without (Lua's ``-bottleneck false``) BN-ReLU-Conv3x3-[Dropout]
+        (``norm1``/``conv1``). A custom-layout layer has no dropout in Lua.
+        """
         if module_kind(lua_module) == "custom":
             (first, second), layout = self.custom_parts(lua_module, path), "custom"
         else:
@@ -292,33 +301,54 @@ class LayerParser:
             )
         if not second or module_kind(second[0][0]) != "conv":
             raise ConversionError(
-                "expected the bottleneck Conv1x1 after BN-ReLU, found "
+                "expected the bottleneck Conv1x1 or the Conv3x3 after BN-ReLU, found "
                 f"{describe(second[0][0]) if second else 'nothing'}",
                 second[0][1] if second else path,
             )
-        conv1, conv1_path = second[0]
-        if integer_field(conv1, "kW", conv1_path, minimum=1) == 3:
-            raise ConversionError(
-                "found a dense layer without bottleneck (opt.bottleneck=false): BN-ReLU-Conv3x3; zoo.DenseNet "
-                "needs DenseNet-BC layers",
-                conv1_path,
-            )
-        width, _, bias1 = self.conv(conv1, conv1_path, f"{key}.conv1", channels, 1, 1, 0)
-        index = self.skip_dropout(second, 1)
-        norm2, norm2_path = self.expect(second, index, "bn", path)
-        self.batchnorm(norm2, norm2_path, f"{key}.norm2", width, bias1)
-        self.relu(*self.expect(second, index + 1, "relu", path))
-        conv2, conv2_path = self.expect(second, index + 2, "conv", path)
-        growth, _, bias2 = self.conv(conv2, conv2_path, f"{key}.conv2", width, 3, 1, 1)
-        index = self.skip_dropout(second, index + 3)
+        conv, conv_path = second[0]
+        if integer_field(conv, "kW", conv_path, minimum=1) == 3:
+            growth, bias, index = self._plain_convolution(second, key, channels)
+        else:
+            growth, bias, index = self._bottleneck_convolutions(second, path, key, channels)
         if index != len(second):
             raise ConversionError(
                 f"expected the dense layer to end after Conv3x3 [Dropout], found {describe(second[index][0])}",
                 second[index][1],
             )
+        return growth, bias, layout
+
+    def _plain_convolution(
+        self, modules: list[tuple[Any, str]], key: str, channels: int
+    ) -> tuple[int, np.ndarray | None, int]:
+        """A layer without bottleneck after its BN-ReLU: Conv3x3 as ``key.conv1``, [Dropout].
+
+        Returns (growth, folded bias or None, index past the modules read).
+        """
+        conv, conv_path = modules[0]
+        growth, _, bias = self.conv(conv, conv_path, f"{key}.conv1", channels, 3, 1, 1)
+        self.layer_kinds.append((WITHOUT_BOTTLENECK, conv_path))
+        self.growth_rates.append((growth, conv_path))
+        return growth, bias, self.skip_dropout(modules, 1)
+
+    def _bottleneck_convolutions(
+        self, modules: list[tuple[Any, str]], path: str, key: str, channels: int
+    ) -> tuple[int, np.ndarray | None, int]:
+        """A bottleneck layer after its first BN-ReLU: Conv1x1 [Dropout] BN ReLU Conv3x3 [Dropout].
+
+        Returns (growth, folded bias of the Conv3x3 or None, index past the modules read).
+        """
+        conv1, conv1_path = modules[0]
+        width, _, bias1 = self.conv(conv1, conv1_path, f"{key}.conv1", channels, 1, 1, 0)
+        index = self.skip_dropout(modules, 1)
+        norm2, norm2_path = self.expect(modules, index, "bn", path)
+        self.batchnorm(norm2, norm2_path, f"{key}.norm2", width, bias1)
+        self.relu(*self.expect(modules, index + 1, "relu", path))
+        conv2, conv2_path = self.expect(modules, index + 2, "conv", path)
+        growth, _, bias2 = self.conv(conv2, conv2_path, f"{key}.conv2", width, 3, 1, 1)
+        self.layer_kinds.append((WITH_BOTTLENECK, conv1_path))
         self.growth_rates.append((growth, conv2_path))
         self.bottleneck_widths.append((width, conv1_path))
-        return growth, bias2, layout
+        return growth, bias2, self.skip_dropout(modules, index + 3)
 
     def standard_parts(self, lua_module: t7.T7Object, path: str) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
         """``nn.Sequential{nn.Concat(2){nn.Identity, net}}`` (or the bare Concat): net's {BN, ReLU} and the rest."""

@@ -69,6 +69,22 @@ def matching_models(config: DenseNetConfig) -> list[str]:
     return [name for name in NAMED_CONFIGS if any(_ignoring_unseen(variant) == wanted for variant in _variants(name))]
 
 
+def describe_matches(config: DenseNetConfig) -> list[str]:
+    """:func:`matching_models` as ``inspect`` shows them: each name with the ``create_model`` overrides that
+    build ``config`` (a CIFAR model's class count, or the released Lua code's 2k stem), e.g.
+    ``densenet_l40_k12 (num_init_features=24: the released Lua code's stem)``."""
+    labels = []
+    for name in matching_models(config):
+        named = NAMED_CONFIGS[name]
+        overrides = []
+        if config.num_init_features != named.num_init_features:
+            overrides.append(f"num_init_features={config.num_init_features}: the released Lua code's stem")
+        if config.num_classes != named.num_classes:
+            overrides.append(f"num_classes={config.num_classes}")
+        labels.append(f"{name} ({'; '.join(overrides)})" if overrides else name)
+    return labels
+
+
 def _ignoring_unseen(config: DenseNetConfig) -> DenseNetConfig:
     """``config`` with what its weights cannot show set to the defaults (drop rate; bn_size without bottleneck)."""
     config = config.replace(drop_rate=0.0)

@@ -232,17 +232,24 @@ class _Builder:
             },
         )
 
-    def bottleneck(self, channels: int, size: int) -> list[t7.T7Object]:
-        """Conv1x1(bn_size*k) [Dropout] BN ReLU Conv3x3(k) [Dropout] (the part after the first BN-ReLU)."""
+    def convolutions(self, channels: int, size: int) -> list[t7.T7Object]:
+        """The part of a dense layer after its first BN-ReLU.
+
+        With a bottleneck: Conv1x1(bn_size*k) [Dropout] BN ReLU Conv3x3(k) [Dropout]; without (Lua's
+        ``-bottleneck false``): Conv3x3(k) [Dropout]. The custom layout has no dropout.
+        """
         cfg = self.config
-        width = cfg.bn_size * cfg.growth_rate
-        area = size * size * self.batch_size
-        modules = [self.conv(channels, width, 1, 1, 0, size)]
-        if cfg.drop_rate > 0 and self.layout == "standard":
-            modules.append(self.dropout())
-        modules += [self.batchnorm(width, size), self.relu(width * area)]
-        modules.append(self.conv(width, cfg.growth_rate, 3, 1, 1, size, grad_output=self.layout == "standard"))
-        if cfg.drop_rate > 0 and self.layout == "standard":
+        dropout = cfg.drop_rate > 0 and self.layout == "standard"
+        modules = []
+        if cfg.bottleneck:
+            width = cfg.bn_size * cfg.growth_rate
+            modules.append(self.conv(channels, width, 1, 1, 0, size))
+            if dropout:
+                modules.append(self.dropout())
+            modules += [self.batchnorm(width, size), self.relu(width * size * size * self.batch_size)]
+            channels = width
+        modules.append(self.conv(channels, cfg.growth_rate, 3, 1, 1, size, grad_output=self.layout == "standard"))
+        if dropout:
             modules.append(self.dropout())
         return modules
 
@@ -251,7 +258,7 @@ class _Builder:
             [
                 self.batchnorm(channels, size, share_key=True),
                 self.relu(channels * size * size * self.batch_size),
-                *self.bottleneck(channels, size),
+                *self.convolutions(channels, size),
             ]
         )
         identity = self.module("nn.Identity", {"gradInput": self.empty(), "output": self.empty()})
@@ -274,7 +281,7 @@ class _Builder:
             self.batchnorm(channels, size, share_key=True),
             self.relu(channels * size * size * self.batch_size),
         ]
-        net2_modules = self.bottleneck(channels, size)
+        net2_modules = self.convolutions(channels, size)
         net1 = self.sequential(net1_modules)
         net2 = self.sequential(net2_modules)
         # deepCopy gives modules[1]/[2] their own Lua tables that share every tensor with net1/net2.
@@ -418,11 +425,11 @@ class _Builder:
             "LR": 0.1,
             "backend": "cudnn",
             "batchSize": self.train_batch_size,
-            "bottleneck": True,
+            "bottleneck": cfg.bottleneck,
             "cudnn": "fastest",
             "data": "data/imagenet",
-            "dataset": "imagenet" if cfg.stem == "imagenet" else "cifar10",
-            "depth": 2 * sum(cfg.block_config) + len(cfg.block_config) + 1,
+            "dataset": "imagenet" if cfg.stem == "imagenet" else f"cifar{cfg.num_classes}",
+            "depth": (2 if cfg.bottleneck else 1) * sum(cfg.block_config) + len(cfg.block_config) + 1,
             "dropRate": cfg.drop_rate,
             "epochNumber": 1,
             "gen": "gen",

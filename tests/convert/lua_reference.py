@@ -57,6 +57,9 @@ def lua_forward(lua_module: t7.T7Object, value: Any) -> Any:
     if name == "JoinTable":
         return torch.cat(list(value), lua_module["dimension"] - 1)
     if name == "DenseConnectLayerCustom":
+        # What updateOutput runs is net1/net2, which after torch.load are apart from modules[1]/[2], so a plain
+        # Lua evaluate() leaves their BatchNorms on batch statistics; this is the intended evaluation output:
+        # every BatchNorm here uses its running statistics, whatever its train flag.
         net1, net2 = lua_module["net1"], lua_module["net2"]
         if isinstance(value, torch.Tensor):
             return [value, lua_forward(net2, lua_forward(net1, value))]

@@ -92,14 +92,16 @@ def test_custom_layout_without_join_table_is_refused() -> None:
     _refused(root, "model.modules[7]", "JoinTable")
 
 
-def test_bottleneck_free_layers_are_refused() -> None:
+def test_layers_with_and_without_bottleneck_in_one_model_are_refused() -> None:
     root = _tree()
     branch = _layer_branch(root)
     modules = branch["modules"].as_list()
     conv3 = modules[5]
     conv3.fields["nInputPlane"] = 8
+    conv3.fields["weight"] = t7.T7Tensor.from_numpy(conv3["weight"].numpy()[:, :8].copy(), "torch.FloatTensor")
     _set_modules(branch, [*modules[:2], conv3])
-    _refused(root, "model.modules[5].modules[1].modules[2].modules[3]", "bottleneck")
+    message = _refused(root, "model.modules[6].modules[1].modules[2].modules[3]", "without bottleneck")
+    assert "found with a bottleneck" in message
 
 
 def test_inconsistent_growth_rate_is_refused() -> None:

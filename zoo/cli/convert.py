@@ -27,22 +27,25 @@ PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
 
 
 def _describe_config(config: Any) -> str:
-    """One line naming the inferred architecture."""
+    """One line naming the inferred architecture: the paper's family name (DenseNet-B for bottleneck layers,
+    -C for compression) and the config's fields."""
+    family = "DenseNet-" + ("B" if config.bottleneck else "") + ("C" if config.compression < 1 else "")
     blocks = "-".join(str(n) for n in config.block_config)
+    bottleneck = f"bn_size={config.bn_size}" if config.bottleneck else "bottleneck=none"
     return (
-        f"growth_rate={config.growth_rate} blocks={blocks} init_features={config.num_init_features} "
-        f"bn_size={config.bn_size} compression={config.compression:g} drop_rate={config.drop_rate:g} "
-        f"classes={config.num_classes} stem={config.stem}"
+        f"{family.rstrip('-')} growth_rate={config.growth_rate} blocks={blocks} "
+        f"init_features={config.num_init_features} {bottleneck} compression={config.compression:g} "
+        f"drop_rate={config.drop_rate:g} classes={config.num_classes} stem={config.stem}"
     )
 
 
 def _summary_lines(plan: Any) -> list[str]:
-    from zoo.factory import matching_models
+    from zoo.factory import describe_matches
 
     report = plan.report
-    names = matching_models(plan.config)
+    names = describe_matches(plan.config)
     lines = [
-        f"architecture: DenseNet-BC {_describe_config(plan.config)}",
+        f"architecture: {_describe_config(plan.config)}",
         f"same shape as: {', '.join(names) if names else '(no published model)'}",
         f"parameters:   {plan.num_parameters:,}",
         f"layout:       {report.layout} | batchnorm: {report.batchnorm_format} | tensors: "
