@@ -18,6 +18,13 @@ import numpy as np
 
 from converters import t7
 from converters.errors import ConversionError
+from converters.lua_layers import (
+    batchnorm_variance_field,
+    convolution_fields,
+    dropout_fields,
+    pooling_window,
+    running_var_from_std,
+)
 from converters.lua_modules import (
     EXPECTED,
     child_modules,
@@ -108,17 +115,15 @@ class LayerParser:
         out_channels: int | None = None,
     ) -> tuple[int, int, np.ndarray | None]:
         """Emit ``key.weight``; return (out channels, kernel size, nonzero bias or None)."""
-        if lua_module.get("groups", 1) != 1:
-            raise ConversionError(f"expected an ungrouped convolution, found groups={lua_module.get('groups')}", path)
+        fields = convolution_fields(lua_module, path)
+        if fields.groups != 1 or fields.dilation != (1, 1):
+            raise ConversionError(
+                f"expected an ungrouped, undilated convolution, found groups={fields.groups} "
+                f"dilation={fields.dilation}",
+                path,
+            )
         weight = self.tensor(lua_module, "weight", path, ndim=(2, 4))
-        n_in = integer_field(lua_module, "nInputPlane", path, minimum=1)
-        n_out = integer_field(lua_module, "nOutputPlane", path, minimum=1)
-        k_w = integer_field(lua_module, "kW", path, minimum=1)
-        k_h = integer_field(lua_module, "kH", path, minimum=1)
-        d_w = integer_field(lua_module, "dW", path, 1, minimum=1)
-        d_h = integer_field(lua_module, "dH", path, 1, minimum=1)
-        p_w = integer_field(lua_module, "padW", path, 0)
-        p_h = integer_field(lua_module, "padH", path, 0)
+        n_in, n_out, (k_h, k_w) = fields.n_in, fields.n_out, fields.kernel
         if n_in != in_channels:
             raise ConversionError(
                 f"expected a convolution with {in_channels} input channels, found nInputPlane={n_in}", path
@@ -129,7 +134,8 @@ class LayerParser:
             )
         if k_w != k_h or (kernel is not None and k_w != kernel):
             raise ConversionError(f"expected a {kernel}x{kernel} convolution, found {k_w}x{k_h} (kW x kH)", path)
-        if (d_w, d_h, p_w, p_h) != (stride, stride, padding, padding):
+        if fields.stride + fields.padding != (stride, stride, padding, padding):
+            (d_h, d_w), (p_h, p_w) = fields.stride, fields.padding
             raise ConversionError(
                 f"expected stride {stride} and padding {padding}, found dW={d_w} dH={d_h} padW={p_w} padH={p_h}", path
             )
@@ -183,19 +189,9 @@ class LayerParser:
 
     def _variance_source(self, lua_module: t7.T7Object, path: str) -> tuple[t7.T7Tensor, bool]:
         """The BatchNorm's ``running_var``, or ``running_std`` in class version < 2 (then ``legacy`` is True)."""
-        version = int(getattr(lua_module, "version", 2) or 0)
-        if isinstance(lua_module.get("running_var"), t7.T7Tensor) and not (version < 2 and "running_std" in lua_module):
-            variance = self.tensor(lua_module, "running_var", path, ndim=(1,))
-            self.bn_formats.add("running_var")
-            return variance, False
-        if isinstance(lua_module.get("running_std"), t7.T7Tensor) and version < 2:
-            std = self.tensor(lua_module, "running_std", path, ndim=(1,))
-            self.bn_formats.add("running_std")
-            return std, True
-        found = "running_std with class version >= 2 (nn would ignore it)" if "running_std" in lua_module else "neither"
-        raise ConversionError(
-            f"expected BatchNorm field 'running_var' (or 'running_std' in class version < 2), found {found}", path
-        )
+        name, legacy = batchnorm_variance_field(lua_module, path)
+        self.bn_formats.add(name)
+        return self.tensor(lua_module, name, path, ndim=(1,)), legacy
 
     def _batchnorm_affine(self, lua_module: t7.T7Object, path: str, key: str, channels: int, mean: t7.T7Tensor) -> None:
         """Emit ``key.weight`` and ``key.bias``: the module's, or 1 and 0 for a BatchNorm without affine parameters."""
@@ -226,23 +222,19 @@ class LayerParser:
             raise ConversionError(f"expected a plain ReLU, found threshold={threshold} val={value}", path)
 
     def dropout(self, lua_module: t7.T7Object, path: str) -> None:
-        p = float_field(lua_module, "p", path, 0.5)
-        if not 0 <= p < 1:
-            raise ConversionError(f"expected a dropout probability in [0, 1), found p={p:g}", path)
-        if lua_module.get("v2", True) is False and p > 0:
+        p, v2 = dropout_fields(lua_module, path)
+        if not v2 and p > 0:
             raise ConversionError(
-                "found an old nn.Dropout with v2=false (it scales outputs at test time); expected v2 dropout", path
+                "found an old nn.Dropout (v2 false or absent: it scales outputs by 1 - p at test time, which "
+                "zoo.DenseNet cannot); expected v2 dropout",
+                path,
             )
         self.drop_rates.append((p, path))
         self.report.dropout_modules += 1
 
     def pool(self, lua_module: t7.T7Object, path: str, kernel: int | None, stride: int | None, padding: int) -> int:
-        k_w = integer_field(lua_module, "kW", path, minimum=1)
-        k_h = integer_field(lua_module, "kH", path, minimum=1)
-        d_w = integer_field(lua_module, "dW", path, k_w, minimum=1)
-        d_h = integer_field(lua_module, "dH", path, k_h, minimum=1)
-        p_w = integer_field(lua_module, "padW", path, 0)
-        p_h = integer_field(lua_module, "padH", path, 0)
+        window = pooling_window(lua_module, path, stride_is_kernel=module_kind(lua_module) == "maxpool")
+        k_w, k_h, d_w, d_h, p_w, p_h = (window[name] for name in ("kW", "kH", "dW", "dH", "padW", "padH"))
         expected_kernel = kernel if kernel is not None else k_w
         expected_stride = stride if stride is not None else expected_kernel
         if (k_w, k_h, d_w, d_h, p_w, p_h) != (
@@ -432,7 +424,7 @@ def _statistics(
     values = _finite_values(mean, "BatchNorm running_mean", path)
     source = _finite_values(variance_source, "BatchNorm running_std" if legacy else "BatchNorm running_var", path)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        variance = source**-2.0 - eps if legacy else source
+        variance = running_var_from_std(source, eps) if legacy else source
         if not legacy and np.any(source < 0):
             bad = int(np.flatnonzero(source < 0)[0])
             raise ConversionError(

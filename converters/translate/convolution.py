@@ -14,6 +14,7 @@ import math
 import torch
 
 from converters import lua_nn
+from converters.lua_layers import convolution_fields
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
 from converters.translate.sources import TensorSource
@@ -40,20 +41,14 @@ def _bias(ctx: TranslationContext, module: torch.nn.Module, size: int) -> None:
 @translates("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "nn.SpatialDilatedConvolution")
 def translate_spatial_convolution(lua_module, ctx: TranslationContext) -> torch.nn.Module:
     """Also SpatialDilatedConvolution (a SpatialConvolution with ``dilationW``/``dilationH``)."""
-    n_in, n_out = ctx.int("nInputPlane", minimum=1), ctx.int("nOutputPlane", minimum=1)
-    kernel = (ctx.int("kH", minimum=1), ctx.int("kW", minimum=1))
-    stride = (ctx.int("dH", 1, minimum=1), ctx.int("dW", 1, minimum=1))
-    if ctx.has("padding"):  # files from before padW/padH
-        padding = (ctx.int("padding", minimum=0),) * 2
-    else:
-        padding = (ctx.int("padH", 0, minimum=0), ctx.int("padW", 0, minimum=0))
-    groups = ctx.int("groups", 1, minimum=1)  # cudnn.SpatialConvolution
+    fields = convolution_fields(lua_module, ctx.path)
+    n_in, n_out, groups = fields.n_in, fields.n_out, fields.groups
     if n_in % groups or n_out % groups:
         raise ctx.error(f"expected nInputPlane {n_in} and nOutputPlane {n_out} to be multiples of groups={groups}")
-    shape = (n_out, n_in // groups, *kernel)
-    weight = _kernel_weight(ctx, shape)
-    dilation = (ctx.int("dilationH", 1, minimum=1), ctx.int("dilationW", 1, minimum=1))
-    module = torch.nn.Conv2d(n_in, n_out, kernel, stride, padding, dilation, groups, bias=ctx.has("bias"))
+    weight = _kernel_weight(ctx, (n_out, n_in // groups, *fields.kernel))
+    module = torch.nn.Conv2d(
+        n_in, n_out, fields.kernel, fields.stride, fields.padding, fields.dilation, groups, bias=ctx.has("bias")
+    )
     ctx.assign(module, "weight", weight)
     _bias(ctx, module, n_out)
     return module

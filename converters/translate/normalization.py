@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from converters import lua_nn, t7
+from converters import lua_nn
+from converters.lua_layers import batchnorm_variance_field, running_var_from_std
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
 
@@ -34,15 +35,10 @@ def translate_batch_normalization(lua_module, ctx: TranslationContext) -> torch.
     mean = ctx.tensor("running_mean", ndim=(1,))
     (channels,) = mean.shape
     eps = ctx.number("eps", 1e-5)
-    legacy = lua_module.version < 2 and ctx.has("running_std")
+    variance_field, legacy = batchnorm_variance_field(lua_module, ctx.path)
+    variance = ctx.tensor(variance_field, shape=(channels,))
     if legacy:
-        variance = ctx.tensor("running_std", shape=(channels,)).map(
-            lambda std: std**-2.0 - eps, "running_std^-2 - eps, as nn reads class version 1"
-        )
-    elif isinstance(ctx.value("running_var"), t7.T7Tensor):
-        variance = ctx.tensor("running_var", shape=(channels,))
-    else:
-        raise ctx.error("expected BatchNorm field 'running_var' (or 'running_std' in class version < 2), found neither")
+        variance = variance.map(lambda std: running_var_from_std(std, eps), "running_std^-2 - eps, as nn reads it")
     affine = ctx.has("weight") or ctx.has("bias")
     # cudnn.*BatchNormalization runs cuDNN's training forward whenever self.train: batch statistics even for one.
     batch_statistics_for_one = ctx.typename.startswith("cudnn.")

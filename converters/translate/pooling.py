@@ -10,32 +10,22 @@ from __future__ import annotations
 import torch
 
 from converters import lua_nn
+from converters.lua_layers import pooling_window
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
 
 
-def _window(ctx: TranslationContext, *, stride_is_kernel: bool) -> dict[str, int]:
-    """kW, kH, dW, dH, padW, padH; a missing stride is the kernel size (max pooling's default) or 1."""
-    kW, kH = ctx.int("kW", minimum=1), ctx.int("kH", minimum=1)
-    return {
-        "kW": kW,
-        "kH": kH,
-        "dW": ctx.int("dW", kW if stride_is_kernel else 1, minimum=1),
-        "dH": ctx.int("dH", kH if stride_is_kernel else 1, minimum=1),
-        "padW": ctx.int("padW", 0, minimum=0),
-        "padH": ctx.int("padH", 0, minimum=0),
-    }
-
-
 @translates("nn.SpatialMaxPooling")
 def translate_spatial_max_pooling(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    return lua_nn.SpatialMaxPooling(**_window(ctx, stride_is_kernel=True), ceil_mode=ctx.ffi_boolean("ceil_mode"))
+    return lua_nn.SpatialMaxPooling(
+        **pooling_window(lua_module, ctx.path, stride_is_kernel=True), ceil_mode=ctx.ffi_boolean("ceil_mode")
+    )
 
 
 @translates("nn.SpatialAveragePooling")
 def translate_spatial_average_pooling(lua_module, ctx: TranslationContext) -> torch.nn.Module:
     """nn's average pooling; a file without ``divide`` sums, one without ``ceil_mode`` gets Lua's old defaults."""
-    window = _window(ctx, stride_is_kernel=False)
+    window = pooling_window(lua_module, ctx.path, stride_is_kernel=False)
     divide = ctx.truthy("divide")
     if not divide:
         ctx.note("no 'divide' field (a checkpoint older than it): nn computes window sums, and so does this module")
@@ -55,7 +45,7 @@ def translate_cudnn_spatial_average_pooling(lua_module, ctx: TranslationContext)
     """cudnn always averages (it has no ``divide`` field) and always counts the padding: its forward sets
     ``count_include_pad = count_include_pad ~= nil and count_include_pad or true``, true whatever the field holds.
     Lua itself tests ``ceil_mode``; a file without it gets pad 0 and floor mode (its ``backwardCompatible``)."""
-    window = _window(ctx, stride_is_kernel=False)
+    window = pooling_window(lua_module, ctx.path, stride_is_kernel=False)
     if ctx.value("ceil_mode") is None:
         window.update(padW=0, padH=0)
     return lua_nn.SpatialAveragePooling(**window, ceil_mode=ctx.truthy("ceil_mode"), count_include_pad=True)

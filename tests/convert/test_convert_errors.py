@@ -111,13 +111,18 @@ def test_inconsistent_growth_rate_is_refused() -> None:
     _refused(root, "model.modules[5]")
 
 
-def test_old_dropout_that_scales_at_test_time_is_refused() -> None:
+@pytest.mark.parametrize("v1", ["false", "absent"])
+def test_old_dropout_that_scales_at_test_time_is_refused(v1: str) -> None:
+    """``v2 = false``, or no ``v2`` at all (a file older than it): Lua's ``if self.v2`` scales at test time."""
     config = CONFIG.replace(drop_rate=0.2)
     root = densenet_checkpoint(config, seed=0)
     dropout = _layer_branch(root)["modules"][4]
     assert dropout.typename == "nn.Dropout"
-    dropout.fields["v2"] = False
-    _refused(root, "model.modules[5].modules[1].modules[2].modules[4]", "v2")
+    if v1 == "false":
+        dropout.fields["v2"] = False
+    else:
+        del dropout.fields["v2"]
+    _refused(root, "model.modules[5].modules[1].modules[2].modules[4]", "v2 false or absent")
 
 
 def test_sum_pooling_nn_average_pooling_is_refused() -> None:
