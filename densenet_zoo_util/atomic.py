@@ -6,6 +6,10 @@ those of the regular file it replaces), and is renamed over the destination only
 the whole write succeeded. A failure or a killed process therefore never
 leaves a half-written file where a good one is expected.
 
+Temporary names are created inside the ``try`` that removes them: an
+exception raised at any point (the CLI turns SIGINT/SIGTERM into one, raised
+wherever the program is) leaves no temporary file or directory behind.
+
 Standard library only, so every layer (including the numpy-only
 ``converters.t7``) can use it.
 """
@@ -14,9 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -57,6 +61,17 @@ def _final_mode(target: Path) -> int:
     return 0o666 & ~_current_umask()
 
 
+def _unique_name(target: Path, suffix: str) -> Path:
+    """A hidden name next to ``target`` that nobody can predict (so that nothing is there to clobber)."""
+    return target.parent / f".{target.name}.{secrets.token_hex(8)}{suffix}"
+
+
+def _created_here(error: BaseException, made: object) -> bool:
+    """Whether the ``try`` that raised ``error`` may have created its temporary name: anything but the
+    creation itself finding the name taken (``made`` is still None then)."""
+    return made is not None or not isinstance(error, FileExistsError)
+
+
 @contextlib.contextmanager
 def atomic_output(
     path: str | os.PathLike[str], mode: str = "wb", *, force: bool = True, encoding: str | None = None
@@ -73,8 +88,9 @@ def atomic_output(
     if not force and os.path.lexists(target):  # a dangling symlink is there too
         raise FileExistsError(f"{target} already exists; pass force=True (CLI: --force) to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    temp_name, handle = _unique_name(target, ".partial"), None
     try:
+        handle = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         text_encoding = (encoding or "utf-8") if mode == "w" else None
         with os.fdopen(handle, mode, encoding=text_encoding) as stream:
             yield stream
@@ -82,9 +98,10 @@ def atomic_output(
             os.fsync(stream.fileno())
         os.chmod(temp_name, _final_mode(target))
         os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
+    except BaseException as error:
+        if _created_here(error, handle):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
         raise
 
 
@@ -113,13 +130,16 @@ def atomic_directory(path: str | os.PathLike[str], *, force: bool = False) -> It
     ``path`` nor the staging directory.
     """
     target = check_directory_target(path, force=force)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    staging, made = _unique_name(target, ".partial"), None
     try:
+        os.mkdir(staging, 0o700)
+        made = staging
         yield staging
         os.chmod(staging, 0o777 & ~_current_umask())
         _replace_directory(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as error:
+        if _created_here(error, made):
+            shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
@@ -145,13 +165,13 @@ def _replace_directory(staging: Path, target: Path) -> None:
     if not os.path.lexists(target) or _is_empty_directory(target):
         os.replace(staging, target)
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".replaced", dir=target.parent))
-    os.rmdir(aside)  # only its unique name is wanted
-    os.rename(target, aside)
+    aside = _unique_name(target, ".replaced")
     try:
+        os.rename(target, aside)
         os.rename(staging, target)
-    except BaseException:
-        os.rename(aside, target)
+    except BaseException:  # wherever it stopped, what was there goes back
+        if os.path.lexists(aside) and not os.path.lexists(target):
+            os.rename(aside, target)
         raise
     if aside.is_dir() and not aside.is_symlink():
         shutil.rmtree(aside, ignore_errors=True)
