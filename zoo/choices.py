@@ -10,12 +10,15 @@ from __future__ import annotations
 __all__ = [
     "AMP_DTYPE_NAMES",
     "AMP_MODES",
+    "BENCHMARK_DEVICES",
+    "BENCHMARK_MODES",
     "CIFAR_CELLS",
     "DATASETS",
     "LR_SHAPES",
     "MEMORY_EFFICIENT_MODES",
     "PREPROCESS_KINDS",
     "SYNTHETIC",
+    "TABLES",
 ]
 
 #: ``amp`` / ``--amp``: each mixed-precision mode and the name of its ``torch`` autocast dtype (``off``: float32).
@@ -48,3 +51,11 @@ LR_SHAPES = ("multistep", "cosine")
 #: only, where they are largest (highest resolution) and cheapest to recompute
 #: (fewest input channels): most of "full"'s saving for a few % of compute.
 MEMORY_EFFICIENT_MODES = ("balanced", "norm", "full")
+#: ``--memory-efficient`` of ``densenet-zoo benchmark``: "off" (the plain model) or a mode.
+BENCHMARK_MODES = ("off", *MEMORY_EFFICIENT_MODES)
+
+#: ``--device`` of ``densenet-zoo benchmark``: CUDA when there is a device, else the CPU; or either by name.
+BENCHMARK_DEVICES = ("auto", "cuda", "cpu")
+
+#: ``densenet-zoo table NAME``: the published tables reproduced from run records.
+TABLES = ("cifar", "wide", "memory")

@@ -26,6 +26,7 @@ from zoo.cli.registry import (
     manifest_group,
     verify_command,
 )
+from zoo.cli.reproduce import benchmark_command, table_command
 from zoo.cli.style import stylize_command
 from zoo.cli.train import train_command
 
@@ -60,6 +61,8 @@ for command in (
     stylize_command,
     embed_command,
     figure_group,
+    benchmark_command,
+    table_command,
 ):
     main.add_command(command)
 

@@ -28,6 +28,7 @@ from zoo.data.errors import CifarError, DatasetLayoutError, ImageDecodeError
 from zoo.errors import FaceEmbeddingError, FigureError, ModelArgumentError, StyleTransferError
 from zoo.evaluation.errors import ModelSpecError
 from zoo.registry.errors import RegistryError
+from zoo.reproduction.errors import ReproductionError
 from zoo.training.errors import CheckpointError, DataError, TrainingError
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -48,6 +49,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     CheckpointError,
     DataError,
     TrainingError,
+    ReproductionError,
 )
 
 #: Operating-system errors about the files a user named (a missing input, an output that exists or cannot be written).
