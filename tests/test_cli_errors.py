@@ -47,6 +47,9 @@ def _commands(group: click.Group) -> list[click.Command]:
         "zoo.style.StyleTransferError",
         "zoo.faces.FaceEmbeddingError",
         "zoo.figures.FigureError",
+        "zoo.reproduction.ReproductionError",
+        "zoo.reproduction.RecordError",
+        "zoo.reproduction.BenchmarkError",
     ],
 )
 def test_the_command_line_catches_the_error_classes_users_import(public_name):
