@@ -81,15 +81,21 @@ class BenchmarkOptions:
 def run_benchmark(options: BenchmarkOptions) -> dict[str, Any]:
     """Measure ``options`` in a fresh process; returns the benchmark record (see :func:`write_record`).
 
-    Raises :class:`BenchmarkError` for an unknown architecture, ``device="cuda"`` without a CUDA
-    device, or a measuring process that failed (its error is in the message) or died (out of memory).
+    Raises :class:`BenchmarkError` for an unknown architecture or one too deep for ``image_size``,
+    ``device="cuda"`` without a CUDA device, or a measuring process that failed (its error is in the
+    message) or died (out of memory).
     """
     from zoo.factory import get_config
 
     try:
-        get_config(options.arch)
+        config = get_config(options.arch)
     except KeyError as error:
         raise BenchmarkError(str(error.args[0])) from None
+    if options.image_size < config.smallest_input_size:
+        raise BenchmarkError(
+            f"{options.arch} takes images of at least {config.smallest_input_size} pixels a side (each transition "
+            f"halves them), got --image-size {options.image_size}"
+        )
     device = _resolve_device(options.device)
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
