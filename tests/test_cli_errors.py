@@ -48,8 +48,6 @@ def _commands(group: click.Group) -> list[click.Command]:
         "zoo.faces.FaceEmbeddingError",
         "zoo.figures.FigureError",
         "zoo.reproduction.ReproductionError",
-        "zoo.reproduction.RecordError",
-        "zoo.reproduction.BenchmarkError",
     ],
 )
 def test_the_command_line_catches_the_error_classes_users_import(public_name):
@@ -83,7 +81,7 @@ def test_subclasses_and_file_errors_are_user_errors_and_bugs_are_not():
 def test_every_command_reports_errors_through_the_helper():
     wrapper_code = reports_errors(lambda: None).__code__
     commands = _commands(main)
-    assert len(commands) == 15  # every leaf command, manifest pin, export-hub and figure imagenet included
+    assert len(commands) == 17  # every leaf command, manifest pin, export-hub, figure imagenet, benchmark and table
     assert [command.name for command in commands if command.callback.__code__ is not wrapper_code] == []
 
 

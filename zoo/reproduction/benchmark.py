@@ -9,20 +9,21 @@ synchronisation. Peak memory:
 * CUDA: ``torch.cuda.max_memory_allocated`` over model, gradients, optimizer state and activations
   (what PyTorch's allocator handed out; the published MB were the Lua process's, CUDA context and
   allocator caches included, so compare ratios between models rather than megabytes);
-* CPU: the peak resident set size (``getrusage``) above the process's idle baseline, taken after
+* CPU: the peak resident set size (Linux: VmHWM) above the process's idle baseline, taken after
   ``import torch`` and before the model is built.
 
-Each measurement runs in a fresh process (``spawn``), so that nothing an earlier measurement
-allocated, cached or paged in counts, and the idle baseline is that of a process that did nothing else.
+Each measurement runs in a fresh Python process (``python -m zoo.reproduction.benchmark``), so that
+nothing an earlier measurement or the calling process allocated, cached or paged in counts, and the
+idle baseline is that of a process that has imported what it needs and done nothing else.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -97,24 +98,7 @@ def run_benchmark(options: BenchmarkOptions) -> dict[str, Any]:
             f"halves them), got --image-size {options.image_size}"
         )
     device = _resolve_device(options.device)
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_measure_in_child, args=(options, device, sender), daemon=True)
-    process.start()
-    sender.close()
-    try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = None
-    finally:
-        receiver.close()
-        process.join()
-    if outcome is None:
-        raise BenchmarkError(
-            f"the measuring process ended with exit code {process.exitcode} before reporting (killed for lack of "
-            f"memory?); try a smaller --batch-size than {options.batch_size}"
-        )
-    status, payload = outcome
+    status, payload = _measure_in_fresh_process(options, device)
     if status != "ok":
         raise BenchmarkError(f"measuring {options.arch} on {device} failed: {payload}")
     return _record(options, device, payload)
@@ -129,14 +113,34 @@ def _resolve_device(device: str) -> str:
     return "cuda" if device == "cuda" or (device == "auto" and cuda) else "cpu"
 
 
-def _measure_in_child(options: BenchmarkOptions, device: str, sender: Any) -> None:
-    """The measuring process: sends ``("ok", measurement)`` or ``("error", message)`` back."""
+def _measure_in_fresh_process(options: BenchmarkOptions, device: str) -> tuple[str, Any]:
+    """Run :func:`_measure` in a new Python process (``python -m zoo.reproduction.benchmark``, the options as
+    JSON on its standard input); its ``("ok", measurement)`` or ``("error", message)``."""
+    request = json.dumps({"options": dataclasses.asdict(options), "device": device})
+    command = [sys.executable, "-m", __name__]
     try:
-        outcome = ("ok", _measure(options, device))
+        finished = subprocess.run(command, input=request, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise BenchmarkError(f"cannot start the measuring process {sys.executable}: {error.strerror}") from None
+    lines = finished.stdout.strip().splitlines()
+    if finished.returncode != 0 or not lines:
+        last = (finished.stderr.strip().splitlines() or ["nothing on stderr"])[-1]
+        raise BenchmarkError(
+            f"the measuring process ended with exit code {finished.returncode} before reporting ({last[:200]}); "
+            f"if it was killed for lack of memory, try a smaller --batch-size than {options.batch_size}"
+        )
+    status, payload = json.loads(lines[-1])
+    return status, payload
+
+
+def _worker() -> None:
+    """The measuring process: reads the request on stdin, prints ``[status, payload]`` as one JSON line."""
+    request = json.loads(sys.stdin.read())
+    try:
+        outcome = ("ok", _measure(BenchmarkOptions(**request["options"]), request["device"]))
     except Exception as error:  # reported to the parent, which raises BenchmarkError with it
         outcome = ("error", f"{type(error).__name__}: {error}")
-    sender.send(outcome)
-    sender.close()
+    print(json.dumps(outcome))
 
 
 def _measure(options: BenchmarkOptions, device: str) -> dict[str, Any]:
@@ -193,11 +197,24 @@ def _synchronize(device: str) -> None:
 
 
 def _peak_rss_bytes() -> int:
-    """This process's peak resident set size so far (``getrusage``: KiB on Linux, bytes on macOS)."""
+    """This process's resident-set high-water mark: Linux's VmHWM, else ``getrusage``'s ``ru_maxrss``.
+
+    VmHWM belongs to the process's own memory map, new at ``exec``; Linux's ``ru_maxrss`` also carries the
+    peak of the process it was forked from, so a measuring process started by a large one would report that.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
-        raise BenchmarkError("CPU peak memory is measured with getrusage, which this platform lacks") from None
+        raise BenchmarkError(
+            "CPU peak memory needs /proc/self/status or getrusage, which this platform lacks"
+        ) from None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -239,3 +256,7 @@ def _record(options: BenchmarkOptions, device: str, measurement: dict[str, Any])
 def write_record(record: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a record as JSON to ``path`` atomically (a complete file or none); returns the path."""
     return write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    _worker()
