@@ -13,18 +13,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_run import run
 
-from zoo.cli import main
 from zoo.reproduction import BenchmarkError, BenchmarkOptions, run_benchmark
 from zoo.reproduction.benchmark import BENCHMARK_FORMAT
 
 TINY = ("--batch-size", "2", "--iterations", "2", "--warmup", "1", "--device", "cpu", "--threads", "1")
-
-
-def run(*arguments: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(arguments))
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -14,21 +14,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_run import run
 from training.cifar_files import write_cifar
 
-from zoo.cli import main
 from zoo.reproduction import RecordError, build_table, read_records
 from zoo.reproduction.published import CIFAR_TABLE
 
 #: The cheapest published architecture to train on a CPU (1.0M parameters, 39 convolutions).
 ARCH = "densenet_l40_k12"
 ROW = "DenseNet (L=40, k=12)"
-
-
-def run(*arguments: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(arguments))
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
