@@ -139,19 +139,6 @@ def current_rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def peak_rss_bytes() -> int:
-    """This process's resident-set high-water mark (VmHWM).
-
-    Not ``ru_maxrss``: Linux carries that over from the parent across fork and
-    exec, so a child started by a big parent would report the parent's peak.
-    """
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status: the CPU peak measurement needs Linux")
-
-
 def reset_peak_rss() -> None:
     with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")  # resets VmHWM to the current RSS
@@ -159,6 +146,8 @@ def reset_peak_rss() -> None:
 
 def peak_step_bytes(variant: str, args: argparse.Namespace) -> int:
     """Peak extra memory of one training step, measured in this (fresh) process."""
+    from zoo.reproduction.benchmark import peak_rss_bytes  # VmHWM: ru_maxrss would carry the parent's peak
+
     setup = Setup(variant, args)
     if setup.device.type == "cuda":
         setup.synchronize()

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_run import run
 from convert.lua_reference import lua_forward, relative_error
 from data.reference_image_c import reference_scale
 from PIL import Image
 
 from converters import t7
 from converters.synthetic.openface import openface_checkpoint
-from zoo.cli import main
 from zoo.faces import FaceEmbeddingError, embed, embed_batch, face_input, load_face_model
 
 #: image.load(path, 3, 'float') under torch.setdefaulttensortype('torch.FloatTensor'): byte * (float)(1/255)
@@ -99,11 +98,6 @@ def test_embed_errors(model_file: Path) -> None:
         embed(network, torch.zeros(96, 96), device="cpu")
     with pytest.raises(FaceEmbeddingError, match="returned"):
         embed(torch.nn.Identity(), torch.zeros(3, 96, 96), device="cpu")
-
-
-def run(*arguments: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(arguments))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_embed_command(model_file: Path, tmp_path: Path) -> None:

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_run import run
 from evaluation.evaluation_helpers import evaluation_record
 
-from zoo.cli import main
 from zoo.figures import (
     FIGURE_SIZE,
     FigureError,
@@ -112,11 +111,6 @@ def test_draw_writes_a_png_of_the_expected_size(tmp_path: Path) -> None:
     with pytest.raises(FigureError, match=r"\.png, \.pdf, \.svg"):
         draw_imagenet_figure(list(published_points()), tmp_path / "figure.gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png"]
-
-
-def run(*arguments: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(arguments))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_figure_command(records: Path, tmp_path: Path) -> None:

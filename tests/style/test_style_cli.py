@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_run import run
 from PIL import Image
 
 from converters import t7
 from converters.synthetic.style_transfer import style_transfer_checkpoint
-from zoo.cli import main
 from zoo.style import load_style_model, stylize
 
 
@@ -24,11 +23,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     photo = folder / "photo.jpg"
     Image.fromarray(rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)).save(photo, quality=90)
     return model, photo
-
-
-def run(*arguments: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(arguments))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_stylize_writes_the_api_result(files: tuple[Path, Path], tmp_path: Path) -> None:

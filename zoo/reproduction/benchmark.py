@@ -35,7 +35,7 @@ from densenet_zoo_util.atomic import write_text_atomic
 from zoo.choices import BENCHMARK_DEVICES, BENCHMARK_MODES
 from zoo.reproduction.errors import BenchmarkError
 
-__all__ = ["BENCHMARK_FORMAT", "BenchmarkOptions", "run_benchmark", "write_record"]
+__all__ = ["BENCHMARK_FORMAT", "BenchmarkOptions", "peak_rss_bytes", "run_benchmark", "write_record"]
 
 #: The ``format`` of a benchmark record: the tables tell records apart by it (and by its version).
 BENCHMARK_FORMAT = "densenet-zoo/benchmark/1"
@@ -153,7 +153,7 @@ def _measure(options: BenchmarkOptions, device: str) -> dict[str, Any]:
 
     if options.threads is not None:
         torch.set_num_threads(options.threads)
-    idle_rss = _peak_rss_bytes() if device == "cpu" else 0
+    idle_rss = peak_rss_bytes() if device == "cpu" else 0
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(options.seed)
@@ -178,7 +178,7 @@ def _measure(options: BenchmarkOptions, device: str) -> dict[str, Any]:
     for _ in range(options.warmup):
         iteration()
     seconds = [iteration() for _ in range(options.iterations)]
-    peak = torch.cuda.max_memory_allocated() if device == "cuda" else _peak_rss_bytes() - idle_rss
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else peak_rss_bytes() - idle_rss
     return {
         "seconds": seconds,
         "peak_memory_bytes": peak,
@@ -196,7 +196,7 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _peak_rss_bytes() -> int:
+def peak_rss_bytes() -> int:
     """This process's resident-set high-water mark: Linux's VmHWM, else ``getrusage``'s ``ru_maxrss``.
 
     VmHWM belongs to the process's own memory map, new at ``exec``; Linux's ``ru_maxrss`` also carries the
