@@ -1,11 +1,15 @@
-"""Map a Lua Torch7 DenseNet module tree onto ``zoo.DenseNet``.
+"""Recognise a Lua Torch7 DenseNet in the general translation and map it onto ``zoo.DenseNet``.
 
-:func:`plan_conversion` walks the module tree of a checkpoint saved by
-liuzhuang13/DenseNet (fb.resnet.torch's ``checkpoints.save``), infers the
-architecture from the modules themselves and returns a :class:`ConversionPlan`:
-the ``DenseNetConfig``, a report, and an ordered list of torchvision-named
-tensors that are read from the file only when asked for (so converters can
-stream them). :func:`convert` materialises the plan into a state dict.
+:func:`plan_conversion` translates the module tree of a checkpoint saved by
+liuzhuang13/DenseNet (fb.resnet.torch's ``checkpoints.save``) with the general
+translator (:func:`converters.translate.translate`, which reads and checks every
+Lua field and records a lazy source per tensor), recognises the DenseNet pattern
+on the translated modules (stem, dense blocks, transitions, head), infers the
+architecture from them and returns a :class:`ConversionPlan`: the
+``DenseNetConfig``, a report, and an ordered list of torchvision-named tensors,
+the translation's sources renamed, read from the file only when asked for (so
+converters can stream them). :func:`convert` materialises the plan into a state
+dict. :mod:`converters.densenet_layers` maps each translated layer.
 
 Accepted trees
 --------------
@@ -52,7 +56,6 @@ Gradient payloads (``gradWeight``/``gradBias``) are never read.
 
 from __future__ import annotations
 
-import collections
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,10 +64,10 @@ from typing import Any
 import numpy as np
 
 from converters import t7
-from converters.densenet_layers import WITH_BOTTLENECK, LayerParser
+from converters.densenet_layers import WITH_BOTTLENECK, LayerMapper, Node, dense_layer
 from converters.errors import ConversionError
-from converters.lua_modules import LUA_INT_MAX, child_modules, describe, integer_field, lazy_view, module_kind
 from converters.plan import Conversion, ConversionPlan, ConversionReport, TensorEntry
+from converters.translate import translate
 from zoo.models.densenet import DenseNetConfig
 
 __all__ = [
@@ -78,9 +81,6 @@ __all__ = [
 ]
 
 CONVERTER_VERSION = "1"
-
-#: Fields holding tensors the conversion uses; every other tensor payload is reported as ignored.
-USED_TENSOR_FIELDS = frozenset({"weight", "bias", "running_mean", "running_var", "running_std"})
 
 
 def infer_compression(transitions: list[tuple[int, int, str]]) -> float:
@@ -124,86 +124,48 @@ def _same_everywhere(observed: list[tuple[Any, str]], expectation: str) -> Any:
     return expected
 
 
-def _count_modules(root: t7.T7Object) -> tuple[dict[str, int], dict[str, int]]:
-    """Module classes as ``print(model)`` shows them, and tensor fields never read."""
-    counts: collections.Counter[str] = collections.Counter()
-    ignored: collections.Counter[str] = collections.Counter()
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        lua_module = stack.pop()
-        if id(lua_module) in seen:
-            continue
-        seen.add(id(lua_module))
-        counts[lua_module.typename] += 1
-        if not isinstance(lua_module.fields, dict):
-            continue
-        for name, value in lua_module.fields.items():
-            if (
-                isinstance(value, t7.T7Tensor)
-                and value.storage is not None
-                and np.issubdtype(np.dtype(value.dtype), np.floating)
-                and name not in USED_TENSOR_FIELDS
-            ):
-                ignored[str(name)] += 1
-        modules = lua_module.get("modules")
-        if isinstance(modules, t7.T7Table):
-            stack.extend(child for child in modules.values() if isinstance(child, t7.T7Object))
-    return dict(counts), dict(ignored)
-
-
-def _reshape_numel(reshape: t7.T7Object, path: str, channels: int) -> int:
-    """How many features an ``nn.Reshape``/``nn.View`` keeps per sample: the product of its ``size``.
-
-    ``size`` is a LongStorage of a few dimensions; without one, ``nelement`` (``channels`` when absent).
-    """
-    sizes = reshape.get("size")
-    if sizes is None:
-        return integer_field(reshape, "nelement", path, channels)
-    if not isinstance(sizes, t7.T7Storage) or not 1 <= len(sizes) <= 8:
-        raise ConversionError(f"expected a reshape 'size' LongStorage of 1 to 8 dimensions, found {sizes!r}", path)
-    extents = sizes.numpy().tolist()
-    if not all(isinstance(extent, int) and -1 <= extent <= LUA_INT_MAX for extent in extents):
-        raise ConversionError(f"expected whole numbers in the reshape 'size', found {extents}", path)
-    return math.prod(extents)
-
-
 @dataclass
 class _Walk:
-    """Where :func:`plan_conversion` stands in the model's top-level module list, and what it has read so far."""
+    """Where :func:`plan_conversion` stands in the model's top-level module list, and what it has mapped so far."""
 
-    parser: LayerParser
-    modules: list[tuple[Any, str]]
+    mapper: LayerMapper
+    modules: list[Node]
     path: str
     index: int = 0
     channels: int = 0
     #: conv biases per channel of the features so far, to fold into the next BatchNorm (None: all zero)
     shift: np.ndarray | None = None
 
-    def expect(self, offset: int, kind: str) -> tuple[t7.T7Object, str]:
+    def expect(self, offset: int, kind: str) -> Node:
         """The module ``offset`` places after the current one, which must be of ``kind``."""
-        return self.parser.expect(self.modules, self.index + offset, kind, self.path)
+        return self.mapper.expect(self.modules, self.index + offset, kind, self.path)
 
-    def at(self, offset: int) -> tuple[t7.T7Object, str] | None:
-        """``(module, Lua path)`` ``offset`` places after the current module; None past the end."""
+    def at(self, offset: int) -> Node | None:
+        """The module ``offset`` places after the current module; None past the end."""
         position = self.index + offset
         return self.modules[position] if position < len(self.modules) else None
 
     def kind_at(self, offset: int) -> str | None:
         """The kind of the module ``offset`` places after the current one (None past the end or unknown)."""
         found = self.at(offset)
-        return module_kind(found[0]) if found is not None else None
+        return found.kind if found is not None else None
 
 
 def plan_conversion(root: Any) -> ConversionPlan:
     """Infer the architecture of a parsed checkpoint and list its output tensors.
 
-    Weights are not read yet; the small BatchNorm statistics and convolution biases are, to check
-    that they are finite. Every tensor the plan lists is checked to be backed by storage elements of
-    its own, so the plan's sizes are never more than the file holds.
+    The tree is translated once by the general translator (:func:`converters.translate.translate`: every Lua
+    field is read and checked there, no weight is read); the DenseNet pattern is then recognised on the
+    translated modules and their lazy sources are renamed to torchvision keys. The small BatchNorm statistics
+    and convolution biases are read, to check that they are finite; every tensor the plan lists is checked to
+    be backed by storage elements of its own, so the plan's sizes are never more than the file holds.
     """
-    root, path = _unwrap_model(root)
-    walk = _Walk(parser=LayerParser(), modules=child_modules(root, path), path=path)
+    translation = translate(root)
+    model = Node.root(translation)
+    if model.kind != "sequential":
+        raise ConversionError(f"expected the model to be an nn.Sequential, found {model.lua_class}", model.path)
+    mapper = LayerMapper(translation)
+    walk = _Walk(mapper=mapper, modules=mapper.children(model), path=model.path)
     stem = _read_stem(walk)
     num_init_features = walk.channels
     blocks: list[int] = []
@@ -211,48 +173,35 @@ def plan_conversion(root: Any) -> ConversionPlan:
     while True:  # dense blocks, each followed by BN-ReLU and a transition or the head
         blocks.append(_read_dense_block(walk, len(blocks) + 1))
         norm = walk.expect(0, "bn")
-        walk.parser.relu(*walk.expect(1, "relu"))
+        mapper.relu(walk.expect(1, "relu"))
         if walk.kind_at(2) != "conv":
             break
         transitions.append(_read_transition(walk, len(blocks), norm))
     num_classes = _read_head(walk, norm, stem, len(blocks))
-    walk.parser.check_disjoint()
-    config = _infer_config(walk.parser, stem, num_init_features, blocks, transitions, num_classes, path)
-    _complete_report(walk.parser, root, config)
-    return ConversionPlan(config=config, report=walk.parser.report, entries=walk.parser.entries)
-
-
-def _unwrap_model(root: Any) -> tuple[t7.T7Object, str]:
-    """The top-level nn.Sequential (inside an nn.DataParallelTable if there is one) and its Lua path."""
-    path = "model"
-    if module_kind(root) == "dataparallel":
-        children = child_modules(root, path)
-        if not children:
-            raise ConversionError("expected the model inside nn.DataParallelTable, found an empty 'modules' list", path)
-        root, path = children[0]
-    if module_kind(root) != "sequential":
-        raise ConversionError(f"expected the model to be an nn.Sequential, found {describe(root)}", path)
-    return root, path
+    mapper.check_disjoint()
+    config = _infer_config(mapper, stem, num_init_features, blocks, transitions, num_classes, model.path)
+    _complete_report(mapper, config)
+    return ConversionPlan(config=config, report=mapper.report, entries=mapper.entries)
 
 
 def _read_stem(walk: _Walk) -> str:
     """Stem: 7x7/2 conv, BN, ReLU, 3x3/2 max pool (ImageNet) or a single 3x3 conv (CIFAR); returns which."""
-    parser = walk.parser
-    stem_conv, stem_path = walk.expect(0, "conv")
-    kernel = integer_field(stem_conv, "kW", stem_path, minimum=1)
+    mapper = walk.mapper
+    stem_conv = walk.expect(0, "conv")
+    kernel = stem_conv.module.kernel_size[1]
     if kernel == 7:
-        walk.channels, _, stem_bias = parser.conv(stem_conv, stem_path, "features.conv0", 3, 7, 2, 3)
-        parser.batchnorm(*walk.expect(1, "bn"), "features.norm0", walk.channels, stem_bias)
-        parser.relu(*walk.expect(2, "relu"))
-        parser.pool(*walk.expect(3, "maxpool"), 3, 2, 1)
+        walk.channels, _, stem_bias = mapper.conv(stem_conv, "features.conv0", 3, 7, 2, 3)
+        mapper.batchnorm(walk.expect(1, "bn"), "features.norm0", walk.channels, stem_bias)
+        mapper.relu(walk.expect(2, "relu"))
+        mapper.pool(walk.expect(3, "maxpool"), 3, 2, 1)
         walk.shift, walk.index = None, 4
         return "imagenet"
     if kernel == 3:
-        walk.channels, _, walk.shift = parser.conv(stem_conv, stem_path, "features.conv0", 3, 3, 1, 1)
+        walk.channels, _, walk.shift = mapper.conv(stem_conv, "features.conv0", 3, 3, 1, 1)
         walk.index = 1
         return "cifar"
     raise ConversionError(
-        f"expected the stem convolution to be 7x7 (ImageNet) or 3x3 (CIFAR), found {kernel}x{kernel}", stem_path
+        f"expected the stem convolution to be 7x7 (ImageNet) or 3x3 (CIFAR), found {kernel}x{kernel}", stem_conv.path
     )
 
 
@@ -261,9 +210,12 @@ def _read_dense_block(walk: _Walk, block: int) -> int:
     layers, layouts = 0, set()
     while walk.kind_at(0) in ("sequential", "concat", "custom"):
         layers += 1
-        lua_module, layer_path = walk.modules[walk.index]
-        growth, bias, layout = walk.parser.dense_layer(
-            lua_module, layer_path, f"features.denseblock{block}.denselayer{layers}", walk.channels, walk.shift
+        growth, bias, layout = dense_layer(
+            walk.mapper,
+            walk.modules[walk.index],
+            f"features.denseblock{block}.denselayer{layers}",
+            walk.channels,
+            walk.shift,
         )
         layouts.add(layout)
         if bias is not None or walk.shift is not None:
@@ -277,8 +229,8 @@ def _read_dense_block(walk: _Walk, block: int) -> int:
         walk.index += 1
     if layers == 0:
         current = walk.at(0)
-        found = describe(current[0]) if current is not None else "the end of the model"
-        where = current[1] if current is not None else walk.path
+        found = current.lua_class if current is not None else "the end of the model"
+        where = current.path if current is not None else walk.path
         raise ConversionError(
             f"expected dense block {block}: a dense layer (nn.Sequential{{nn.Concat}} or "
             f"nn.DenseConnectLayerCustom), found {found}",
@@ -286,95 +238,69 @@ def _read_dense_block(walk: _Walk, block: int) -> int:
         )
     if len(layouts) > 1:
         raise ConversionError(f"dense block {block} mixes standard and DenseConnectLayerCustom layers", walk.path)
-    walk.parser.layouts |= layouts
+    walk.mapper.layouts |= layouts
     if "custom" in layouts:
-        join, join_path = walk.expect(0, "join")
-        if not (join.get("dimension") == 2 or (join.get("dimension") == 1 and join.get("nInputDims") == 3)):
+        join = walk.expect(0, "join").module
+        if not (join.dimension == 2 or (join.dimension == 1 and join.n_input_dims == 3)):
             raise ConversionError(
-                f"expected nn.JoinTable(2) (channel dimension), found dimension={join.get('dimension')}", join_path
+                f"expected nn.JoinTable(2) (channel dimension), found dimension={join.dimension}",
+                walk.modules[walk.index].path,
             )
         walk.index += 1
     return layers
 
 
-def _read_transition(walk: _Walk, block: int, norm: tuple[t7.T7Object, str]) -> tuple[int, int, str]:
+def _read_transition(walk: _Walk, block: int, norm: Node) -> tuple[int, int, str]:
     """Transition ``block`` (its BN-ReLU ``norm`` already found): conv 1x1, [dropout], 2x2 average pooling.
 
     Returns ``(in channels, out channels, Lua path of the conv)`` for :func:`infer_compression`.
     """
-    parser, key = walk.parser, f"features.transition{block}"
-    parser.batchnorm(*norm, f"{key}.norm", walk.channels, walk.shift)
-    conv, conv_path = walk.modules[walk.index + 2]
-    out_channels, _, walk.shift = parser.conv(conv, conv_path, f"{key}.conv", walk.channels, 1, 1, 0)
-    transition = (walk.channels, out_channels, conv_path)
-    walk.index = parser.skip_dropout(walk.modules, walk.index + 3)
-    parser.pool(*walk.expect(0, "avgpool"), 2, 2, 0)
+    mapper, key = walk.mapper, f"features.transition{block}"
+    mapper.batchnorm(norm, f"{key}.norm", walk.channels, walk.shift)
+    conv = walk.modules[walk.index + 2]
+    out_channels, _, walk.shift = mapper.conv(conv, f"{key}.conv", walk.channels, 1, 1, 0)
+    transition = (walk.channels, out_channels, conv.path)
+    walk.index = mapper.skip_dropout(walk.modules, walk.index + 3)
+    mapper.pool(walk.expect(0, "avgpool"), 2, 2, 0)
     walk.channels, walk.index = out_channels, walk.index + 1
     return transition
 
 
-def _read_head(walk: _Walk, norm: tuple[t7.T7Object, str], stem: str, num_blocks: int) -> int:
+def _read_head(walk: _Walk, norm: Node, stem: str, num_blocks: int) -> int:
     """Head: BN-ReLU (``norm``, found after the last block), final average pooling, reshape, classifier.
 
     Returns the number of classes.
     """
-    parser, report, channels = walk.parser, walk.parser.report, walk.channels
-    following = walk.at(2)
-    if following is None or module_kind(following[0]) != "avgpool":
-        found = describe(following[0]) if following is not None else "the end of the model"
+    mapper, report, channels = walk.mapper, walk.mapper.report, walk.channels
+    pool = walk.at(2)
+    if pool is None or pool.kind != "avgpool":
+        found = pool.lua_class if pool is not None else "the end of the model"
         raise ConversionError(
             f"expected a transition Conv1x1 or the final SpatialAveragePooling after BN-ReLU, found {found}",
-            following[1] if following is not None else walk.path,
+            pool.path if pool is not None else walk.path,
         )
-    parser.batchnorm(*norm, "features.norm5", channels, walk.shift)
-    pool, pool_path = following
-    report.final_pool_size = parser.pool(pool, pool_path, None, None, 0)
+    mapper.batchnorm(norm, "features.norm5", channels, walk.shift)
+    report.final_pool_size = mapper.pool(pool, None, None, 0)
     canonical = (56 if stem == "imagenet" else 32) >> (num_blocks - 1)
     if report.final_pool_size != canonical:
         report.notes.append(
-            f"{pool_path}: the Lua model ends with "
+            f"{pool.path}: the Lua model ends with "
             f"{report.final_pool_size}x{report.final_pool_size} average "
             f"pooling, zoo.DenseNet pools globally; they agree when the final feature map is that size"
         )
-    reshape, reshape_path = walk.expect(3, "reshape")
-    reshape_numel = _reshape_numel(reshape, reshape_path, channels)
+    reshape = walk.expect(3, "reshape")
+    reshape_numel = math.prod(reshape.module.size)
     if reshape_numel != channels:
-        raise ConversionError(f"expected a reshape to {channels} features, found {reshape_numel}", reshape_path)
-    num_classes = _read_classifier(parser, *walk.expect(4, "linear"), channels)
+        raise ConversionError(f"expected a reshape to {channels} features, found {reshape_numel}", reshape.path)
+    num_classes = mapper.linear(walk.expect(4, "linear"), channels)
     after = walk.at(5)
     if after is not None:
-        raise ConversionError(
-            f"expected the model to end with nn.Linear, found {describe(after[0])} after it", after[1]
-        )
-    return num_classes
-
-
-def _read_classifier(parser: LayerParser, linear: t7.T7Object, linear_path: str, channels: int) -> int:
-    """``classifier.weight`` and ``classifier.bias`` from the final nn.Linear; returns the number of classes."""
-    weight = parser.tensor(linear, "weight", linear_path, ndim=(2,))
-    if weight.size[1] != channels:
-        raise ConversionError(
-            f"expected nn.Linear({channels} -> classes), found weight of size {tuple(weight.size)}", linear_path
-        )
-    num_classes = int(weight.size[0])
-    parser.record_type(weight)
-    parser.entries.append(
-        TensorEntry("classifier.weight", (num_classes, channels), "float32", lazy_view(weight, (num_classes, channels)))
-    )
-    if linear.get("bias") is not None:
-        bias = parser.tensor(linear, "bias", linear_path, ndim=(1,))
-        if tuple(bias.size) != (num_classes,):
-            raise ConversionError(f"expected a bias of size {num_classes}, found {tuple(bias.size)}", linear_path)
-        read_bias = lazy_view(bias, (num_classes,))
-    else:
-        parser.report.notes.append(f"{linear_path}: nn.Linear without bias; stored zeros")
-        read_bias = lambda: np.zeros(num_classes, np.float32)  # noqa: E731
-    parser.entries.append(TensorEntry("classifier.bias", (num_classes,), "float32", read_bias))
+        raise ConversionError(f"expected the model to end with nn.Linear, found {after.lua_class} after it", after.path)
     return num_classes
 
 
 def _infer_config(
-    parser: LayerParser,
+    mapper: LayerMapper,
     stem: str,
     num_init_features: int,
     blocks: list[int],
@@ -384,10 +310,10 @@ def _infer_config(
 ) -> DenseNetConfig:
     """The DenseNetConfig the layers read describe, once growth rate, bottleneck (its presence and width) and
     dropout agree everywhere."""
-    growth_rate = _same_everywhere(parser.growth_rates, "every dense layer to add {} channels (the growth rate)")
-    bottleneck = _same_everywhere(parser.layer_kinds, "every dense layer {}, like the first") == WITH_BOTTLENECK
-    bn_size = _bottleneck_size(parser, growth_rate) if bottleneck else DenseNetConfig.bn_size
-    drop_rate = _same_everywhere(parser.drop_rates, "one dropout rate ({}) everywhere") if parser.drop_rates else 0.0
+    growth_rate = _same_everywhere(mapper.growth_rates, "every dense layer to add {} channels (the growth rate)")
+    bottleneck = _same_everywhere(mapper.layer_kinds, "every dense layer {}, like the first") == WITH_BOTTLENECK
+    bn_size = _bottleneck_size(mapper, growth_rate) if bottleneck else DenseNetConfig.bn_size
+    drop_rate = _same_everywhere(mapper.drop_rates, "one dropout rate ({}) everywhere") if mapper.drop_rates else 0.0
     try:
         return DenseNetConfig(
             growth_rate=growth_rate,
@@ -404,24 +330,24 @@ def _infer_config(
         raise ConversionError(f"the inferred architecture is not a valid DenseNetConfig: {error}", path) from error
 
 
-def _bottleneck_size(parser: LayerParser, growth_rate: int) -> int:
+def _bottleneck_size(mapper: LayerMapper, growth_rate: int) -> int:
     """``bn_size``: the bottleneck width (the same in every layer) over the growth rate, which must divide it."""
-    width = _same_everywhere(parser.bottleneck_widths, "every bottleneck to have {} channels")
+    width = _same_everywhere(mapper.bottleneck_widths, "every bottleneck to have {} channels")
     if width % growth_rate:
         raise ConversionError(
             f"expected a bottleneck width that is a multiple of the growth rate {growth_rate}, found {width}",
-            parser.bottleneck_widths[0][1],
+            mapper.bottleneck_widths[0][1],
         )
     return width // growth_rate
 
 
-def _complete_report(parser: LayerParser, root: t7.T7Object, config: DenseNetConfig) -> None:
+def _complete_report(mapper: LayerMapper, config: DenseNetConfig) -> None:
     """The report's summary of the whole tree: layout, tensor types, BatchNorm format, module counts, notes."""
-    report = parser.report
-    report.layout = "custom" if "custom" in parser.layouts else "standard"
-    report.tensor_types = dict(parser.tensor_types)
-    report.batchnorm_format = "+".join(sorted(parser.bn_formats))
-    report.module_counts, report.ignored_fields = _count_modules(root)
+    report, translated = mapper.report, mapper.translation.report
+    report.layout = "custom" if "custom" in mapper.layouts else "standard"
+    report.tensor_types = dict(mapper.tensor_types)
+    report.batchnorm_format = "+".join(sorted(mapper.bn_formats))
+    report.module_counts, report.ignored_fields = dict(translated.module_counts), dict(translated.ignored_fields)
     if config.drop_rate > 0 and report.layout == "custom":
         report.notes.append(
             "DenseConnectLayerCustom layers have no dropout in Lua; zoo.DenseNet applies drop_rate in dense "

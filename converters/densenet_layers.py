@@ -1,56 +1,107 @@
-"""Check each Lua module against what ``zoo.DenseNet`` computes and list its output tensors.
+"""Map the translated modules of a DenseNet's layers onto ``zoo.DenseNet``'s torchvision-named tensors.
 
-:class:`LayerParser` is used by :func:`converters.densenet.plan_conversion`
-while it walks the top-level ``nn.Sequential``: each method validates one
-module (convolution, BatchNorm, ReLU, pooling, dropout, a whole dense layer),
-appends the torchvision-named :class:`TensorEntry` objects it yields, and
-collects the facts the architecture is inferred from (growth rates,
-bottleneck widths, dropout rates, BatchNorm formats, layouts).
+:class:`LayerMapper` is used by :func:`converters.densenet.plan_conversion`
+while it recognises the DenseNet pattern in the general translation
+(:func:`converters.translate.translate`): each method takes a translated module
+(a :class:`Node`: the PyTorch module, its Lua path and class), checks that it
+computes what ``zoo.DenseNet`` computes at that place (geometry, a plain ReLU,
+v2 dropout, averaging pooling), renames its lazy tensor sources to torchvision
+keys (folding convolution biases into the next BatchNorm's mean, absorbing a
+BatchNorm ``eps`` other than PyTorch's into ``running_var``) and collects the facts
+the architecture is inferred from. No Lua field is read here: the translators did.
 """
 
 from __future__ import annotations
 
 import collections
-import math
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from converters import t7
+from converters import lua_nn
 from converters.errors import ConversionError
-from converters.lua_layers import (
-    batchnorm_variance_field,
-    convolution_fields,
-    dropout_fields,
-    pooling_window,
-    running_var_from_std,
-)
-from converters.lua_modules import (
-    EXPECTED,
-    child_modules,
-    describe,
-    float_field,
-    integer_field,
-    lazy_view,
-    module_kind,
-    tensor_field,
-)
 from converters.plan import ConversionReport, TensorEntry
+from converters.translate import TensorSource, Translation
 from converters.views import first_shared, view_span
 
-__all__ = ["PYTORCH_BN_EPS", "WITHOUT_BOTTLENECK", "WITH_BOTTLENECK", "LayerParser"]
+__all__ = ["PYTORCH_BN_EPS", "WITHOUT_BOTTLENECK", "WITH_BOTTLENECK", "LayerMapper", "Node", "dense_layer"]
 
 PYTORCH_BN_EPS = 1e-5
-#: The two kinds of dense layer, as :attr:`LayerParser.layer_kinds` records them.
+#: The two kinds of dense layer, as :attr:`LayerMapper.layer_kinds` records them.
 WITH_BOTTLENECK = "with a bottleneck (BN-ReLU-Conv1x1-BN-ReLU-Conv3x3)"
 WITHOUT_BOTTLENECK = "without bottleneck (BN-ReLU-Conv3x3)"
 
+#: Class namespaces the original code (and its CPU/GPU conversions) produce.
+NAMESPACES = ("nn", "cudnn", "cunn")
 
-class LayerParser:
-    """Parses the modules :func:`~converters.densenet.plan_conversion` hands it; collects config facts and
-    output tensors."""
+#: Lua class name (without namespace) -> the role the DenseNet pattern gives it.
+KINDS = {
+    "SpatialConvolution": "conv",
+    "SpatialConvolutionMM": "conv",
+    "SpatialBatchNormalization": "bn",
+    "ReLU": "relu",
+    "SpatialMaxPooling": "maxpool",
+    "SpatialAveragePooling": "avgpool",
+    "Dropout": "dropout",
+    "Linear": "linear",
+    "Reshape": "reshape",
+    "View": "reshape",
+    "JoinTable": "join",
+    "Concat": "concat",
+    "Sequential": "sequential",
+    "Identity": "identity",
+    "DenseConnectLayerCustom": "custom",
+}
 
-    def __init__(self) -> None:
+#: What an error message says was expected, per role.
+EXPECTED = {
+    "conv": "a SpatialConvolution (nn./cudnn.)",
+    "bn": "a SpatialBatchNormalization (nn./cudnn.)",
+    "relu": "a ReLU (nn./cudnn.)",
+    "maxpool": "a SpatialMaxPooling",
+    "avgpool": "a SpatialAveragePooling",
+    "linear": "an nn.Linear",
+    "reshape": "an nn.Reshape or nn.View",
+    "join": "an nn.JoinTable(2)",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    """A module of the translated tree: its PyTorch name (``"4.0"``), the module, its Lua path and Lua class."""
+
+    name: str
+    module: torch.nn.Module
+    path: str
+    lua_class: str
+
+    @classmethod
+    def root(cls, translation: Translation) -> Node:
+        return cls.named(translation, "", translation.module)
+
+    @classmethod
+    def named(cls, translation: Translation, name: str, module: torch.nn.Module) -> Node:
+        report = translation.report
+        return cls(name, module, report.lua_paths[name], report.lua_classes[name])
+
+    @property
+    def kind(self) -> str | None:
+        """The role of an ``nn.``/``cudnn.``/``cunn.`` module (``"conv"``, ``"bn"``, ...), None for anything else."""
+        namespace, _, name = self.lua_class.partition(".")
+        return KINDS.get(name) if namespace in NAMESPACES else None
+
+    def key(self, tensor: str) -> str:
+        """The state-dict name of this module's ``tensor`` in the translation."""
+        return f"{self.name}.{tensor}" if self.name else tensor
+
+
+class LayerMapper:
+    """Maps the translated layers :func:`~converters.densenet.plan_conversion` hands it to torchvision entries;
+    collects config facts."""
+
+    def __init__(self, translation: Translation) -> None:
+        self.translation = translation
         self.entries: list[TensorEntry] = []
         self.report = ConversionReport()
         self.tensor_types: collections.Counter[str] = collections.Counter()
@@ -60,34 +111,45 @@ class LayerParser:
         self.bottleneck_widths: list[tuple[int, str]] = []
         self.layer_kinds: list[tuple[str, str]] = []  # each dense layer: with or without bottleneck
         self.layouts: set[str] = set()
-        self.views: list[tuple[t7.T7Storage, int, int, str]] = []  # storage elements each tensor read reaches
+        self.views: list[tuple[object, int, int, str]] = []  # storage elements each tensor used reaches
+        #: PyTorch name -> its children's names in Lua order (a Lua module held twice is listed at both places)
+        self.child_names: dict[str, list[str]] = collections.defaultdict(list)
+        for name in translation.report.lua_paths:
+            if name:
+                self.child_names[name.rpartition(".")[0]].append(name)
 
-    # - leaves -
-    def expect(
-        self, modules: list[tuple[Any, str]], index: int, kind: str, parent_path: str
-    ) -> tuple[t7.T7Object, str]:
-        if index >= len(modules):
+    # - the tree -
+    def children(self, node: Node) -> list[Node]:
+        """The translated children of a container, in Lua order."""
+        root = self.translation.module
+        return [Node.named(self.translation, name, root.get_submodule(name)) for name in self.child_names[node.name]]
+
+    def expect(self, nodes: list[Node], index: int, kind: str, parent_path: str) -> Node:
+        if index >= len(nodes):
             raise ConversionError(
                 f"expected {EXPECTED.get(kind, kind)} at position {index + 1}, found the end of the container",
                 parent_path,
             )
-        lua_module, path = modules[index]
-        if module_kind(lua_module) != kind:
-            raise ConversionError(f"expected {EXPECTED.get(kind, kind)}, found {describe(lua_module)}", path)
-        return lua_module, path
+        node = nodes[index]
+        if node.kind != kind:
+            raise ConversionError(f"expected {EXPECTED.get(kind, kind)}, found {node.lua_class}", node.path)
+        return node
 
-    def record_type(self, tensor: t7.T7Tensor) -> None:
-        self.tensor_types[tensor.typename] += 1
+    # - tensors -
+    def source(self, node: Node, name: str) -> TensorSource | None:
+        """The translation's source of the module's tensor ``name`` (None when the module has none), remembered
+        with the storage elements it reads for :meth:`check_disjoint`."""
+        source = self.translation.sources.get(node.key(name))
+        lua_tensor = source.lua_tensor if source is not None else None
+        if lua_tensor is not None and lua_tensor.numel() > 0:
+            start = lua_tensor.storage_offset
+            end = start + view_span(lua_tensor.size, lua_tensor.stride)
+            self.views.append((lua_tensor.storage, start, end, f"field '{name}' of {node.path}"))
+        return source
 
-    def tensor(self, lua_module: t7.T7Object, name: str, path: str, ndim: tuple[int, ...]) -> t7.T7Tensor:
-        """Field ``name`` as a tensor (see :func:`tensor_field`), remembered for :meth:`check_disjoint`."""
-        tensor = tensor_field(lua_module, name, path, ndim=ndim)
-        if tensor.numel() > 0:
-            start = tensor.storage_offset
-            self.views.append(
-                (tensor.storage, start, start + view_span(tensor.size, tensor.stride), f"field '{name}' of {path}")
-            )
-        return tensor
+    def record_type(self, source: TensorSource) -> None:
+        if source.lua_tensor is not None:
+            self.tensor_types[source.lua_tensor.typename] += 1
 
     def check_disjoint(self) -> None:
         """Refuse tensors that read the same storage elements: each weight must be backed by its own.
@@ -103,10 +165,10 @@ class LayerParser:
                 f"reading the same elements as {shared[0]}; the file is corrupt or crafted, re-save it from Lua"
             )
 
+    # - layers -
     def conv(
         self,
-        lua_module: t7.T7Object,
-        path: str,
+        node: Node,
         key: str,
         in_channels: int,
         kernel: int | None,
@@ -115,15 +177,14 @@ class LayerParser:
         out_channels: int | None = None,
     ) -> tuple[int, int, np.ndarray | None]:
         """Emit ``key.weight``; return (out channels, kernel size, nonzero bias or None)."""
-        fields = convolution_fields(lua_module, path)
-        if fields.groups != 1 or fields.dilation != (1, 1):
+        conv, path = node.module, node.path
+        assert isinstance(conv, torch.nn.Conv2d), conv  # what the translators make of a SpatialConvolution
+        if conv.groups != 1 or tuple(conv.dilation) != (1, 1):
             raise ConversionError(
-                f"expected an ungrouped, undilated convolution, found groups={fields.groups} "
-                f"dilation={fields.dilation}",
+                f"expected an ungrouped, undilated convolution, found groups={conv.groups} dilation={conv.dilation}",
                 path,
             )
-        weight = self.tensor(lua_module, "weight", path, ndim=(2, 4))
-        n_in, n_out, (k_h, k_w) = fields.n_in, fields.n_out, fields.kernel
+        n_in, n_out, (k_h, k_w) = conv.in_channels, conv.out_channels, conv.kernel_size
         if n_in != in_channels:
             raise ConversionError(
                 f"expected a convolution with {in_channels} input channels, found nInputPlane={n_in}", path
@@ -134,25 +195,19 @@ class LayerParser:
             )
         if k_w != k_h or (kernel is not None and k_w != kernel):
             raise ConversionError(f"expected a {kernel}x{kernel} convolution, found {k_w}x{k_h} (kW x kH)", path)
-        if fields.stride + fields.padding != (stride, stride, padding, padding):
-            (d_h, d_w), (p_h, p_w) = fields.stride, fields.padding
+        if tuple(conv.stride) + tuple(conv.padding) != (stride, stride, padding, padding):
+            (d_h, d_w), (p_h, p_w) = conv.stride, conv.padding
             raise ConversionError(
                 f"expected stride {stride} and padding {padding}, found dW={d_w} dH={d_h} padW={p_w} padH={p_h}", path
             )
-        shape = (n_out, n_in, k_h, k_w)
-        if weight.numel() != math.prod(shape):
-            raise ConversionError(
-                f"expected a weight of {n_out}x{n_in}x{k_h}x{k_w}, found size {tuple(weight.size)}", path
-            )
+        weight = self.source(node, "weight")
         self.record_type(weight)
-        self.entries.append(TensorEntry(f"{key}.weight", shape, "float32", lazy_view(weight, shape)))
-        bias = lua_module.get("bias")
+        shape = (n_out, n_in, k_h, k_w)
+        self.entries.append(TensorEntry(f"{key}.weight", shape, "float32", weight.read))
+        bias = self.source(node, "bias")
         nonzero_bias = None
         if bias is not None:
-            bias_tensor = self.tensor(lua_module, "bias", path, ndim=(1,))
-            if tuple(bias_tensor.size) != (n_out,):
-                raise ConversionError(f"expected a bias of size {n_out}, found {tuple(bias_tensor.size)}", path)
-            values = _finite_values(bias_tensor, "convolution bias (it is folded into a BatchNorm mean)", path)
+            values = _finite_values(bias, "convolution bias (it is folded into a BatchNorm mean)", path)
             if np.any(values != 0):
                 nonzero_bias = values.copy()
                 self.report.conv_biases_folded += 1
@@ -160,43 +215,38 @@ class LayerParser:
                 self.report.conv_biases_dropped += 1
         return n_out, k_w, nonzero_bias
 
-    def batchnorm(self, lua_module: t7.T7Object, path: str, key: str, channels: int, shift: np.ndarray | None) -> None:
+    def batchnorm(self, node: Node, key: str, channels: int, shift: np.ndarray | None) -> None:
         """Emit ``key.{weight,bias,running_mean,running_var,num_batches_tracked}``.
 
         ``shift`` holds folded conv biases per input channel (subtracted from the mean).
         """
-        eps = float_field(lua_module, "eps", path, PYTORCH_BN_EPS)
-        if eps < 0:
-            raise ConversionError(f"expected a BatchNorm eps >= 0, found {eps:g}", path)
-        mean = self.tensor(lua_module, "running_mean", path, ndim=(1,))
-        if tuple(mean.size) != (channels,):
+        norm, path = node.module, node.path
+        assert isinstance(norm, lua_nn.BatchNormalization), norm
+        if norm.eps < 0:
+            raise ConversionError(f"expected a BatchNorm eps >= 0, found {norm.eps:g}", path)
+        if norm.num_features != channels:
             raise ConversionError(
-                f"expected BatchNorm statistics for {channels} channels, found running_mean of size {tuple(mean.size)}",
+                f"expected BatchNorm statistics for {channels} channels, found running_mean of size "
+                f"({norm.num_features},)",
                 path,
             )
-        variance_source, legacy = self._variance_source(lua_module, path)
-        if tuple(variance_source.size) != (channels,):
-            raise ConversionError(
-                f"expected BatchNorm variance of size {channels}, found {tuple(variance_source.size)}", path
+        mean, variance = self.source(node, "running_mean"), self.source(node, "running_var")
+        legacy = _lua_field(variance, path) == "running_std"
+        self.bn_formats.add("running_std" if legacy else "running_var")
+        self._batchnorm_affine(node, key, channels, mean)
+        running_mean, running_var = _statistics(mean, variance, legacy, norm.eps, shift, path)
+        if norm.eps != PYTORCH_BN_EPS:
+            self.report.notes.append(
+                f"{path}: BatchNorm eps={norm.eps:g} absorbed into running_var (PyTorch uses 1e-5)"
             )
-        self._batchnorm_affine(lua_module, path, key, channels, mean)
-        running_mean, running_var = _statistics(mean, variance_source, legacy, eps, shift, path)
-        if eps != PYTORCH_BN_EPS:
-            self.report.notes.append(f"{path}: BatchNorm eps={eps:g} absorbed into running_var (PyTorch uses 1e-5)")
         self.entries.append(TensorEntry(f"{key}.running_mean", (channels,), "float32", lambda: running_mean))
         self.entries.append(TensorEntry(f"{key}.running_var", (channels,), "float32", lambda: running_var))
         self.entries.append(TensorEntry(f"{key}.num_batches_tracked", (), "int64", lambda: np.zeros((), np.int64)))
 
-    def _variance_source(self, lua_module: t7.T7Object, path: str) -> tuple[t7.T7Tensor, bool]:
-        """The BatchNorm's ``running_var``, or ``running_std`` in class version < 2 (then ``legacy`` is True)."""
-        name, legacy = batchnorm_variance_field(lua_module, path)
-        self.bn_formats.add(name)
-        return self.tensor(lua_module, name, path, ndim=(1,)), legacy
-
-    def _batchnorm_affine(self, lua_module: t7.T7Object, path: str, key: str, channels: int, mean: t7.T7Tensor) -> None:
+    def _batchnorm_affine(self, node: Node, key: str, channels: int, mean: TensorSource) -> None:
         """Emit ``key.weight`` and ``key.bias``: the module's, or 1 and 0 for a BatchNorm without affine parameters."""
-        if lua_module.get("affine", "weight" in lua_module) is False:
-            self.report.notes.append(f"{path}: BatchNorm without affine parameters; stored weight=1, bias=0")
+        if not node.module.affine:
+            self.report.notes.append(f"{node.path}: BatchNorm without affine parameters; stored weight=1, bias=0")
             self.entries.append(
                 TensorEntry(f"{key}.weight", (channels,), "float32", lambda: np.ones(channels, np.float32))
             )
@@ -205,203 +255,86 @@ class LayerParser:
             )
             self.record_type(mean)
             return
-        weight = self.tensor(lua_module, "weight", path, ndim=(1,))
-        bias = self.tensor(lua_module, "bias", path, ndim=(1,))
-        for name, tensor in (("weight", weight), ("bias", bias)):
-            if tuple(tensor.size) != (channels,):
-                raise ConversionError(
-                    f"expected a BatchNorm {name} of size {channels}, found {tuple(tensor.size)}", path
-                )
+        weight, bias = self.source(node, "weight"), self.source(node, "bias")
         self.record_type(weight)
-        self.entries.append(TensorEntry(f"{key}.weight", (channels,), "float32", lazy_view(weight, (channels,))))
-        self.entries.append(TensorEntry(f"{key}.bias", (channels,), "float32", lazy_view(bias, (channels,))))
+        self.entries.append(TensorEntry(f"{key}.weight", (channels,), "float32", weight.read))
+        self.entries.append(TensorEntry(f"{key}.bias", (channels,), "float32", bias.read))
 
-    def relu(self, lua_module: t7.T7Object, path: str) -> None:
-        threshold, value = lua_module.get("threshold", 0), lua_module.get("val", 0)
-        if threshold != 0 or value != 0:
-            raise ConversionError(f"expected a plain ReLU, found threshold={threshold} val={value}", path)
+    def linear(self, node: Node, channels: int) -> int:
+        """``classifier.weight`` and ``classifier.bias`` from the final nn.Linear; returns the number of classes."""
+        linear = node.module
+        assert isinstance(linear, torch.nn.Linear), linear
+        if linear.in_features != channels:
+            raise ConversionError(
+                f"expected nn.Linear({channels} -> classes), found weight of size "
+                f"{(linear.out_features, linear.in_features)}",
+                node.path,
+            )
+        num_classes = linear.out_features
+        weight = self.source(node, "weight")
+        self.record_type(weight)
+        self.entries.append(TensorEntry("classifier.weight", (num_classes, channels), "float32", weight.read))
+        bias = self.source(node, "bias")
+        if bias is not None:
+            read_bias = bias.read
+        else:
+            self.report.notes.append(f"{node.path}: nn.Linear without bias; stored zeros")
+            read_bias = lambda: np.zeros(num_classes, np.float32)  # noqa: E731
+        self.entries.append(TensorEntry("classifier.bias", (num_classes,), "float32", read_bias))
+        return num_classes
 
-    def dropout(self, lua_module: t7.T7Object, path: str) -> None:
-        p, v2 = dropout_fields(lua_module, path)
-        if not v2 and p > 0:
+    def relu(self, node: Node) -> None:
+        if not isinstance(node.module, torch.nn.ReLU):
+            threshold, value = node.module.threshold, node.module.value
+            raise ConversionError(f"expected a plain ReLU, found threshold={threshold:g} val={value:g}", node.path)
+
+    def dropout(self, node: Node) -> None:
+        dropout = node.module
+        assert isinstance(dropout, lua_nn.Dropout), dropout
+        if not dropout.v2 and dropout.p > 0:
             raise ConversionError(
                 "found an old nn.Dropout (v2 false or absent: it scales outputs by 1 - p at test time, which "
                 "zoo.DenseNet cannot); expected v2 dropout",
-                path,
+                node.path,
             )
-        self.drop_rates.append((p, path))
+        self.drop_rates.append((dropout.p, node.path))
         self.report.dropout_modules += 1
 
-    def pool(self, lua_module: t7.T7Object, path: str, kernel: int | None, stride: int | None, padding: int) -> int:
-        window = pooling_window(lua_module, path, stride_is_kernel=module_kind(lua_module) == "maxpool")
-        k_w, k_h, d_w, d_h, p_w, p_h = (window[name] for name in ("kW", "kH", "dW", "dH", "padW", "padH"))
+    def pool(self, node: Node, kernel: int | None, stride: int | None, padding: int) -> int:
+        pool, path = node.module, node.path
+        k_w, k_h, d_w, d_h, p_w, p_h = pool.kW, pool.kH, pool.dW, pool.dH, pool.padW, pool.padH
         expected_kernel = kernel if kernel is not None else k_w
         expected_stride = stride if stride is not None else expected_kernel
-        if (k_w, k_h, d_w, d_h, p_w, p_h) != (
-            expected_kernel,
-            expected_kernel,
-            expected_stride,
-            expected_stride,
-            padding,
-            padding,
-        ):
+        expected = (expected_kernel, expected_kernel, expected_stride, expected_stride, padding, padding)
+        if (k_w, k_h, d_w, d_h, p_w, p_h) != expected:
             raise ConversionError(
                 f"expected {expected_kernel}x{expected_kernel} pooling, stride {expected_stride}, padding {padding}; "
                 f"found kW={k_w} kH={k_h} dW={d_w} dH={d_h} padW={p_w} padH={p_h}",
                 path,
             )
-        ceil_mode = lua_module.get("ceil_mode")
-        if ceil_mode is not None and ceil_mode is not False:  # Lua: any value but nil and false is true
-            raise ConversionError(f"expected ceil_mode=false pooling, found ceil_mode={describe(ceil_mode)}", path)
-        if (
-            module_kind(lua_module) == "avgpool"
-            and lua_module.typename.startswith("nn.")
-            and lua_module.get("divide", False) is not True
-        ):
+        if pool.ceil_mode:
+            raise ConversionError("expected ceil_mode=false pooling, found a pooling in ceil mode (ceil_mode)", path)
+        if not getattr(pool, "divide", True):
             raise ConversionError(
                 "expected an averaging nn.SpatialAveragePooling (divide=true); without 'divide' nn sums", path
             )
         return k_w
 
-    def skip_dropout(self, modules: list[tuple[Any, str]], index: int) -> int:
-        if index < len(modules) and module_kind(modules[index][0]) == "dropout":
-            self.dropout(*modules[index])
+    def skip_dropout(self, nodes: list[Node], index: int) -> int:
+        if index < len(nodes) and nodes[index].kind == "dropout":
+            self.dropout(nodes[index])
             return index + 1
         return index
 
-    # - dense layers -
-    def dense_layer(
-        self, lua_module: t7.T7Object, path: str, key: str, channels: int, shift: np.ndarray | None
-    ) -> tuple[int, np.ndarray | None, str]:
-        """Parse one dense layer; return (new features, their folded bias or None, layout).
 
-        With a bottleneck (DenseNet-B/BC) the layer is BN-ReLU-Conv1x1-[Dropout]-BN-ReLU-Conv3x3-[Dropout]
-        (``norm1``/``conv1``/``norm2``/``conv2``); without (Lua's ``-bottleneck false``) BN-ReLU-Conv3x3-[Dropout]
-        (``norm1``/``conv1``). A custom-layout layer has no dropout in Lua.
-        """
-        if module_kind(lua_module) == "custom":
-            (first, second), layout = self.custom_parts(lua_module, path), "custom"
-        else:
-            (first, second), layout = self.standard_parts(lua_module, path), "standard"
-        norm, norm_path = self.expect(first, 0, "bn", path)
-        self.batchnorm(norm, norm_path, f"{key}.norm1", channels, shift)
-        self.relu(*self.expect(first, 1, "relu", path))
-        if len(first) != 2:
-            raise ConversionError(
-                f"expected BN, ReLU before the bottleneck, found {len(first)} modules",
-                first[2][1] if len(first) > 2 else path,
-            )
-        if not second or module_kind(second[0][0]) != "conv":
-            raise ConversionError(
-                "expected the bottleneck Conv1x1 or the Conv3x3 after BN-ReLU, found "
-                f"{describe(second[0][0]) if second else 'nothing'}",
-                second[0][1] if second else path,
-            )
-        conv, conv_path = second[0]
-        if integer_field(conv, "kW", conv_path, minimum=1) == 3:
-            growth, bias, index = self._plain_convolution(second, key, channels)
-        else:
-            growth, bias, index = self._bottleneck_convolutions(second, path, key, channels)
-        if index != len(second):
-            raise ConversionError(
-                f"expected the dense layer to end after Conv3x3 [Dropout], found {describe(second[index][0])}",
-                second[index][1],
-            )
-        return growth, bias, layout
-
-    def _plain_convolution(
-        self, modules: list[tuple[Any, str]], key: str, channels: int
-    ) -> tuple[int, np.ndarray | None, int]:
-        """A layer without bottleneck after its BN-ReLU: Conv3x3 as ``key.conv1``, [Dropout].
-
-        Returns (growth, folded bias or None, index past the modules read).
-        """
-        conv, conv_path = modules[0]
-        growth, _, bias = self.conv(conv, conv_path, f"{key}.conv1", channels, 3, 1, 1)
-        self.layer_kinds.append((WITHOUT_BOTTLENECK, conv_path))
-        self.growth_rates.append((growth, conv_path))
-        return growth, bias, self.skip_dropout(modules, 1)
-
-    def _bottleneck_convolutions(
-        self, modules: list[tuple[Any, str]], path: str, key: str, channels: int
-    ) -> tuple[int, np.ndarray | None, int]:
-        """A bottleneck layer after its first BN-ReLU: Conv1x1 [Dropout] BN ReLU Conv3x3 [Dropout].
-
-        Returns (growth, folded bias of the Conv3x3 or None, index past the modules read).
-        """
-        conv1, conv1_path = modules[0]
-        width, _, bias1 = self.conv(conv1, conv1_path, f"{key}.conv1", channels, 1, 1, 0)
-        index = self.skip_dropout(modules, 1)
-        norm2, norm2_path = self.expect(modules, index, "bn", path)
-        self.batchnorm(norm2, norm2_path, f"{key}.norm2", width, bias1)
-        self.relu(*self.expect(modules, index + 1, "relu", path))
-        conv2, conv2_path = self.expect(modules, index + 2, "conv", path)
-        growth, _, bias2 = self.conv(conv2, conv2_path, f"{key}.conv2", width, 3, 1, 1)
-        self.layer_kinds.append((WITH_BOTTLENECK, conv1_path))
-        self.growth_rates.append((growth, conv2_path))
-        self.bottleneck_widths.append((width, conv1_path))
-        return growth, bias2, self.skip_dropout(modules, index + 3)
-
-    def standard_parts(self, lua_module: t7.T7Object, path: str) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
-        """``nn.Sequential{nn.Concat(2){nn.Identity, net}}`` (or the bare Concat): net's {BN, ReLU} and the rest."""
-        concat, concat_path = lua_module, path
-        if module_kind(lua_module) == "sequential":
-            children = child_modules(lua_module, path)
-            if len(children) != 1 or module_kind(children[0][0]) != "concat":
-                raise ConversionError(
-                    "expected a dense layer nn.Sequential{nn.Concat(2){nn.Identity, nn.Sequential{...}}}", path
-                )
-            concat, concat_path = children[0]
-        if concat.get("dimension") != 2:
-            raise ConversionError(
-                f"expected nn.Concat(2) (channel dimension), found dimension={concat.get('dimension')}", concat_path
-            )
-        branches = child_modules(concat, concat_path)
-        if (
-            len(branches) != 2
-            or module_kind(branches[0][0]) != "identity"
-            or module_kind(branches[1][0]) != "sequential"
-        ):
-            found = ", ".join(describe(branch) for branch, _ in branches)
-            raise ConversionError(
-                f"expected nn.Concat(2){{nn.Identity, nn.Sequential}}, found {{{found}}}", concat_path
-            )
-        net = child_modules(*branches[1])
-        return net[:2], net[2:]
-
-    def custom_parts(self, lua_module: t7.T7Object, path: str) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
-        """``nn.DenseConnectLayerCustom``: the modules of its ``net1`` ({BN, ReLU}) and ``net2`` (the rest)."""
-        parts = child_modules(lua_module, path)
-        if len(parts) != 2 or any(module_kind(part) != "sequential" for part, _ in parts):
-            raise ConversionError(
-                "expected nn.DenseConnectLayerCustom with modules = {nn.Sequential, nn.Sequential}", path
-            )
-        nets = []
-        for index, name in enumerate(("net1", "net2")):
-            net = lua_module.get(name)
-            if net is None:
-                nets.append(parts[index])
-                continue
-            if module_kind(net) != "sequential":
-                raise ConversionError(f"expected '{name}' to be an nn.Sequential, found {describe(net)}", path)
-            mirror = [
-                child.typename if isinstance(child, t7.T7Object) else None for child, _ in child_modules(*parts[index])
-            ]
-            used = [
-                child.typename if isinstance(child, t7.T7Object) else None
-                for child, _ in child_modules(net, f"{path}.{name}")
-            ]
-            if mirror != used:
-                raise ConversionError(
-                    f"expected '{name}' to match modules[{index + 1}], found {used} vs {mirror}", path
-                )
-            nets.append((net, f"{path}.{name}"))
-        return child_modules(*nets[0]), child_modules(*nets[1])
+def _lua_field(source: TensorSource, path: str) -> str:
+    """The Lua field a source reads (``running_std`` in ``model.modules[2].running_std (running_std^-2 - eps)``)."""
+    return source.lua_path.removeprefix(f"{path}.").partition(" ")[0]
 
 
-def _finite_values(tensor: t7.T7Tensor, what: str, path: str) -> np.ndarray:
+def _finite_values(source: TensorSource, what: str, path: str) -> np.ndarray:
     """The values of a small tensor (statistics, biases) as float64; NaN or infinite values are refused."""
-    values = np.asarray(tensor.numpy(), dtype=np.float64).reshape(-1)
+    values = np.asarray(source.read(), dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
         raise ConversionError(
@@ -413,28 +346,36 @@ def _finite_values(tensor: t7.T7Tensor, what: str, path: str) -> np.ndarray:
 
 
 def _statistics(
-    mean: t7.T7Tensor, variance_source: t7.T7Tensor, legacy: bool, eps: float, shift: np.ndarray | None, path: str
+    mean: TensorSource,
+    variance: TensorSource,
+    legacy: bool,
+    eps: float,
+    shift: np.ndarray | None,
+    path: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PyTorch's float32 ``running_mean`` and ``running_var`` (eps 1e-5) of a Lua BatchNorm, checked to be finite.
+    """PyTorch's float32 ``running_mean`` and ``running_var`` (eps 1e-5) of a translated Lua BatchNorm, checked to be
+    finite.
 
-    ``legacy``: ``variance_source`` is old nn's ``running_std`` = 1/sqrt(var + eps). ``shift`` holds folded
-    conv biases per channel (subtracted from the mean). Read while planning: statistics are small, and a
-    NaN or infinite statistic must be refused before anything is written.
+    ``legacy``: ``variance`` is converted from old nn's ``running_std`` (as nn reads it: ``std^-2 - eps``).
+    ``shift`` holds folded conv biases per channel (subtracted from the mean). Read while planning: statistics
+    are small, and a NaN or infinite statistic must be refused before anything is written.
     """
     values = _finite_values(mean, "BatchNorm running_mean", path)
-    source = _finite_values(variance_source, "BatchNorm running_std" if legacy else "BatchNorm running_var", path)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        variance = running_var_from_std(source, eps) if legacy else source
-        if not legacy and np.any(source < 0):
-            bad = int(np.flatnonzero(source < 0)[0])
-            raise ConversionError(
-                f"expected BatchNorm variances >= 0, found {source[bad]} at index {bad + 1} (1-based)", path
-            )
+    if legacy:  # std^-2 - eps: infinite for a running_std of 0, refused below
+        source = np.asarray(variance.read(), dtype=np.float64).reshape(-1)
+    else:
+        source = _finite_values(variance, "BatchNorm running_var", path)
+    if not legacy and np.any(source < 0):
+        bad = int(np.flatnonzero(source < 0)[0])
+        raise ConversionError(
+            f"expected BatchNorm variances >= 0, found {source[bad]} at index {bad + 1} (1-based)", path
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
         running_mean = (values if shift is None else values - shift).astype(np.float32)
         if legacy or eps != PYTORCH_BN_EPS:
-            running_var = (variance + eps - PYTORCH_BN_EPS).astype(np.float32)
+            running_var = (source + eps - PYTORCH_BN_EPS).astype(np.float32)
         else:
-            running_var = np.asarray(variance_source.numpy(), dtype=np.float32).reshape(-1)
+            running_var = np.asarray(variance.read(), dtype=np.float32).reshape(-1)
     for name, converted in (("running_mean", running_mean), ("running_var", running_var)):
         if not np.all(np.isfinite(converted)):
             raise ConversionError(
@@ -443,3 +384,100 @@ def _statistics(
                 path,
             )
     return running_mean, running_var
+
+
+def dense_layer_parts(mapper: LayerMapper, node: Node) -> tuple[list[Node], list[Node], str]:
+    """A dense layer's BN-ReLU (``net1``'s modules), the rest (``net2``'s), and its layout.
+
+    The standard layer is ``nn.Sequential{nn.Concat(2){nn.Identity, net}}`` (or the bare Concat), net's first two
+    modules BN-ReLU; the memory-efficient ``nn.DenseConnectLayerCustom`` holds them as ``net1`` and ``net2``.
+    """
+    if node.kind == "custom":
+        net1, net2 = mapper.children(node)
+        return mapper.children(net1), mapper.children(net2), "custom"
+    concat = node
+    if node.kind == "sequential":
+        children = mapper.children(node)
+        if len(children) != 1 or children[0].kind != "concat":
+            raise ConversionError(
+                "expected a dense layer nn.Sequential{nn.Concat(2){nn.Identity, nn.Sequential{...}}}", node.path
+            )
+        concat = children[0]
+    if concat.module.dimension != 2:
+        raise ConversionError(
+            f"expected nn.Concat(2) (channel dimension), found dimension={concat.module.dimension}", concat.path
+        )
+    branches = mapper.children(concat)
+    if len(branches) != 2 or branches[0].kind != "identity" or branches[1].kind != "sequential":
+        found = ", ".join(branch.lua_class for branch in branches)
+        raise ConversionError(f"expected nn.Concat(2){{nn.Identity, nn.Sequential}}, found {{{found}}}", concat.path)
+    net = mapper.children(branches[1])
+    return net[:2], net[2:], "standard"
+
+
+def dense_layer(
+    mapper: LayerMapper, node: Node, key: str, channels: int, shift: np.ndarray | None
+) -> tuple[int, np.ndarray | None, str]:
+    """Map one dense layer; return (new features, their folded bias or None, layout).
+
+    With a bottleneck (DenseNet-B/BC) the layer is BN-ReLU-Conv1x1-[Dropout]-BN-ReLU-Conv3x3-[Dropout]
+    (``norm1``/``conv1``/``norm2``/``conv2``); without (Lua's ``-bottleneck false``) BN-ReLU-Conv3x3-[Dropout]
+    (``norm1``/``conv1``). A custom-layout layer has no dropout in Lua.
+    """
+    first, second, layout = dense_layer_parts(mapper, node)
+    mapper.batchnorm(mapper.expect(first, 0, "bn", node.path), f"{key}.norm1", channels, shift)
+    mapper.relu(mapper.expect(first, 1, "relu", node.path))
+    if len(first) != 2:
+        raise ConversionError(
+            f"expected BN, ReLU before the bottleneck, found {len(first)} modules",
+            first[2].path if len(first) > 2 else node.path,
+        )
+    if not second or second[0].kind != "conv":
+        raise ConversionError(
+            "expected the bottleneck Conv1x1 or the Conv3x3 after BN-ReLU, found "
+            f"{second[0].lua_class if second else 'nothing'}",
+            second[0].path if second else node.path,
+        )
+    if second[0].module.kernel_size[1] == 3:
+        growth, bias, index = _plain_convolution(mapper, second, key, channels)
+    else:
+        growth, bias, index = _bottleneck_convolutions(mapper, second, node.path, key, channels)
+    if index != len(second):
+        raise ConversionError(
+            f"expected the dense layer to end after Conv3x3 [Dropout], found {second[index].lua_class}",
+            second[index].path,
+        )
+    return growth, bias, layout
+
+
+def _plain_convolution(
+    mapper: LayerMapper, nodes: list[Node], key: str, channels: int
+) -> tuple[int, np.ndarray | None, int]:
+    """A layer without bottleneck after its BN-ReLU: Conv3x3 as ``key.conv1``, [Dropout].
+
+    Returns (growth, folded bias or None, index past the modules read).
+    """
+    growth, _, bias = mapper.conv(nodes[0], f"{key}.conv1", channels, 3, 1, 1)
+    mapper.layer_kinds.append((WITHOUT_BOTTLENECK, nodes[0].path))
+    mapper.growth_rates.append((growth, nodes[0].path))
+    return growth, bias, mapper.skip_dropout(nodes, 1)
+
+
+def _bottleneck_convolutions(
+    mapper: LayerMapper, nodes: list[Node], path: str, key: str, channels: int
+) -> tuple[int, np.ndarray | None, int]:
+    """A bottleneck layer after its first BN-ReLU: Conv1x1 [Dropout] BN ReLU Conv3x3 [Dropout].
+
+    Returns (growth, folded bias of the Conv3x3 or None, index past the modules read).
+    """
+    conv1 = nodes[0]
+    width, _, bias1 = mapper.conv(conv1, f"{key}.conv1", channels, 1, 1, 0)
+    index = mapper.skip_dropout(nodes, 1)
+    mapper.batchnorm(mapper.expect(nodes, index, "bn", path), f"{key}.norm2", width, bias1)
+    mapper.relu(mapper.expect(nodes, index + 1, "relu", path))
+    conv2 = mapper.expect(nodes, index + 2, "conv", path)
+    growth, _, bias2 = mapper.conv(conv2, f"{key}.conv2", width, 3, 1, 1)
+    mapper.layer_kinds.append((WITH_BOTTLENECK, conv1.path))
+    mapper.growth_rates.append((growth, conv2.path))
+    mapper.bottleneck_widths.append((width, conv1.path))
+    return growth, bias2, mapper.skip_dropout(nodes, index + 3)

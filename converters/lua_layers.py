@@ -1,8 +1,8 @@
 """The fields of Lua layers, read once for every converter: convolution geometry, BatchNorm statistics, dropout,
 pooling windows.
 
-Both the general translation (``converters.translate``) and the DenseNet mapping
-(``converters.densenet_layers``) read these layers; the rules of what a field
+The translators (``converters.translate``) read these layers through it (the
+DenseNet conversion recognises their translated modules); the rules of what a field
 means (a missing stride, a class-version-1 ``running_std``, a Dropout without
 ``v2``) live here, on top of the validated readers of :mod:`converters.lua_modules`.
 Tensors are not read here: the callers read them lazily by field name.

@@ -1,11 +1,11 @@
-"""Read the fields of Lua Torch7 modules safely, failing with the module's path; classify DenseNet modules.
+"""Read the fields of Lua Torch7 modules safely, failing with the module's path.
 
 The one home of "read a Lua field safely": numbers finite and whole where
 Lua's C code takes an ``int``, booleans as Lua (``if self.x``) or the LuaJIT
 FFI (``0`` is false) reads them, lists of integers, and tensors that are
-floating views backed by their own storage elements. Shared by the general
-translators (:mod:`converters.translate`), the DenseNet layer parser
-(:mod:`converters.densenet_layers`) and the top-level walk (:mod:`converters.densenet`).
+floating views backed by their own storage elements. Used by the translators
+(:mod:`converters.translate`) and :mod:`converters.lua_layers`; the DenseNet
+conversion reads no field itself (it recognises the translated modules).
 Every error is a :class:`ConversionError` naming the module path in Lua
 notation (``model.modules[5].modules[1]``).
 """
@@ -24,11 +24,8 @@ from converters.errors import ConversionError
 from converters.views import view_backing_problem
 
 __all__ = [
-    "EXPECTED",
-    "KINDS",
     "LUA_INT_MAX",
     "LUA_INT_MIN",
-    "NAMESPACES",
     "boolean_field",
     "child_modules",
     "describe",
@@ -38,58 +35,12 @@ __all__ = [
     "integers_field",
     "lazy_view",
     "lua_truthy",
-    "module_kind",
     "tensor_field",
 ]
 
 #: Torch7's C code reads sizes, strides and kernel sizes as C ``int``s.
 LUA_INT_MAX = 2**31 - 1
 LUA_INT_MIN = -(2**31)
-
-#: Class namespaces the original code (and its CPU/GPU conversions) produce.
-NAMESPACES = ("nn", "cudnn", "cunn")
-
-#: Module class name (without namespace) -> the role the conversion gives it.
-KINDS = {
-    "SpatialConvolution": "conv",
-    "SpatialConvolutionMM": "conv",
-    "SpatialBatchNormalization": "bn",
-    "ReLU": "relu",
-    "SpatialMaxPooling": "maxpool",
-    "SpatialAveragePooling": "avgpool",
-    "Dropout": "dropout",
-    "Linear": "linear",
-    "Reshape": "reshape",
-    "View": "reshape",
-    "JoinTable": "join",
-    "Concat": "concat",
-    "Sequential": "sequential",
-    "Identity": "identity",
-    "DenseConnectLayerCustom": "custom",
-    "DataParallelTable": "dataparallel",
-}
-
-#: What an error message says was expected, per role.
-EXPECTED = {
-    "conv": "a SpatialConvolution (nn./cudnn.)",
-    "bn": "a SpatialBatchNormalization (nn./cudnn.)",
-    "relu": "a ReLU (nn./cudnn.)",
-    "maxpool": "a SpatialMaxPooling",
-    "avgpool": "a SpatialAveragePooling",
-    "linear": "an nn.Linear",
-    "reshape": "an nn.Reshape or nn.View",
-    "join": "an nn.JoinTable(2)",
-}
-
-
-def module_kind(lua_value: Any) -> str | None:
-    """The role of a ``nn.``/``cudnn.``/``cunn.`` module (``"conv"``, ``"bn"``, ...), None for anything else."""
-    if not isinstance(lua_value, t7.T7Object) or not isinstance(lua_value.fields, dict):
-        return None
-    namespace, _, name = lua_value.typename.partition(".")
-    if namespace not in NAMESPACES:
-        return None
-    return KINDS.get(name)
 
 
 def describe(lua_value: Any) -> str:

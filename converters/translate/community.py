@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from converters import lua_nn
+from converters import lua_nn, t7
+from converters.lua_modules import child_modules, describe
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
 
@@ -52,6 +53,27 @@ def translate_total_variation(lua_module, ctx: TranslationContext) -> torch.nn.M
 
 @translates("nn.DenseConnectLayerCustom")
 def translate_dense_connect_layer_custom(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    """The layer computes with its ``net1`` and ``net2`` fields (its ``modules`` list holds the same layers, but
-    after ``deepCopy`` those are other Lua objects sharing the tensors); the children are named so."""
-    return lua_nn.DenseConnectLayerCustom(ctx.child(ctx.value("net1"), "net1"), ctx.child(ctx.value("net2"), "net2"))
+    """The layer computes with its ``net1`` and ``net2`` fields; its ``modules`` list holds the same layers (after
+    ``deepCopy`` other Lua objects sharing the tensors), so each net must have its mirror's classes. A file without
+    the fields computes with ``modules[1]`` and ``modules[2]``. The children are named ``net1`` and ``net2``."""
+    parts = ctx.lua_children()
+    if len(parts) != 2 or any(part.typename != "nn.Sequential" for part, _ in parts):
+        raise ctx.error("expected nn.DenseConnectLayerCustom with modules = {nn.Sequential, nn.Sequential}")
+    nets = []
+    for index, name in enumerate(("net1", "net2")):
+        net = ctx.value(name)
+        if net is None:
+            nets.append(ctx.child(parts[index][0], name, lua_name=str(index)))
+            continue
+        if not isinstance(net, t7.T7Object) or net.typename != "nn.Sequential":
+            raise ctx.error(f"expected '{name}' to be an nn.Sequential, found {describe(net)}")
+        used = _child_classes(net, f"{ctx.path}.{name}")
+        mirror = _child_classes(*parts[index])
+        if used != mirror:
+            raise ctx.error(f"expected '{name}' to match modules[{index + 1}], found {used} vs {mirror}")
+        nets.append(ctx.child(net, name))
+    return lua_nn.DenseConnectLayerCustom(*nets)
+
+
+def _child_classes(container: t7.T7Object, path: str) -> list[str | None]:
+    return [child.typename if isinstance(child, t7.T7Object) else None for child, _ in child_modules(container, path)]

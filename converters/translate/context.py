@@ -63,6 +63,8 @@ class TranslationState:
     lua_paths: dict[str, str] = field(default_factory=dict)
     lua_classes: dict[str, str] = field(default_factory=dict)
     module_counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: floating tensor fields of translated modules that no translator read (``gradWeight``, ``output``, ...)
+    ignored_fields: collections.Counter[str] = field(default_factory=collections.Counter)
     unsupported: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     #: id(Lua module) -> (Lua module, its PyTorch module, its name prefix): one PyTorch module per Lua object.
@@ -88,6 +90,8 @@ class TranslationContext:
         self.prefix = prefix
         self.state = state
         self.training = self.truthy("train")
+        #: names of the tensor fields read through :meth:`tensor` (the others are reported as ignored)
+        self.tensor_fields_read: set[str] = set()
 
     @property
     def typename(self) -> str:
@@ -165,7 +169,8 @@ class TranslationContext:
         if native is None:
             raise self.error(f"expected a half, float or double '{name}' tensor, found {tensor.typename}")
         size = tuple(tensor.size)
-        return TensorSource(size, self.dtype or native, lazy_view(tensor, size), f"{self.path}.{name}")
+        self.tensor_fields_read.add(name)
+        return TensorSource(size, self.dtype or native, lazy_view(tensor, size), f"{self.path}.{name}", tensor)
 
     def optional_tensor(
         self, name: str, *, shape: tuple[int, ...] | None = None, ndim: tuple[int, ...] | None = None
@@ -211,9 +216,11 @@ class TranslationContext:
         """The ``modules`` list as ``(Lua module, Lua path)`` pairs (not translated)."""
         return child_modules(self.lua_module, self.path)
 
-    def child(self, lua_child: Any, name: str) -> torch.nn.Module:
-        """Translate ``lua_child``, which the caller registers as its submodule ``name``."""
-        return translate_module(lua_child, self.child_path(name), f"{self.prefix}{name}.", self.state)
+    def child(self, lua_child: Any, name: str, *, lua_name: str | None = None) -> torch.nn.Module:
+        """Translate ``lua_child``, which the caller registers as its submodule ``name``; ``lua_name`` names it in
+        the Lua path when that differs (``"0"`` for ``modules[1]``)."""
+        path = self.child_path(name if lua_name is None else lua_name)
+        return translate_module(lua_child, path, f"{self.prefix}{name}.", self.state)
 
     def inline(self, lua_child: Any, name: str) -> torch.nn.Module:
         """Translate ``lua_child`` (child ``name`` in Lua) as this module itself: it takes this module's PyTorch
@@ -224,8 +231,7 @@ class TranslationContext:
 def translate_module(lua_module: Any, path: str, prefix: str, state: TranslationState) -> torch.nn.Module:
     """Translate one Lua module (and, through its translator, its subtree) into a meta-device module."""
     if not isinstance(lua_module, t7.T7Object) or not isinstance(lua_module.fields, dict):
-        found = describe(lua_module) if not isinstance(lua_module, t7.T7Object) else "an object without a field table"
-        raise ConversionError(f"expected a Torch7 module, found {found}", path)
+        raise ConversionError(f"expected a Torch7 module, found {describe(lua_module)}", path)
     key = id(lua_module)
     if key in state.active:
         raise ConversionError(f"{lua_module.typename} contains itself (a cycle in the module tree)", path)
@@ -255,7 +261,20 @@ def translate_module(lua_module: Any, path: str, prefix: str, state: Translation
             state.flagged.add(id(submodule))
     state.translated[key] = (lua_module, module, prefix)
     state.module_counts[lua_module.typename] += 1
+    state.ignored_fields.update(_unread_tensor_fields(lua_module, context.tensor_fields_read))
     return module
+
+
+def _unread_tensor_fields(lua_module: t7.T7Object, read: set[str]) -> list[str]:
+    """The floating tensor fields with a storage that the translator did not read (their payload stays unread)."""
+    return [
+        str(name)
+        for name, value in lua_module.fields.items()
+        if isinstance(value, t7.T7Tensor)
+        and value.storage is not None
+        and np.issubdtype(np.dtype(value.dtype), np.floating)
+        and name not in read
+    ]
 
 
 def _reuse(

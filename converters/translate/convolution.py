@@ -20,14 +20,15 @@ from converters.translate.registry import translates
 from converters.translate.sources import TensorSource
 
 
-def _kernel_weight(ctx: TranslationContext, shape: tuple[int, ...]) -> TensorSource:
+def _kernel_weight(ctx: TranslationContext, shape: tuple[int, ...], fields: str) -> TensorSource:
     """The ``weight`` of a convolution as ``shape`` (nOut, nIn, *kernel), also from the 2-D (nOut, nIn*prod(kernel))
-    layout of the MM variants."""
+    layout of the MM variants; ``fields`` names the fields that give ``shape``, for the error message."""
     flat = (shape[0], math.prod(shape[1:]))
     weight = ctx.tensor("weight", ndim=(2, len(shape)))
     if weight.shape not in (shape, flat):
         raise ctx.error(
-            f"expected a weight of size {shape} (or {flat}, as the MM variants store it), found {weight.shape}"
+            f"expected a weight of size {shape} (or {flat}, as the MM variants store it) for {fields}, "
+            f"found {weight.shape}"
         )
     return weight.reshape(shape)
 
@@ -45,7 +46,8 @@ def translate_spatial_convolution(lua_module, ctx: TranslationContext) -> torch.
     n_in, n_out, groups = fields.n_in, fields.n_out, fields.groups
     if n_in % groups or n_out % groups:
         raise ctx.error(f"expected nInputPlane {n_in} and nOutputPlane {n_out} to be multiples of groups={groups}")
-    weight = _kernel_weight(ctx, (n_out, n_in // groups, *fields.kernel))
+    (k_h, k_w), named = fields.kernel, f"nOutputPlane={n_out} nInputPlane={n_in} groups={groups}"
+    weight = _kernel_weight(ctx, (n_out, n_in // groups, k_h, k_w), f"{named} kW={k_w} kH={k_h}")
     module = torch.nn.Conv2d(
         n_in, n_out, fields.kernel, fields.stride, fields.padding, fields.dilation, groups, bias=ctx.has("bias")
     )
@@ -62,7 +64,8 @@ def translate_volumetric_convolution(lua_module, ctx: TranslationContext) -> tor
     stride = tuple(ctx.int(f"d{axis}", 1, minimum=1) for axis in "THW")
     padding = tuple(ctx.int(f"pad{axis}", 0, minimum=0) for axis in "THW")
     module = torch.nn.Conv3d(n_in, n_out, kernel, stride, padding, bias=ctx.has("bias"))
-    ctx.assign(module, "weight", _kernel_weight(ctx, (n_out, n_in, *kernel)))
+    named = f"nOutputPlane={n_out} nInputPlane={n_in} kT={kernel[0]} kW={kernel[2]} kH={kernel[1]}"
+    ctx.assign(module, "weight", _kernel_weight(ctx, (n_out, n_in, *kernel), named))
     _bias(ctx, module, n_out)
     return module
 

@@ -33,6 +33,8 @@ class TranslationReport:
     module_counts: dict[str, int] = field(default_factory=dict)
     num_parameters: int = 0
     num_bytes: int = 0
+    #: Floating tensor fields no translator read (gradients, activations, ...) -> how many modules hold one.
+    ignored_fields: dict[str, int] = field(default_factory=dict)
     #: PyTorch module name (``""`` for the root, ``"4.0"``) -> its Lua path (``model.modules[5].modules[1]``).
     lua_paths: dict[str, str] = field(default_factory=dict)
     #: PyTorch module name -> the Lua class it was translated from (``nn.SpatialConvolution``).
@@ -47,6 +49,7 @@ class TranslationReport:
             "module_counts": dict(sorted(self.module_counts.items())),
             "num_parameters": self.num_parameters,
             "num_bytes": self.num_bytes,
+            "ignored_fields": dict(sorted(self.ignored_fields.items())),
             "lua_paths": dict(self.lua_paths),
             "lua_classes": dict(self.lua_classes),
             "unsupported": {name: list(paths) for name, paths in sorted(self.unsupported.items())},
@@ -109,6 +112,7 @@ def translate(
         module_counts=dict(state.module_counts),
         num_parameters=sum(source.numel for name, source in distinct if name in parameters),
         num_bytes=sum(source.nbytes for _, source in distinct),
+        ignored_fields=dict(state.ignored_fields),
         lua_paths=dict(state.lua_paths),
         lua_classes=dict(state.lua_classes),
         unsupported={name: list(paths) for name, paths in sorted(state.unsupported.items())},

@@ -22,6 +22,14 @@ def translate_spatial_max_pooling(lua_module, ctx: TranslationContext) -> torch.
     )
 
 
+@translates("cudnn.SpatialMaxPooling")
+def translate_cudnn_spatial_max_pooling(lua_module, ctx: TranslationContext) -> torch.nn.Module:
+    """cudnn.torch sizes the output in Lua (``if self.ceil_mode then``), so ``ceil_mode = 0`` is ceil mode there."""
+    return lua_nn.SpatialMaxPooling(
+        **pooling_window(lua_module, ctx.path, stride_is_kernel=True), ceil_mode=ctx.truthy("ceil_mode")
+    )
+
+
 @translates("nn.SpatialAveragePooling")
 def translate_spatial_average_pooling(lua_module, ctx: TranslationContext) -> torch.nn.Module:
     """nn's average pooling; a file without ``divide`` sums, one without ``ceil_mode`` gets Lua's old defaults."""

@@ -13,6 +13,9 @@ from converters.lua_modules import describe
 from converters.translate.context import TranslationContext
 from converters.translate.registry import translates
 
+#: The most dimensions a Reshape or View may produce (Torch7 models use up to 5; a crafted file may hold millions).
+MAX_DIMENSIONS = 8
+
 
 @translates("nn.Identity")
 def translate_identity(lua_module, ctx: TranslationContext) -> torch.nn.Module:
@@ -21,8 +24,8 @@ def translate_identity(lua_module, ctx: TranslationContext) -> torch.nn.Module:
 
 @translates("nn.Reshape")
 def translate_reshape(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    size = ctx.ints("size")
-    if not size or min(size) < 1:
+    size = _sizes(ctx)
+    if min(size) < 1:
         raise ctx.error(f"expected positive sizes in field 'size' of nn.Reshape, found {size}")
     batch_mode = None if ctx.value("batchMode") is None else ctx.boolean("batchMode")
     return lua_nn.Reshape(size, batch_mode)
@@ -30,10 +33,18 @@ def translate_reshape(lua_module, ctx: TranslationContext) -> torch.nn.Module:
 
 @translates("nn.View")
 def translate_view(lua_module, ctx: TranslationContext) -> torch.nn.Module:
-    size = ctx.ints("size")
-    if not size or min(size) < -1 or size.count(-1) > 1:
+    size = _sizes(ctx)
+    if min(size) < -1 or size.count(-1) > 1:
         raise ctx.error(f"expected sizes >= 0 with at most one -1 in field 'size' of nn.View, found {size}")
     return lua_nn.View(size, ctx.optional_int("numInputDims", minimum=0))
+
+
+def _sizes(ctx: TranslationContext) -> tuple[int, ...]:
+    """The ``size`` of a Reshape or View: 1 to ``MAX_DIMENSIONS`` whole numbers."""
+    size = ctx.ints("size")
+    if not 1 <= len(size) <= MAX_DIMENSIONS:
+        raise ctx.error(f"expected a 'size' of 1 to {MAX_DIMENSIONS} dimensions in {ctx.typename}, found {len(size)}")
+    return size
 
 
 @translates("nn.Padding")

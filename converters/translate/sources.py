@@ -12,11 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from converters.file_pages import drop_file_pages
+
+if TYPE_CHECKING:
+    from converters import t7
 
 __all__ = ["NUMPY_DTYPES", "TensorSource"]
 
@@ -35,13 +39,16 @@ class TensorSource:
     ``read()`` returns a numpy array of ``shape`` in any floating type (often a
     read-only view into the memory-mapped file); ``dtype`` is the dtype the
     tensor gets; ``lua_path`` names where it comes from
-    (``model.modules[1].weight``) for reports and errors.
+    (``model.modules[1].weight``) for reports and errors; ``lua_tensor`` is the
+    Lua tensor it reads (its type and storage elements, for reports and checks
+    across tensors; never its payload).
     """
 
     shape: tuple[int, ...]
     dtype: torch.dtype
     read: Callable[[], np.ndarray]
     lua_path: str
+    lua_tensor: t7.T7Tensor | None = None
 
     @property
     def numel(self) -> int:
@@ -54,7 +61,7 @@ class TensorSource:
     def reshape(self, shape: tuple[int, ...]) -> TensorSource:
         """The same elements viewed as ``shape`` (same number of elements; checked by the caller)."""
         read = self.read
-        return TensorSource(tuple(shape), self.dtype, lambda: read().reshape(shape), self.lua_path)
+        return TensorSource(tuple(shape), self.dtype, lambda: read().reshape(shape), self.lua_path, self.lua_tensor)
 
     def map(self, function: Callable[[np.ndarray], np.ndarray], note: str) -> TensorSource:
         """A source whose values are ``function(values)`` computed in float64; ``note`` says what it does."""
@@ -66,7 +73,7 @@ class TensorSource:
             drop_file_pages(values)
             return result
 
-        return TensorSource(self.shape, self.dtype, mapped, f"{self.lua_path} ({note})")
+        return TensorSource(self.shape, self.dtype, mapped, f"{self.lua_path} ({note})", self.lua_tensor)
 
     def materialize(self) -> torch.Tensor:
         """A new tensor with its own memory holding the values (the file pages read are released)."""

@@ -55,7 +55,7 @@ def test_unknown_namespace_is_refused() -> None:
 def test_wrong_input_channels_are_refused() -> None:
     root = _tree()
     root["modules"][9].fields["nInputPlane"] = 99
-    _refused(root, "model.modules[9]", "16 input channels", "nInputPlane=99")
+    _refused(root, "model.modules[9]", "nInputPlane=99", "found (8, 16, 1, 1)")
 
 
 def test_batchnorm_of_the_wrong_width_is_refused() -> None:

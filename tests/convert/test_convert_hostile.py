@@ -198,11 +198,24 @@ def test_dropout_probability_must_be_a_probability(p) -> None:
     _refused(root, "model.modules[5].modules[1].modules[2].modules[4]:", "'p'" if isinstance(p, str) else "p")
 
 
-def test_ceil_mode_is_read_with_lua_truth() -> None:
-    """In Lua 0 is true: ``ceil_mode = 0`` is ceil mode, which zoo.DenseNet does not compute."""
+@pytest.mark.parametrize(
+    ("lua_class", "ceil_mode", "refused"),
+    [
+        ("nn.SpatialMaxPooling", True, True),
+        ("nn.SpatialMaxPooling", 0, False),  # nn hands ceil_mode to THNN through the LuaJIT FFI: 0 is false there
+        ("cudnn.SpatialMaxPooling", 0, True),  # cudnn sizes the output in Lua: `if self.ceil_mode` is true for 0
+    ],
+)
+def test_ceil_mode_is_read_as_the_lua_class_reads_it(lua_class: str, ceil_mode, refused: bool) -> None:
+    """Ceil-mode max pooling is not what zoo.DenseNet computes."""
     root = _tree()
-    root["modules"][MAXPOOL].fields["ceil_mode"] = 0
-    _refused(root, "model.modules[4]:", "ceil_mode")
+    pool = root["modules"][MAXPOOL]
+    root["modules"][MAXPOOL] = t7.T7Object(lua_class, pool.fields, version=pool.version)
+    pool.fields["ceil_mode"] = ceil_mode
+    if refused:
+        _refused(root, "model.modules[4]:", "ceil_mode")
+    else:
+        assert plan_conversion(root).config == CONFIG
 
 
 def test_a_reshape_size_of_a_million_dimensions_is_refused() -> None:

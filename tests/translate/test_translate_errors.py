@@ -175,7 +175,7 @@ def test_a_module_tree_that_contains_itself_is_refused() -> None:
     [
         (t7.T7Table({"weight": 1}), "expected a Torch7 module, found a Lua table"),
         (3, "expected a Torch7 module"),
-        (t7.T7Object("nn.Linear", 5), "expected a Torch7 module, found an object without a field table"),
+        (t7.T7Object("nn.Linear", 5), "expected a Torch7 module, found nn.Linear whose fields are int, not a table"),
     ],
 )
 def test_a_container_entry_that_is_not_a_module_is_refused(child, message) -> None:
