@@ -370,6 +370,13 @@ def _statistics(
         raise ConversionError(
             f"expected BatchNorm variances >= 0, found {source[bad]} at index {bad + 1} (1-based)", path
         )
+    if legacy and not np.all(source + eps > 0):  # an infinite or NaN running_std: Lua would divide by 0 or NaN
+        bad = int(np.flatnonzero(~(source + eps > 0))[0])
+        raise ConversionError(
+            f"expected a finite, positive BatchNorm running_std, found one giving variance {source[bad]} at index"
+            f" {bad + 1} (1-based)",
+            path,
+        )
     with np.errstate(over="ignore", invalid="ignore"):
         running_mean = (values if shift is None else values - shift).astype(np.float32)
         if legacy or eps != PYTORCH_BN_EPS:

@@ -182,6 +182,18 @@ def test_a_running_std_of_zero_is_refused() -> None:
     _refused(root, "model.modules[2]:", "running_var that is finite in float32")
 
 
+@pytest.mark.parametrize("value", [math.inf, math.nan])
+def test_an_infinite_or_nan_running_std_is_refused(value) -> None:
+    root = _tree()
+    norm = root["modules"][NORM0]
+    norm.version = 1
+    running_std = np.ones(8, np.float32)
+    running_std[3] = value
+    norm.fields["running_std"] = t7.T7Tensor.from_numpy(running_std)
+    del norm.fields["running_var"]
+    _refused(root, "model.modules[2]:", "finite, positive BatchNorm running_std", "index 4")
+
+
 def test_a_nan_convolution_bias_is_refused() -> None:
     root = _tree()
     conv = root["modules"][TRANSITION]
