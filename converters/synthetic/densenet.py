@@ -19,87 +19,31 @@ file sizes are meaningful. Write the tree with ``converters.t7.save``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from converters import t7
-from converters.t7.objects import contiguous_strides
-from converters.t7.typenames import STORAGE_OF_TENSOR, TENSOR_DTYPES
+from converters.synthetic.lua_tree import CUDNN_DATA_TYPES, LuaTreeBuilder
+from converters.t7.typenames import STORAGE_OF_TENSOR
 from zoo.models.densenet import DenseNetConfig
 
 LAYOUTS = ("standard", "custom")
 
-#: The tensor types a checkpoint can be built with -> the cudnn data type name its convolutions record
-#: (storage class and element type come from ``converters.t7.typenames``).
-TENSOR_TYPES: dict[str, str] = {
-    "torch.FloatTensor": "CUDNN_DATA_FLOAT",
-    "torch.DoubleTensor": "CUDNN_DATA_DOUBLE",
-    "torch.CudaTensor": "CUDNN_DATA_FLOAT",
-    "torch.CudaDoubleTensor": "CUDNN_DATA_DOUBLE",
-}
-
-
-@dataclass
-class _Parameter:
-    """One weight or bias: where it lives in the flat storages and how to draw it."""
-
-    shape: tuple[int, ...]
-    init: str  # "conv", "bn_weight", "bn_bias", "linear_weight", "linear_bias"
-    fan: int = 1
-    offset: int = 0
-    tensor: Any = None
-    grad: Any = None
+#: The tensor types a checkpoint can be built with (storage class and element type come from
+#: ``converters.t7.typenames``, the cudnn data type name from ``lua_tree``).
+TENSOR_TYPES = tuple(CUDNN_DATA_TYPES)
 
 
 @dataclass
 class _Builder:
     config: DenseNetConfig
     layout: str
-    tensor_type: str
     batch_size: int
     train_batch_size: int
-    rng: np.random.Generator  # weights and BN statistics, drawn in module order
-    buffer_rng: np.random.Generator  # gradients and activation buffers, so both layouts share weights
-    parameters: list[_Parameter] = field(default_factory=list)
-
-    # -- small helpers ---------------------------------------------------------------
-    @property
-    def storage_type(self) -> str:
-        return STORAGE_OF_TENSOR[self.tensor_type]
-
-    @property
-    def dtype(self) -> type:
-        return TENSOR_DTYPES[self.tensor_type].type
-
-    def empty(self) -> t7.T7Tensor:
-        """``torch.Tensor()`` after clearState: no size, no storage."""
-        return t7.T7Tensor(self.tensor_type, (), (), 0, None)
-
-    def own(self, array: np.ndarray) -> t7.T7Tensor:
-        return t7.T7Tensor.from_numpy(np.ascontiguousarray(array, dtype=self.dtype), self.tensor_type)
-
-    @staticmethod
-    def long_storage(values: list[int]) -> t7.T7Storage:
-        return t7.T7Storage.from_numpy(np.asarray(values, dtype=np.int64), "torch.LongStorage")
-
-    @staticmethod
-    def table(values: dict[Any, Any] | None = None) -> t7.T7Table:
-        return t7.T7Table(values or {})
-
-    def module(self, typename: str, fields: dict[str, Any], version: int = 1) -> t7.T7Object:
-        fields = {"_type": self.tensor_type, "train": True, **fields}
-        return t7.T7Object(typename, self.table(fields), version=version)
-
-    def parameter(
-        self, fields: dict[str, Any], name: str, grad_name: str, shape: tuple[int, ...], init: str, fan: int = 1
-    ) -> None:
-        """Reserve a slot in the flat storages; the view tensors are attached in :meth:`finish`."""
-        param = _Parameter(shape=shape, init=init, fan=fan)
-        self.parameters.append(param)
-        fields[name] = param
-        fields[grad_name] = param
+    lua: LuaTreeBuilder  # its rng draws weights and BN statistics, in module order
+    buffer_rng: np.random.Generator  # activation buffers, so both layouts share weights
 
     # -- modules ---------------------------------------------------------------------
     def conv(
@@ -114,123 +58,48 @@ class _Builder:
         first: bool = False,
         grad_output: bool = False,
     ) -> t7.T7Object:
-        out_size = (size + 2 * pad - kernel) // stride + 1
-        cudnn_type = TENSOR_TYPES[self.tensor_type]
-        fields: dict[str, Any] = {
-            "autotunerHash": (
-                f"-dimA{self.batch_size},{n_in},{size},{size} -filtA{n_out},{n_in},{kernel},{kernel} "
-                f"{self.batch_size},{n_out},{out_size},{out_size} -padA{pad},{pad} "
-                f"-convStrideA{stride},{stride} {cudnn_type}"
-            ),
-            "convDescData": self.table(
-                {
-                    "dataType": cudnn_type,
-                    "filterStrideA": self.table({1: stride, 2: stride}),
-                    "padA": self.table({1: pad, 2: pad}),
-                    "upscaleA": self.table({1: 1, 2: 1}),
-                }
-            ),
-            "dH": stride,
-            "dW": stride,
-            "groups": 1,
-            "iSize": self.long_storage([self.batch_size, n_in, size, size]),
-            "input_offset": n_in * size * size,
-            "input_slice": self.empty(),
-            "kH": kernel,
-            "kW": kernel,
-            "nInputPlane": n_in,
-            "nOutputPlane": n_out,
-            "output": self.empty(),
-            "output_offset": n_out * out_size * out_size,
-            "output_slice": self.empty(),
-            "pad": self.table({1: pad, 2: pad}),
-            "padH": pad,
-            "padW": pad,
-            "stride": self.table({1: stride, 2: stride}),
-            "weight_offset": n_out * n_in * kernel * kernel,
-        }
-        if not first:  # createModel sets model:get(1).gradInput = nil
-            fields["gradInput"] = self.empty()
+        lua = self.lua
+        fields = lua.cudnn_convolution_fields(n_in, n_out, kernel, stride, pad, size, self.batch_size, first=first)
         if grad_output:  # the 3x3 conv of a standard layer sees a narrowed, non-contiguous gradOutput
-            fields["_gradOutput"] = self.empty()
-        self.parameter(
-            fields, "weight", "gradWeight", (n_out, n_in, kernel, kernel), "conv", fan=kernel * kernel * n_out
-        )
-        return self.module("cudnn.SpatialConvolution", fields)
+            fields["_gradOutput"] = lua.empty()
+        shape = (n_out, n_in, kernel, kernel)
+        std = math.sqrt(2.0 / (kernel * kernel * n_out))
+        lua.parameter(fields, "weight", "gradWeight", lambda: lua.draw("normal", shape, std=std), shape)
+        return lua.module("cudnn.SpatialConvolution", fields)
 
     def batchnorm(self, channels: int, size: int, *, share_key: bool = False) -> t7.T7Object:
-        running_mean = self.rng.normal(0.0, 0.2, channels)
-        running_var = self.rng.uniform(0.3, 1.7, channels)
+        """``cudnn.SpatialBatchNormalization`` (class version 2) after ``clearState``, trained statistics."""
+        lua = self.lua
+        running_mean = lua.draw("zeros", (channels,))
+        running_var = lua.rng.uniform(0.3, 1.7, channels)
         fields: dict[str, Any] = {
             "affine": True,
             "eps": 1e-5,
-            "gradInput": self.empty(),
-            "iSize": self.long_storage([self.batch_size, channels, size, size]),
+            "gradInput": lua.empty(),
+            "iSize": lua.long_storage([self.batch_size, channels, size, size]),
             "momentum": 0.1,
-            "output": self.empty(),
-            "running_mean": self.own(running_mean),
-            "running_var": self.own(running_var),
-            "save_mean": self.empty(),
-            "save_std": self.empty(),
-            "scaleT": self.own(np.ones(1)),
+            "output": lua.empty(),
+            "running_mean": lua.own(running_mean),
+            "running_var": lua.own(running_var),
+            "save_mean": lua.empty(),
+            "save_std": lua.empty(),
+            "scaleT": lua.own(np.ones(1)),
         }
         if share_key:
             fields["__shareGradInputKey"] = "first"
-        self.parameter(fields, "weight", "gradWeight", (channels,), "bn_weight")
-        self.parameter(fields, "bias", "gradBias", (channels,), "bn_bias")
-        return self.module("cudnn.SpatialBatchNormalization", fields, version=2)
+        shape = (channels,)
+        lua.parameter(fields, "weight", "gradWeight", lambda: lua.draw("ones", shape), shape)
+        lua.parameter(fields, "bias", "gradBias", lambda: lua.draw("zeros", shape), shape)
+        return lua.module("cudnn.SpatialBatchNormalization", fields, version=2)
 
-    def relu(self, numel: int) -> t7.T7Object:
-        return self.module(
-            "cudnn.ReLU",
-            {
-                "gradInput": self.empty(),
-                "inplace": True,
-                "mode": "CUDNN_ACTIVATION_RELU",
-                "nElem": numel,
-                "output": self.empty(),
-            },
-        )
+    def relu(self, channels: int, size: int) -> t7.T7Object:
+        return self.lua.cudnn_relu(self.batch_size * channels * size * size)
 
     def dropout(self) -> t7.T7Object:
-        return self.module(
-            "nn.Dropout",
-            {
-                "gradInput": self.empty(),
-                "noise": self.empty(),
-                "output": self.empty(),
-                "p": self.config.drop_rate,
-                "v2": True,
-            },
-        )
-
-    def sequential(self, modules: list[t7.T7Object], *, top: bool = False) -> t7.T7Object:
-        fields: dict[str, Any] = {
-            "modules": self.table({index + 1: lua_module for index, lua_module in enumerate(modules)}),
-            "output": self.empty(),
-        }
-        if not top:
-            fields["gradInput"] = self.empty()
-        return self.module("nn.Sequential", fields)
-
-    def avg_pool(self, kernel: int, channels: int, size: int) -> t7.T7Object:
-        return self.module(
-            "cudnn.SpatialAveragePooling",
-            {
-                "ceil_mode": False,
-                "count_include_pad": True,
-                "dH": kernel,
-                "dW": kernel,
-                "gradInput": self.empty(),
-                "iSize": self.long_storage([self.batch_size, channels, size, size]),
-                "kH": kernel,
-                "kW": kernel,
-                "mode": "CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING",
-                "output": self.empty(),
-                "padH": 0,
-                "padW": 0,
-            },
-        )
+        lua = self.lua
+        fields = {"gradInput": lua.empty(), "noise": lua.empty(), "output": lua.empty(), "p": self.config.drop_rate}
+        fields["v2"] = True
+        return lua.module("nn.Dropout", fields)
 
     def convolutions(self, channels: int, size: int) -> list[t7.T7Object]:
         """The part of a dense layer after its first BN-ReLU.
@@ -246,7 +115,7 @@ class _Builder:
             modules.append(self.conv(channels, width, 1, 1, 0, size))
             if dropout:
                 modules.append(self.dropout())
-            modules += [self.batchnorm(width, size), self.relu(width * size * size * self.batch_size)]
+            modules += [self.batchnorm(width, size), self.relu(width, size)]
             channels = width
         modules.append(self.conv(channels, cfg.growth_rate, 3, 1, 1, size, grad_output=self.layout == "standard"))
         if dropout:
@@ -254,66 +123,63 @@ class _Builder:
         return modules
 
     def standard_layer(self, channels: int, size: int) -> t7.T7Object:
-        net = self.sequential(
+        lua = self.lua
+        net = lua.sequential(
             [
                 self.batchnorm(channels, size, share_key=True),
-                self.relu(channels * size * size * self.batch_size),
+                self.relu(channels, size),
                 *self.convolutions(channels, size),
             ]
         )
-        identity = self.module("nn.Identity", {"gradInput": self.empty(), "output": self.empty()})
-        concat = self.module(
+        identity = lua.module("nn.Identity", {"gradInput": lua.empty(), "output": lua.empty()})
+        concat = lua.module(
             "nn.Concat",
             {
                 "dimension": 2,
-                "gradInput": self.empty(),
-                "modules": self.table({1: identity, 2: net}),
-                "output": self.empty(),
-                "outputSize": self.long_storage([self.batch_size, channels + self.config.growth_rate, size, size]),
+                "gradInput": lua.empty(),
+                "modules": lua.listing([identity, net]),
+                "output": lua.empty(),
+                "outputSize": lua.long_storage([self.batch_size, channels + self.config.growth_rate, size, size]),
             },
         )
-        return self.sequential([concat])
+        return lua.sequential([concat])
 
     def custom_layer(
         self, channels: int, size: int, first_in_block: bool, input_buffer: t7.T7Storage, opt: dict[str, Any]
     ) -> t7.T7Object:
-        net1_modules = [
-            self.batchnorm(channels, size, share_key=True),
-            self.relu(channels * size * size * self.batch_size),
-        ]
-        net2_modules = self.convolutions(channels, size)
-        net1 = self.sequential(net1_modules)
-        net2 = self.sequential(net2_modules)
+        lua = self.lua
+        norm = self.batchnorm(channels, size, share_key=True)
+        net1 = lua.sequential([norm, self.relu(channels, size)])
+        net2 = lua.sequential(self.convolutions(channels, size))
         # deepCopy gives modules[1]/[2] their own Lua tables that share every tensor with net1/net2.
-        copy1, copy2 = _deep_copy(net1), _deep_copy(net2)
-        norm = net1_modules[0]
+        copies = [lua.deep_copy(net1), lua.deep_copy(net2)]
         if first_in_block:
-            input_c = t7.T7Tensor(self.tensor_type, (), (), 0, input_buffer)
-            grad_input: Any = self.empty()
+            input_c = t7.T7Tensor(lua.tensor_type, (), (), 0, input_buffer)
+            grad_input: Any = lua.empty()
         else:
             shape = (self.batch_size, channels, size, size)
             strides = (channels * size * size, size * size, size, 1)
-            input_c = t7.T7Tensor(self.tensor_type, shape, strides, 0, input_buffer)
-            grad_input = self.table()
-        return self.module(
+            input_c = t7.T7Tensor(lua.tensor_type, shape, strides, 0, input_buffer)
+            grad_input = lua.table()
+        return lua.module(
             "nn.DenseConnectLayerCustom",
             {
                 "gradInput": grad_input,
                 "input_c": input_c,
-                "modules": self.table({1: copy1, 2: copy2}),
+                "modules": lua.listing(copies),
                 "net1": net1,
                 "net2": net2,
-                "opt": self.table(opt),
-                "output": self.table(),
-                "saved_bn_running_mean": self.own(norm["running_mean"].numpy()),
-                "saved_bn_running_var": self.own(norm["running_var"].numpy()),
+                "opt": lua.table(opt),
+                "output": lua.table(),
+                "saved_bn_running_mean": lua.own(norm["running_mean"].numpy()),
+                "saved_bn_running_var": lua.own(norm["running_var"].numpy()),
             },
         )
 
     # -- whole model -----------------------------------------------------------------
     def build(self) -> t7.T7Object:
         """The whole model: stem, dense blocks with their transitions, BN-ReLU, pooling, reshape, classifier."""
-        cfg, batch = self.config, self.batch_size
+        cfg, batch, lua = self.config, self.batch_size, self.lua
         modules, channels, size = self.stem()
         input_buffer = self.input_buffer(size) if self.layout == "custom" else None
         opt = self.opt_table() if self.layout == "custom" else {}
@@ -326,19 +192,19 @@ class _Builder:
                 channels += cfg.growth_rate
             if self.layout == "custom":
                 modules.append(self.join_table(channels, size))
-            modules += [self.batchnorm(channels, size), self.relu(batch * channels * size * size)]
+            modules += [self.batchnorm(channels, size), self.relu(channels, size)]
             if index == len(cfg.block_config) - 1:
-                modules += [self.avg_pool(size, channels, size), self.reshape(channels)]
+                modules += [lua.cudnn_average_pooling(size, size, channels, size, batch), self.reshape(channels)]
             else:
                 out_channels = math.floor(channels * cfg.compression)
                 modules.append(self.conv(channels, out_channels, 1, 1, 0, size))
                 if cfg.drop_rate > 0:
                     modules.append(self.dropout())
-                modules.append(self.avg_pool(2, out_channels, size))
+                modules.append(lua.cudnn_average_pooling(2, 2, out_channels, size, batch))
                 channels, size = out_channels, size // 2
         modules.append(self.linear(channels))
-        root = self.sequential(modules, top=True)
-        self.finish(root)
+        root = lua.sequential(modules, root=True)
+        lua.finish()
         return root
 
     def stem(self) -> tuple[list[t7.T7Object], int, int]:
@@ -348,60 +214,50 @@ class _Builder:
             return [self.conv(3, channels, 3, 1, 1, 32, first=True)], channels, 32
         conv = self.conv(3, channels, 7, 2, 3, 224, first=True)
         size = 112
-        modules = [conv, self.batchnorm(channels, size), self.relu(self.batch_size * channels * size * size)]
-        modules.append(
-            self.module(
-                "nn.SpatialMaxPooling",
-                {
-                    "ceil_mode": False,
-                    "dH": 2,
-                    "dW": 2,
-                    "gradInput": self.empty(),
-                    "iheight": size,
-                    "iwidth": size,
-                    "indices": self.empty(),
-                    "kH": 3,
-                    "kW": 3,
-                    "output": self.empty(),
-                    "padH": 1,
-                    "padW": 1,
-                },
-            )
-        )
+        modules = [conv, self.batchnorm(channels, size), self.relu(channels, size), self.lua.stem_max_pooling(size)]
         return modules, channels, (size + 2 - 3) // 2 + 1
 
     def join_table(self, channels: int, size: int) -> t7.T7Object:
         """The ``nn.JoinTable(2)`` closing a dense block of custom layers."""
-        return self.module(
+        lua = self.lua
+        return lua.module(
             "nn.JoinTable",
             {
                 "dimension": 2,
-                "gradInput": self.table(),
-                "output": self.empty(),
-                "size": self.long_storage([self.batch_size, channels, size, size]),
+                "gradInput": lua.table(),
+                "output": lua.empty(),
+                "size": lua.long_storage([self.batch_size, channels, size, size]),
             },
         )
 
     def reshape(self, channels: int) -> t7.T7Object:
         """The ``nn.Reshape(channels)`` between the final pooling and the classifier."""
-        return self.module(
+        lua = self.lua
+        return lua.module(
             "nn.Reshape",
             {
-                "batchsize": self.long_storage([self.batch_size, channels]),
-                "gradInput": self.empty(),
+                "batchsize": lua.long_storage([self.batch_size, channels]),
+                "gradInput": lua.empty(),
                 "nelement": channels,
-                "output": self.empty(),
-                "size": self.long_storage([channels]),
+                "output": lua.empty(),
+                "size": lua.long_storage([channels]),
             },
         )
 
     def linear(self, channels: int) -> t7.T7Object:
         """The classifier ``nn.Linear(channels, num_classes)``."""
-        num_classes = self.config.num_classes
-        fields: dict[str, Any] = {"addBuffer": self.empty(), "gradInput": self.empty(), "output": self.empty()}
-        self.parameter(fields, "weight", "gradWeight", (num_classes, channels), "linear_weight", fan=channels)
-        self.parameter(fields, "bias", "gradBias", (num_classes,), "linear_bias", fan=channels)
-        return self.module("nn.Linear", fields)
+        lua, num_classes = self.lua, self.config.num_classes
+        fields: dict[str, Any] = {"addBuffer": lua.empty(), "gradInput": lua.empty(), "output": lua.empty()}
+        shape, bound = (num_classes, channels), 1.0 / math.sqrt(channels)
+
+        def weight() -> np.ndarray:  # drawn in single precision whatever the tensor type
+            return lua.draw("uniform", shape, bound=bound).astype(np.float32)
+
+        lua.parameter(fields, "weight", "gradWeight", weight, shape)
+        lua.parameter(
+            fields, "bias", "gradBias", lambda: lua.draw("uniform", (num_classes,), bound=bound), (num_classes,)
+        )
+        return lua.module("nn.Linear", fields)
 
     def input_buffer(self, stem_size: int) -> t7.T7Storage:
         """The activation buffer all custom layers share (sized at the training batch, saved in full)."""
@@ -414,9 +270,9 @@ class _Builder:
             channels = math.floor((channels + num_layers * cfg.growth_rate) * cfg.compression)
             size //= 2
         values = self.buffer_rng.random(self.train_batch_size * largest, dtype=np.float32).astype(
-            self.dtype, copy=False
+            self.lua.dtype, copy=False
         )
-        return t7.T7Storage.from_numpy(values, self.storage_type)
+        return t7.T7Storage.from_numpy(values, STORAGE_OF_TENSOR[self.lua.tensor_type])
 
     def opt_table(self) -> dict[str, Any]:
         cfg = self.config
@@ -454,70 +310,13 @@ class _Builder:
             "shareGradInput": False,
             "shortcutType": "B",
             "tenCrop": False,
-            "tensorType": self.tensor_type,
+            "tensorType": self.lua.tensor_type,
             "testOnly": False,
             "weightDecay": 1e-4,
         }
         for index, num_layers in enumerate(blocks[:4]):
             opt[f"d{index + 1}"] = num_layers
         return opt
-
-    def finish(self, root: t7.T7Object) -> None:
-        """Create the two flat storages (weights, gradients) and point every parameter view into them."""
-        total = sum(int(np.prod(param.shape)) for param in self.parameters)
-        weights = np.empty(total, dtype=self.dtype)
-        offset = 0
-        for param in self.parameters:
-            numel = int(np.prod(param.shape))
-            param.offset = offset
-            weights[offset : offset + numel] = self.draw(param, numel)
-            offset += numel
-        # Gradients of the last step: only their presence and size matter, so a cheap scaled copy will do.
-        gradients = weights * self.dtype(-1e-3)
-        weight_storage = t7.T7Storage.from_numpy(weights, self.storage_type)
-        gradient_storage = t7.T7Storage.from_numpy(gradients, self.storage_type)
-        for param in self.parameters:
-            strides = contiguous_strides(param.shape)
-            param.tensor = t7.T7Tensor(self.tensor_type, param.shape, strides, param.offset, weight_storage)
-            param.grad = t7.T7Tensor(self.tensor_type, param.shape, strides, param.offset, gradient_storage)
-        _attach_parameters(root, set())
-
-    def draw(self, param: _Parameter, numel: int) -> np.ndarray:
-        rng = self.rng
-        if param.init == "conv":
-            return rng.standard_normal(numel, dtype=np.float32) * np.float32(math.sqrt(2.0 / param.fan))
-        if param.init == "bn_weight":
-            return rng.uniform(0.5, 1.5, numel)
-        if param.init == "bn_bias":
-            return rng.normal(0.0, 0.2, numel)
-        bound = 1.0 / math.sqrt(param.fan)
-        if param.init == "linear_weight":
-            return rng.uniform(-bound, bound, numel).astype(np.float32)
-        return rng.uniform(-bound, bound, numel)
-
-
-def _deep_copy(lua_value: Any) -> Any:
-    """fb.resnet.torch's ``deepCopy``: new Lua tables all the way down, the same tensors and storages."""
-    if isinstance(lua_value, t7.T7Object):
-        return t7.T7Object(lua_value.typename, _deep_copy(lua_value.fields), version=lua_value.version)
-    if isinstance(lua_value, t7.T7Table):
-        return t7.T7Table((key, _deep_copy(value)) for key, value in lua_value.items())
-    return lua_value
-
-
-def _attach_parameters(lua_value: Any, seen: set[int]) -> None:
-    """Replace the :class:`_Parameter` placeholders by their weight / gradient views."""
-    if id(lua_value) in seen:
-        return
-    seen.add(id(lua_value))
-    fields = lua_value.fields if isinstance(lua_value, t7.T7Object) else lua_value
-    if not isinstance(fields, dict):
-        return
-    for key, value in list(fields.items()):
-        if isinstance(value, _Parameter):
-            fields[key] = value.grad if str(key).startswith("grad") else value.tensor
-        elif isinstance(value, (t7.T7Object, t7.T7Table)):
-            _attach_parameters(value, seen)
 
 
 def densenet_checkpoint(
@@ -548,10 +347,9 @@ def densenet_checkpoint(
     builder = _Builder(
         config=config,
         layout=layout,
-        tensor_type=tensor_type,
         batch_size=batch_size,
         train_batch_size=train_batch_size,
-        rng=np.random.default_rng([seed, 0]),
+        lua=LuaTreeBuilder(tensor_type, np.random.default_rng([seed, 0])),
         buffer_rng=np.random.default_rng([seed, 1]),
     )
     return builder.build()

@@ -6,14 +6,18 @@ empty tensors that ``clearState`` leaves behind, tensors with storages of
 their own (BatchNorm statistics, buffers), and parameters as Lua's
 ``getParameters`` leaves them: every weight and bias a view into one flat
 storage, every gradient a view into a second one, in the order
-``model:parameters()`` lists them. A family writer (``resnet``,
+``model:parameters()`` lists them. A family writer (``densenet``, ``resnet``,
 ``style_transfer``, ``openface``) reserves parameters while it builds its
 tree and calls :meth:`LuaTreeBuilder.finish` once, which allocates the two
-flat storages and puts the views in place.
+flat storages and puts the views in place (also into the copies that
+:meth:`LuaTreeBuilder.deep_copy` made). It also makes the modules that
+fb.resnet.torch-trained models (DenseNet, ResNet) share: cuDNN convolutions,
+ReLUs and average pooling with the sizes they cached, max pooling, containers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +32,18 @@ from converters.t7.typenames import STORAGE_OF_TENSOR, TENSOR_DTYPES
 #: for layouts, sizes and parameter counts).
 WEIGHTS = ("trained", "init", "zeros")
 
+#: Tensor type -> the cudnn data type name that a cuDNN convolution of that type records.
+CUDNN_DATA_TYPES: dict[str, str] = {
+    "torch.FloatTensor": "CUDNN_DATA_FLOAT",
+    "torch.DoubleTensor": "CUDNN_DATA_DOUBLE",
+    "torch.CudaTensor": "CUDNN_DATA_FLOAT",
+    "torch.CudaDoubleTensor": "CUDNN_DATA_DOUBLE",
+}
+
+#: A parameter's values: flat, in the tensor's element type, or a function drawing them when
+#: :meth:`LuaTreeBuilder.finish` fills the flat storage (in reservation order).
+Values = np.ndarray | Callable[[], np.ndarray]
+
 
 @dataclass
 class _Slot:
@@ -36,9 +52,10 @@ class _Slot:
     fields: dict[str, Any]  # the module's field table once the module is made
     name: str
     grad_name: str
-    values: np.ndarray  # flat, already in the tensor's element type
+    values: Values
     shape: tuple[int, ...]
     offset: int = 0
+    copies: list[dict[str, Any]] = field(default_factory=list)  # deep copies of ``fields``, sharing the views
 
 
 @dataclass
@@ -168,10 +185,123 @@ class LuaTreeBuilder:
             "padW": pad,
         }
 
-    def parameter(self, fields: dict[str, Any], name: str, grad_name: str, values: np.ndarray, shape: tuple) -> None:
+    # -- fb.resnet.torch's modules, with the sizes of the last forward pass (``batch`` images of ``size``^2) --
+    def cudnn_convolution_fields(
+        self, n_in: int, n_out: int, kernel: int, stride: int, pad: int, size: int, batch: int, *, first: bool = False
+    ) -> dict[str, Any]:
+        """The fields of a ``cudnn.SpatialConvolution`` (cuDNN R5, no bias) besides its weight; the first
+        convolution has no ``gradInput`` (``createModel``: ``model:get(1).gradInput = nil``)."""
+        out = (size + 2 * pad - kernel) // stride + 1
+        data_type = CUDNN_DATA_TYPES[self.tensor_type]
+        pair = self.table
+        fields: dict[str, Any] = {
+            "autotunerHash": (
+                f"-dimA{batch},{n_in},{size},{size} -filtA{n_out},{n_in},{kernel},{kernel} "
+                f"{batch},{n_out},{out},{out} -padA{pad},{pad} -convStrideA{stride},{stride} {data_type}"
+            ),
+            "convDescData": pair(
+                {
+                    "dataType": data_type,
+                    "filterStrideA": pair({1: stride, 2: stride}),
+                    "padA": pair({1: pad, 2: pad}),
+                    "upscaleA": pair({1: 1, 2: 1}),
+                }
+            ),
+            "dH": stride,
+            "dW": stride,
+            "groups": 1,
+            "iSize": self.long_storage([batch, n_in, size, size]),
+            "input_offset": n_in * size * size,
+            "input_slice": self.empty(),
+            "kH": kernel,
+            "kW": kernel,
+            "nInputPlane": n_in,
+            "nOutputPlane": n_out,
+            "output": self.empty(),
+            "output_offset": n_out * out * out,
+            "output_slice": self.empty(),
+            "pad": pair({1: pad, 2: pad}),
+            "padH": pad,
+            "padW": pad,
+            "stride": pair({1: stride, 2: stride}),
+            "weight_offset": n_out * n_in * kernel * kernel,
+        }
+        if not first:
+            fields["gradInput"] = self.empty()
+        return fields
+
+    def cudnn_relu(self, numel: int) -> t7.T7Object:
+        """``cudnn.ReLU(true)`` after a forward pass over ``numel`` elements."""
+        fields = {
+            "gradInput": self.empty(),
+            "inplace": True,
+            "mode": "CUDNN_ACTIVATION_RELU",
+            "nElem": numel,
+            "output": self.empty(),
+        }
+        return self.module("cudnn.ReLU", fields)
+
+    def cudnn_average_pooling(self, kernel: int, stride: int, channels: int, size: int, batch: int) -> t7.T7Object:
+        """``cudnn.SpatialAveragePooling(kernel, kernel, stride, stride)`` over ``channels`` maps of ``size``."""
+        fields = {
+            "ceil_mode": False,
+            "count_include_pad": True,
+            "dH": stride,
+            "dW": stride,
+            "gradInput": self.empty(),
+            "iSize": self.long_storage([batch, channels, size, size]),
+            "kH": kernel,
+            "kW": kernel,
+            "mode": "CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING",
+            "output": self.empty(),
+            "padH": 0,
+            "padW": 0,
+        }
+        return self.module("cudnn.SpatialAveragePooling", fields)
+
+    def stem_max_pooling(self, size: int) -> t7.T7Object:
+        """The ImageNet stem's ``nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1)`` over maps of ``size``."""
+        fields = {
+            "ceil_mode": False,
+            "dH": 2,
+            "dW": 2,
+            "gradInput": self.empty(),
+            "iheight": size,
+            "iwidth": size,
+            "indices": self.empty(),  # a LongTensor on the CPU, but :float() made it a FloatTensor
+            "kH": 3,
+            "kW": 3,
+            "output": self.empty(),
+            "padH": 1,
+            "padW": 1,
+        }
+        return self.module("nn.SpatialMaxPooling", fields)
+
+    def sequential(self, modules: list[t7.T7Object], *, root: bool = False) -> t7.T7Object:
+        """``nn.Sequential`` of ``modules``; the root has no ``gradInput`` (it was its first module's, which
+        ``createModel`` removed)."""
+        fields: dict[str, Any] = {"modules": self.listing(modules), "output": self.empty()}
+        if not root:
+            fields["gradInput"] = self.empty()
+        return self.module("nn.Sequential", fields)
+
+    def deep_copy(self, value: Any) -> Any:
+        """fb.resnet.torch's ``deepCopy``: new Lua tables all the way down, the same tensors and storages.
+
+        A copied module whose parameters are reserved gets the same views as the original in :meth:`finish`.
+        """
+        copies: dict[int, t7.T7Table] = {}
+        result = _copy_tables(value, copies)
+        for slot in self.slots:
+            copy = copies.get(id(slot.fields))
+            if copy is not None:
+                slot.copies.append(copy)
+        return result
+
+    def parameter(self, fields: dict[str, Any], name: str, grad_name: str, values: Values, shape: tuple) -> None:
         """Reserve ``fields[name]`` (and ``fields[grad_name]``) in the flat storages, holding ``values``."""
         slot = _Slot(fields=fields, name=name, grad_name=grad_name, values=values, shape=tuple(shape))
-        slot.offset = self.reserve(values.size)
+        slot.offset = self.reserve(int(np.prod(slot.shape)))
         self.slots.append(slot)
         self._pending.append(slot)
         fields[name] = fields[grad_name] = None  # placeholders: the views are attached by finish()
@@ -204,6 +334,7 @@ class LuaTreeBuilder:
         else:
             regions = [(slot.offset, slot.values) for slot in self.slots] + self._orphans
             for offset, values in regions:
+                values = values() if callable(values) else values
                 weights[offset : offset + values.size] = values
             gradients = self.gradient_of(weights)
         storage_type = STORAGE_OF_TENSOR[self.tensor_type]
@@ -211,9 +342,20 @@ class LuaTreeBuilder:
         gradient_storage = t7.T7Storage.from_numpy(gradients, storage_type)
         for slot in self.slots:
             strides = contiguous_strides(slot.shape)
-            slot.fields[slot.name] = t7.T7Tensor(self.tensor_type, slot.shape, strides, slot.offset, weight_storage)
-            slot.fields[slot.grad_name] = t7.T7Tensor(
-                self.tensor_type, slot.shape, strides, slot.offset, gradient_storage
-            )
+            weight = t7.T7Tensor(self.tensor_type, slot.shape, strides, slot.offset, weight_storage)
+            gradient = t7.T7Tensor(self.tensor_type, slot.shape, strides, slot.offset, gradient_storage)
+            for fields in (slot.fields, *slot.copies):
+                fields[slot.name], fields[slot.grad_name] = weight, gradient
         self.slots.clear()
         self._orphans.clear()
+
+
+def _copy_tables(value: Any, copies: dict[int, t7.T7Table]) -> Any:
+    """``value`` with new tables (and objects) all the way down; ``copies`` maps each old table's id to its copy."""
+    if isinstance(value, t7.T7Object):
+        return t7.T7Object(value.typename, _copy_tables(value.fields, copies), version=value.version)
+    if isinstance(value, t7.T7Table):
+        copy = t7.T7Table((key, _copy_tables(item, copies)) for key, item in value.items())
+        copies[id(value)] = copy
+        return copy
+    return value
