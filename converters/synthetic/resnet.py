@@ -39,8 +39,8 @@ IMAGENET_DEPTHS: dict[int, tuple[tuple[int, ...], str]] = {
 #: dataset -> number of classes of its classifier
 DATASETS = {"imagenet": 1000, "cifar10": 10, "cifar100": 100}
 SHORTCUTS = ("A", "B", "C")
-#: the cudnn data type name that convolutions record, per tensor type they were saved as
-_CUDNN_DATA_TYPES = {"torch.FloatTensor": "CUDNN_DATA_FLOAT", "torch.DoubleTensor": "CUDNN_DATA_DOUBLE"}
+#: the tensor types a checkpoint can be saved as
+TENSOR_TYPES = ("torch.FloatTensor", "torch.DoubleTensor")
 
 
 @dataclass
@@ -56,48 +56,11 @@ class _ResNet:
     # -- leaves ------------------------------------------------------------------------
     def conv(self, n_in: int, n_out: int, kernel: int, stride: int, pad: int, *, first: bool = False) -> t7.T7Object:
         """``cudnn.SpatialConvolution`` without bias (cuDNN >= 4), MSR-initialised; advances ``size``."""
-        size, batch = self.size, self.batch
-        out = (size + 2 * pad - kernel) // stride + 1
-        data_type = _CUDNN_DATA_TYPES[self.lua.tensor_type]
-        pair = self.lua.table
-        fields: dict[str, Any] = {
-            "autotunerHash": (
-                f"-dimA{batch},{n_in},{size},{size} -filtA{n_out},{n_in},{kernel},{kernel} "
-                f"{batch},{n_out},{out},{out} -padA{pad},{pad} -convStrideA{stride},{stride} {data_type}"
-            ),
-            "convDescData": pair(
-                {
-                    "dataType": data_type,
-                    "filterStrideA": pair({1: stride, 2: stride}),
-                    "padA": pair({1: pad, 2: pad}),
-                    "upscaleA": pair({1: 1, 2: 1}),
-                }
-            ),
-            "dH": stride,
-            "dW": stride,
-            "groups": 1,
-            "iSize": self.lua.long_storage([batch, n_in, size, size]),
-            "input_offset": n_in * size * size,
-            "input_slice": self.lua.empty(),
-            "kH": kernel,
-            "kW": kernel,
-            "nInputPlane": n_in,
-            "nOutputPlane": n_out,
-            "output": self.lua.empty(),
-            "output_offset": n_out * out * out,
-            "output_slice": self.lua.empty(),
-            "pad": pair({1: pad, 2: pad}),
-            "padH": pad,
-            "padW": pad,
-            "stride": pair({1: stride, 2: stride}),
-            "weight_offset": n_out * n_in * kernel * kernel,
-        }
-        if not first:  # createModel: model:get(1).gradInput = nil
-            fields["gradInput"] = self.lua.empty()
+        fields = self.lua.cudnn_convolution_fields(n_in, n_out, kernel, stride, pad, self.size, self.batch, first=first)
         shape = (n_out, n_in, kernel, kernel)
         values = self.lua.draw("normal", shape, std=math.sqrt(2.0 / (kernel * kernel * n_out)))
         self.lua.parameter(fields, "weight", "gradWeight", values, shape)
-        self.size = out
+        self.size = (self.size + 2 * pad - kernel) // stride + 1
         return self.lua.module("cudnn.SpatialConvolution", fields)
 
     def batchnorm(self, channels: int, share_key: str | None = None) -> t7.T7Object:
@@ -106,55 +69,19 @@ class _ResNet:
         return self.lua.batchnorm(channels, **marks)
 
     def relu(self, channels: int) -> t7.T7Object:
-        lua = self.lua
-        fields = {
-            "gradInput": lua.empty(),
-            "inplace": True,
-            "mode": "CUDNN_ACTIVATION_RELU",
-            "nElem": self.batch * channels * self.size * self.size,
-            "output": lua.empty(),
-        }
-        return lua.module("cudnn.ReLU", fields)
+        return self.lua.cudnn_relu(self.batch * channels * self.size * self.size)
 
     def max_pool(self) -> t7.T7Object:
         """The stem's ``nn.SpatialMaxPooling(3,3,2,2,1,1)``; advances ``size``."""
-        lua = self.lua
-        fields = {
-            "ceil_mode": False,
-            "dH": 2,
-            "dW": 2,
-            "gradInput": lua.empty(),
-            "iheight": self.size,
-            "iwidth": self.size,
-            "indices": lua.empty(),  # a LongTensor on the CPU, but :float() made it a FloatTensor
-            "kH": 3,
-            "kW": 3,
-            "output": lua.empty(),
-            "padH": 1,
-            "padW": 1,
-        }
+        pool = self.lua.stem_max_pooling(self.size)
         self.size = (self.size + 2 - 3) // 2 + 1
-        return lua.module("nn.SpatialMaxPooling", fields)
+        return pool
 
     def global_pool(self, channels: int) -> t7.T7Object:
         """``cudnn.SpatialAveragePooling(k,k,1,1)`` over the whole last feature map (k = 7 at 224x224)."""
-        lua, kernel = self.lua, self.size
-        fields = {
-            "ceil_mode": False,
-            "count_include_pad": True,
-            "dH": 1,
-            "dW": 1,
-            "gradInput": lua.empty(),
-            "iSize": lua.long_storage([self.batch, channels, kernel, kernel]),
-            "kH": kernel,
-            "kW": kernel,
-            "mode": "CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING",
-            "output": lua.empty(),
-            "padH": 0,
-            "padW": 0,
-        }
+        pool = self.lua.cudnn_average_pooling(self.size, 1, channels, self.size, self.batch)
         self.size = 1
-        return lua.module("cudnn.SpatialAveragePooling", fields)
+        return pool
 
     def view(self, features: int) -> t7.T7Object:
         lua = self.lua
@@ -180,12 +107,6 @@ class _ResNet:
         """A module whose only state is ``output``/``gradInput`` (emptied by clearState) and ``fields``."""
         return self.lua.module(typename, {"gradInput": self.lua.empty(), "output": self.lua.empty(), **fields})
 
-    def sequential(self, modules: list[t7.T7Object], *, root: bool = False) -> t7.T7Object:
-        fields: dict[str, Any] = {"modules": self.lua.listing(modules), "output": self.lua.empty()}
-        if not root:  # the root's gradInput is its first module's, which createModel removed
-            fields["gradInput"] = self.lua.empty()
-        return self.lua.module("nn.Sequential", fields)
-
     # -- residual blocks ---------------------------------------------------------------
     def shortcut(self, n_in: int, n_out: int, stride: int, in_size: int) -> t7.T7Object:
         if self.shortcut_type == "C" or (self.shortcut_type == "B" and n_in != n_out):
@@ -195,7 +116,7 @@ class _ResNet:
             if not self.preact:
                 modules.append(self.batchnorm(n_out))
             self.size = after
-            return self.sequential(modules)
+            return self.lua.sequential(modules)
         if n_in != n_out:  # type A: strided, zero-padded identity
             lua = self.lua
             pool = self.simple(
@@ -217,7 +138,7 @@ class _ResNet:
                 "output": lua.empty(),
                 "outputSize": lua.long_storage([self.batch, 2 * n_in, self.size, self.size]),
             }
-            return self.sequential([pool, lua.module("nn.Concat", concat_fields)])
+            return self.lua.sequential([pool, lua.module("nn.Concat", concat_fields)])
         return self.simple("nn.Identity")
 
     def mul_constant(self, constant: float) -> t7.T7Object:
@@ -248,7 +169,7 @@ class _ResNet:
             "nn.ConcatTable",
             {
                 "gradInput": self.lua.empty(),
-                "modules": self.lua.listing([self.sequential(branch), self.shortcut(n_in, n_out, stride, in_size)]),
+                "modules": self.lua.listing([self.lua.sequential(branch), self.shortcut(n_in, n_out, stride, in_size)]),
                 "output": self.lua.table(),
             },
         )
@@ -259,7 +180,7 @@ class _ResNet:
         if not self.preact:
             tail += [self.batchnorm(n_out)] if self.bn_after_add else []
             tail.append(self.relu(n_out))
-        return self.sequential([*head, concat, *tail])
+        return self.lua.sequential([*head, concat, *tail])
 
     def layer(self, kind: str, features: int, count: int, stride: int, first: bool = False) -> t7.T7Object:
         blocks = []
@@ -271,7 +192,7 @@ class _ResNet:
             else:
                 preact_type = None
             blocks.append(self.block(kind, features, stride if index == 0 else 1, preact_type))
-        return self.sequential(blocks)
+        return self.lua.sequential(blocks)
 
     # -- whole networks ----------------------------------------------------------------
     def imagenet(self, depth: int, num_classes: int) -> list[t7.T7Object]:
@@ -330,8 +251,8 @@ def resnet_checkpoint(
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
-    if tensor_type not in _CUDNN_DATA_TYPES:
-        raise ValueError(f"tensor_type must be one of {sorted(_CUDNN_DATA_TYPES)}, got {tensor_type!r}")
+    if tensor_type not in TENSOR_TYPES:
+        raise ValueError(f"tensor_type must be one of {sorted(TENSOR_TYPES)}, got {tensor_type!r}")
     shortcut = shortcut or ("B" if dataset == "imagenet" else "A")
     if shortcut not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
@@ -355,7 +276,7 @@ def resnet_checkpoint(
         modules = builder.imagenet(depth, num_classes)
     else:
         modules = builder.cifar(depth, num_classes)
-    root = builder.sequential(modules, root=True)
+    root = builder.lua.sequential(modules, root=True)
     builder.lua.finish()
     return root
 
