@@ -38,6 +38,9 @@ TENSOR_TYPES = tuple(CUDNN_DATA_TYPES)
 
 @dataclass
 class _Builder:
+    """Builds one DenseNet tree on ``lua``. Weights and biases are drawn when ``lua.finish`` fills the flat
+    storage, after every BatchNorm statistic, so that a seed keeps giving the same files."""
+
     config: DenseNetConfig
     layout: str
     batch_size: int
