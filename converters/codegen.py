@@ -5,8 +5,8 @@ text of a Python file that imports only torch and the standard library and
 reads like hand-written PyTorch:
 
 * the Lua classes without an exact torch builtin are the source of their
-  :mod:`converters.lua_nn` runtime classes, copied (``inspect.getsource``);
-  only those the model uses;
+  :mod:`converters.lua_nn` runtime classes, copied (``inspect.getsource``)
+  with their runtime base classes; only those the model uses;
 * the network is a class ``Model`` deriving from its root module's class and
   built with constructor calls: ``nn.Conv2d(3, 64, kernel_size=(7, 7), ...)``
   for torch builtins (their ``extra_repr``), the runtime classes' keyword
@@ -192,7 +192,9 @@ class _Writer:
         if _is_builtin(module):
             return f"nn.{type(module).__name__}"
         if _is_runtime(module) and not _is_graph(module):
-            self.runtime_classes.setdefault(type(module).__name__, type(module))
+            for cls in reversed(type(module).__mro__):  # runtime base classes first: they are copied too
+                if cls.__module__.startswith(_RUNTIME_PACKAGE + "."):
+                    self.runtime_classes.setdefault(cls.__name__, cls)
             return type(module).__name__
         self.unexportable.setdefault(_qualified_class(module), []).append(self.where(name))
         return type(module).__name__

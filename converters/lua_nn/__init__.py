@@ -3,7 +3,8 @@
 The translators of :mod:`converters.translate` build models from these and
 from torch builtins (``nn.Conv2d``, ``nn.Linear``, ``nn.ReLU``, ...). Every
 class here imports only ``torch``, ``math`` and the standard library and is
-self-contained, takes plain Python literals as constructor arguments (its
+self-contained (apart from a base class of this package, which ``model.py``
+copies with it), takes plain Python literals as constructor arguments (its
 ``extra_repr`` writes them as keyword arguments; containers take their
 children positionally first), and names the Lua class it mirrors in its
 docstring, so that a standalone ``model.py`` can copy its source.

@@ -6,8 +6,9 @@ outside the input only when there is padding, so with ``pad = 0`` it keeps a
 window lying wholly past the input (max pooling gives ``-THInf``, i.e. the
 dtype's lowest finite value, average pooling ``0/0 = NaN``). Where both agree
 the torch builtins run; otherwise the input is padded explicitly so every
-THNN window exists. Every class imports only torch and math and is
-self-contained (the standalone ``model.py`` export copies its source).
+THNN window exists (:class:`_ThnnWindows`, the one home of that rule). Every
+class imports only torch and math and is self-contained but for that base
+class (the standalone ``model.py`` export copies the source of both).
 """
 
 from __future__ import annotations
@@ -25,7 +26,39 @@ __all__ = [
 ]
 
 
-class SpatialMaxPooling(torch.nn.Module):
+class _ThnnWindows(torch.nn.Module):
+    """THNN's pooling windows (``ceil_mode`` and the padding rule), for the max and average pooling classes."""
+
+    ceil_mode: bool
+
+    def _windows(self, sizes, kernel, stride, padding) -> tuple[list[int], list[int] | None]:
+        """The window count along each dimension, and ``F.pad``'s pads (last dimension first) that make every
+        THNN window exist, or None where torch's pooling (padding at most half the kernel, always dropping a last
+        window that starts past the padded input) has THNN's windows."""
+        padded = any(padding)
+        dims = list(zip(sizes, kernel, stride, padding, strict=True))
+        counts = [self._window_count(size, k, d, pad, padded) for size, k, d, pad in dims]
+        kept = self.ceil_mode and not padded  # THNN keeps a last window starting past the input
+        if all(2 * pad <= k for _, k, _, pad in dims) and not (
+            kept and any((count - 1) * d >= size for (size, _, d, _), count in zip(dims, counts, strict=True))
+        ):
+            return counts, None
+        pads = []
+        for (size, k, d, pad), count in reversed(list(zip(dims, counts, strict=True))):
+            pads += [pad, (count - 1) * d + k - size - pad]
+        return counts, pads
+
+    def _window_count(self, size: int, kernel: int, stride: int, pad: int, padded: bool) -> int:
+        """THNN's window count: a last window starting past the padded input is dropped only when some dimension
+        (not necessarily this one) is ``padded``."""
+        span = size - kernel + 2 * pad
+        count = (-(-span // stride) if self.ceil_mode else span // stride) + 1
+        if padded and (count - 1) * stride >= size + pad:
+            count -= 1
+        return count
+
+
+class SpatialMaxPooling(_ThnnWindows):
     """``nn.SpatialMaxPooling(kW, kH, dW, dH, padW, padH)`` (``:ceil()`` sets ``ceil_mode``), and cudnn's.
 
     A window's maximum starts from ``-THInf`` (the lowest finite value of the
@@ -41,40 +74,13 @@ class SpatialMaxPooling(torch.nn.Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input):
-        height, width = input.shape[-2:]
-        kernel, stride = (self.kH, self.kW), (self.dH, self.dW)
-        out_h = self._output_size(height, self.kH, self.dH, self.padH)
-        out_w = self._output_size(width, self.kW, self.dW, self.padW)
-        if self._builtin_agrees(height, width, out_h, out_w):
-            output = F.max_pool2d(input, kernel, stride, (self.padH, self.padW), ceil_mode=self.ceil_mode)
+        kernel, stride, padding = (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW)
+        _, pads = self._windows(input.shape[-2:], kernel, stride, padding)
+        if pads is None:
+            output = F.max_pool2d(input, kernel, stride, padding, ceil_mode=self.ceil_mode)
         else:
-            pads = (
-                self.padW,
-                (out_w - 1) * self.dW + self.kW - width - self.padW,
-                self.padH,
-                (out_h - 1) * self.dH + self.kH - height - self.padH,
-            )
             output = F.max_pool2d(F.pad(input, pads, value=float("-inf")), kernel, stride)
         return output.clamp_min(-torch.finfo(output.dtype).max)
-
-    def _output_size(self, size: int, kernel: int, stride: int, pad: int) -> int:
-        """THNN's window count: a last window starting past the padded input is dropped only when some dimension
-        (not necessarily this one) is padded."""
-        span = size - kernel + 2 * pad
-        count = (-(-span // stride) if self.ceil_mode else span // stride) + 1
-        if (self.padW or self.padH) and (count - 1) * stride >= size + pad:
-            count -= 1
-        return count
-
-    def _builtin_agrees(self, height: int, width: int, out_h: int, out_w: int) -> bool:
-        """Whether torch's pooling (padding at most half the kernel, always dropping a last window that starts
-        past the padded input) has THNN's windows."""
-        kept = self.ceil_mode and not (self.padW or self.padH)
-        return (
-            2 * self.padH <= self.kH
-            and 2 * self.padW <= self.kW
-            and not (kept and ((out_h - 1) * self.dH >= height or (out_w - 1) * self.dW >= width))
-        )
 
     def extra_repr(self) -> str:
         return (
@@ -83,7 +89,7 @@ class SpatialMaxPooling(torch.nn.Module):
         )
 
 
-class SpatialAveragePooling(torch.nn.Module):
+class SpatialAveragePooling(_ThnnWindows):
     """``nn.SpatialAveragePooling(kW, kH, dW, dH, padW, padH)`` with ``ceil_mode``, ``count_include_pad``, ``divide``.
 
     The divisor of a window is its extent clipped to the input plus padding
@@ -114,18 +120,11 @@ class SpatialAveragePooling(torch.nn.Module):
 
     def forward(self, input):
         height, width = input.shape[-2:]
-        kernel, stride = (self.kH, self.kW), (self.dH, self.dW)
-        out_h = self._output_size(height, self.kH, self.dH, self.padH)
-        out_w = self._output_size(width, self.kW, self.dW, self.padW)
-        if self._builtin_agrees(height, width, out_h, out_w):
-            output = F.avg_pool2d(input, kernel, stride, (self.padH, self.padW), self.ceil_mode, self.count_include_pad)
+        kernel, stride, padding = (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW)
+        (out_h, out_w), pads = self._windows((height, width), kernel, stride, padding)
+        if pads is None:
+            output = F.avg_pool2d(input, kernel, stride, padding, self.ceil_mode, self.count_include_pad)
         else:
-            pads = (
-                self.padW,
-                (out_w - 1) * self.dW + self.kW - width - self.padW,
-                self.padH,
-                (out_h - 1) * self.dH + self.kH - height - self.padH,
-            )
             sums = F.avg_pool2d(F.pad(input, pads), kernel, stride, divisor_override=1)
             rows = self._divisors(out_h, height, self.kH, self.dH, self.padH)
             columns = self._divisors(out_w, width, self.kW, self.dW, self.padW)
@@ -134,25 +133,6 @@ class SpatialAveragePooling(torch.nn.Module):
             )
             output = sums / divisors
         return output if self.divide else output * (self.kW * self.kH)
-
-    def _output_size(self, size: int, kernel: int, stride: int, pad: int) -> int:
-        """THNN's window count: a last window starting past the padded input is dropped only when some dimension
-        (not necessarily this one) is padded."""
-        span = size - kernel + 2 * pad
-        count = (-(-span // stride) if self.ceil_mode else span // stride) + 1
-        if (self.padW or self.padH) and (count - 1) * stride >= size + pad:
-            count -= 1
-        return count
-
-    def _builtin_agrees(self, height: int, width: int, out_h: int, out_w: int) -> bool:
-        """Whether torch's pooling (padding at most half the kernel, always dropping a last window that starts
-        past the padded input) has THNN's windows."""
-        kept = self.ceil_mode and not (self.padW or self.padH)
-        return (
-            2 * self.padH <= self.kH
-            and 2 * self.padW <= self.kW
-            and not (kept and ((out_h - 1) * self.dH >= height or (out_w - 1) * self.dW >= width))
-        )
 
     def _divisors(self, count: int, size: int, kernel: int, stride: int, pad: int) -> list[int]:
         """THNN's divisor factor along one dimension for each of ``count`` windows."""
@@ -188,7 +168,7 @@ class SpatialUpSamplingNearest(torch.nn.Module):
         return f"scale_factor={self.scale_factor}"
 
 
-class VolumetricMaxPooling(torch.nn.Module):
+class VolumetricMaxPooling(_ThnnWindows):
     """``nn.VolumetricMaxPooling(kT, kW, kH, dT, dW, dH, padT, padW, padH)`` (``:ceil()`` sets ``ceil_mode``) on
     (C, T, H, W) or (N, C, T, H, W) input, with THNN's window rule (see :class:`SpatialMaxPooling`)."""
 
@@ -213,26 +193,12 @@ class VolumetricMaxPooling(torch.nn.Module):
     def forward(self, input):
         kernel, stride = (self.kT, self.kH, self.kW), (self.dT, self.dH, self.dW)
         padding = (self.padT, self.padH, self.padW)
-        dims = list(zip(input.shape[-3:], kernel, stride, padding, strict=True))
-        counts = [self._output_size(size, k, d, pad) for size, k, d, pad in dims]
-        kept = self.ceil_mode and not any(padding)  # THNN keeps a last window starting past the input
-        if all(2 * pad <= k for _, k, _, pad in dims) and not (
-            kept and any((count - 1) * d >= size for (size, _, d, _), count in zip(dims, counts, strict=True))
-        ):
+        _, pads = self._windows(input.shape[-3:], kernel, stride, padding)
+        if pads is None:
             output = F.max_pool3d(input, kernel, stride, padding, ceil_mode=self.ceil_mode)
         else:
-            pads = []
-            for (size, k, d, pad), count in reversed(list(zip(dims, counts, strict=True))):
-                pads += [pad, (count - 1) * d + k - size - pad]
             output = F.max_pool3d(F.pad(input, pads, value=float("-inf")), kernel, stride)
         return output.clamp_min(-torch.finfo(output.dtype).max)
-
-    def _output_size(self, size: int, kernel: int, stride: int, pad: int) -> int:
-        span = size - kernel + 2 * pad
-        count = (-(-span // stride) if self.ceil_mode else span // stride) + 1
-        if (self.padT or self.padW or self.padH) and (count - 1) * stride >= size + pad:
-            count -= 1
-        return count
 
     def extra_repr(self) -> str:
         return (
